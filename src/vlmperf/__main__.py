@@ -1,0 +1,3 @@
+from vlmperf.cli import entry
+
+entry()

@@ -1,0 +1,98 @@
+"""One measured generate call: the window, its first token, and what came out.
+
+The window is `generate` itself. Its edges are clock marks with one device synchronisation after
+the end mark; the first generated token is marked from inside generate by a streamer (transformers
+hands each step's tokens to it; the first hand-off is the prompt). Nothing else runs inside the
+window: preprocessing, copying to the device and decoding the output happen outside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import GenerationConfig
+from transformers.generation.streamers import BaseStreamer
+
+from vlmperf.backends.local.inputs import PreparedBatch
+from vlmperf.backends.local.loading import LoadedModel
+from vlmperf.config.spec import Generation
+from vlmperf.meters.clock import Clock
+
+
+class FirstTokenMarker(BaseStreamer):
+    """Marks the clock when the first generated token is handed over, and counts decoding steps."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.prompt_seen = False
+        self.steps = 0
+        self.first_token_mark: Any = None
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:
+            self.prompt_seen = True
+            return
+        if self.steps == 0:
+            self.first_token_mark = self._clock.mark()
+        self.steps += 1
+
+    def end(self) -> None:
+        """Nothing to flush."""
+
+
+@dataclass
+class GenerateResult:
+    latency_s: float
+    ttft_s: float | None
+    steps: int
+    output_tokens: list[int]
+    outputs: list[str]
+
+
+def generation_config(loaded: LoadedModel, spec: Generation) -> GenerationConfig:
+    """The model's own generation config with vlmperf's settings laid over it."""
+    config = GenerationConfig.from_dict(loaded.model.generation_config.to_dict())
+    config.max_new_tokens = spec.max_new_tokens
+    config.min_new_tokens = spec.max_new_tokens if spec.mode == "fixed" else None
+    config.do_sample = spec.do_sample
+    config.num_beams = 1
+    config.pad_token_id = loaded.tokenizer.pad_token_id
+    if config.eos_token_id is None:
+        config.eos_token_id = loaded.tokenizer.eos_token_id
+    if spec.do_sample:
+        config.temperature, config.top_p, config.top_k = spec.temperature, spec.top_p, None
+    else:
+        config.temperature = config.top_p = config.top_k = None
+    return config
+
+
+def eos_ids(config: GenerationConfig) -> set[int]:
+    eos = config.eos_token_id
+    return set(eos) if isinstance(eos, (list, tuple)) else ({eos} if eos is not None else set())
+
+
+def count_output_tokens(generated: torch.Tensor, eos: set[int]) -> list[int]:
+    """Per row: tokens up to and including the first EOS (what follows it is padding), else all."""
+    counts = []
+    for row in generated.tolist():
+        stop = next((i for i, token in enumerate(row) if token in eos), None)
+        counts.append(len(row) if stop is None else stop + 1)
+    return counts
+
+
+@torch.inference_mode()
+def timed_generate(loaded: LoadedModel, batch: PreparedBatch, config: GenerationConfig, clock: Clock) -> GenerateResult:
+    """Run generate once inside a measured window and return its timings and outputs."""
+    marker = FirstTokenMarker(clock)
+    start = clock.mark()
+    sequences = loaded.model.generate(**batch.inputs, generation_config=config, streamer=marker)
+    end = clock.mark()
+    clock.synchronize()
+    latency = clock.elapsed_s(start, end)
+    ttft = clock.elapsed_s(start, marker.first_token_mark) if marker.first_token_mark is not None else None
+    generated = sequences[:, batch.prompt_length :].cpu()
+    counts = count_output_tokens(generated, eos_ids(config))
+    outputs = [loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(generated, counts)]
+    return GenerateResult(latency, ttft, marker.steps, counts, outputs)

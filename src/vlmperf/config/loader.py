@@ -1,0 +1,103 @@
+"""Read a run config from YAML, apply `--set` overrides, and validate it before any work."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from vlmperf.config.errors_format import describe_validation_error
+from vlmperf.config.spec import RunSpec
+from vlmperf.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "default.yaml"
+
+
+def default_config_text() -> str:
+    """The built-in config `vlmperf run` uses when given none."""
+    return resources.files("vlmperf.config").joinpath(DEFAULT_CONFIG_NAME).read_text()
+
+
+def read_config(path: Path | None) -> tuple[dict[str, Any], str]:
+    """The raw mapping of a YAML config and a label naming where it came from."""
+    if path is None:
+        return _parse(default_config_text(), "the built-in default config"), "the built-in default config"
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found: give the path of a YAML file (see examples/)")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc}): give a readable UTF-8 YAML file") from exc
+    return _parse(text, str(path)), str(path)
+
+
+def _parse(text: str, where: str) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML{at}: {problem}; fix the syntax and run again") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: the top level must be a mapping of sections (target:, workload:, ...)")
+    return raw
+
+
+def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    """Set `a.b.c` in a nested mapping, creating the mappings on the way."""
+    parts = key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {part!r} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key=value` with the value read as YAML (so 4 is a number, [1, 2] a list, true a bool)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: write it as dotted.key=value, for example --set scenario.batch_size=4")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({exc})") from exc
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `--set` overrides. Setting a key the sweep varies replaces that sweep axis.
+
+    `--set sweep.grid.<dotted key>=[...]` sets a whole sweep axis.
+    """
+    tree = yaml.safe_load(yaml.safe_dump(raw))  # a deep copy of plain data
+    for text in overrides:
+        key, value = parse_override(text)
+        if key.startswith("sweep.grid."):
+            tree.setdefault("sweep", {}).setdefault("grid", {})[key.removeprefix("sweep.grid.")] = value
+            continue
+        set_dotted(tree, key, value)
+        sweep = tree.get("sweep") or {}
+        if isinstance(sweep.get("grid"), dict):
+            sweep["grid"].pop(key, None)
+        for cell in sweep.get("cells") or []:
+            if isinstance(cell, dict):
+                cell.pop(key, None)
+    return tree
+
+
+def load_run_spec(path: Path | None, overrides: list[str] | None = None) -> RunSpec:
+    """Read, override and validate a run config; any problem raises ConfigError naming key and file."""
+    raw, where = read_config(path)
+    tree = apply_overrides(raw, overrides or [])
+    try:
+        return RunSpec.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, RunSpec, where)) from exc

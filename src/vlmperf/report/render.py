@@ -1,0 +1,70 @@
+"""Render a run document as a terminal table, markdown, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from vlmperf.report.tables import summary_table, wide_rows
+
+
+def _title(document: dict[str, Any]) -> str:
+    run = document["run"]
+    status = "" if run["status"] == "complete" else f" [{run['status']}]"
+    return f"run {run['id']} ({run['name']}){status}"
+
+
+def rich_table(document: dict[str, Any]) -> Table:
+    header, rows = summary_table(document)
+    table = Table(title=_title(document), title_justify="left")
+    for column in header:
+        numeric = column not in ("cell", "status") and "." not in column
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def render_table(document: dict[str, Any]) -> str:
+    console = Console(file=io.StringIO(), width=200, record=True, color_system=None)
+    console.print(rich_table(document))
+    return console.export_text()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(document: dict[str, Any]) -> str:
+    header, rows = summary_table(document)
+    lines = [f"### {_title(document)}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(document: dict[str, Any]) -> str:
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def render_csv(document: dict[str, Any]) -> str:
+    header, rows = wide_rows(document)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "table": render_table,
+    "md": render_markdown,
+    "json": render_json,
+    "csv": render_csv,
+}

@@ -1,0 +1,44 @@
+"""The public JSON form of a stored run (what `vlmperf report --format json` prints).
+
+`{"run": {"id", "created", "name", "status", "manifest", "unfinished_cells"},
+  "cells": [{"id", "config", "status", "error", "metrics", "info"}]}` where `config` holds the
+resolved configuration as flat dotted keys and `metrics` maps each metric name to its summary
+(`p50 p90 p99 mean min max std n ci95`). Only finished cells (`ok` or `failed`) are listed; a run
+cut short names the others in `unfinished_cells`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vlmperf.store.sqlite import Store
+
+FINISHED = ("ok", "failed")
+
+
+def run_document(store: Store, run_id: str) -> dict[str, Any]:
+    run = store.run(run_id)
+    cells = store.cells(run.id)
+    return {
+        "run": {
+            "id": run.id,
+            "created": run.created,
+            "name": run.name,
+            "status": run.status,
+            "manifest": run.manifest,
+            "unfinished_cells": [c["id"] for c in cells if c["status"] not in FINISHED],
+        },
+        "cells": [
+            {
+                "id": c["id"],
+                "config": c["config"],
+                "swept": c["swept"],
+                "status": c["status"],
+                "error": c["error"],
+                "metrics": c["metrics"],
+                "info": c["info"],
+            }
+            for c in cells
+            if c["status"] in FINISHED
+        ],
+    }

@@ -1,0 +1,83 @@
+"""Flat views of a run document: the summary table's rows, and the wide CSV rows.
+
+The summary table shows what differs between cells (the swept keys), then the headline figures.
+Rendering (terminal, markdown, CSV) lives in `render`; this module only decides what is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vlmperf.metrics.definitions import METRICS
+from vlmperf.metrics.summary import STATISTICS
+
+HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("latency_s", "p50", "latency_ms p50"),
+    ("latency_s", "p90", "latency_ms p90"),
+    ("latency_per_sample_s", "p50", "ms/sample p50"),
+    ("ttft_s", "p50", "ttft_ms p50"),
+    ("tpot_s", "p50", "tpot_ms p50"),
+    ("throughput_samples_per_s", "p50", "samples/s p50"),
+    ("throughput_output_tokens_per_s", "p50", "out_tok/s p50"),
+    ("output_tokens", "mean", "out_tok mean"),
+    ("peak_memory_bytes", "max", "peak_MiB max"),
+)
+"""(metric, statistic, column title) of the summary table. Titles carry the unit shown: times are
+shown in milliseconds and memory in MiB here, while the JSON and CSV keep the metrics' own units."""
+
+
+def varying_keys(cells: list[dict[str, Any]]) -> list[str]:
+    """Config keys whose value differs between cells, in config order."""
+    if not cells:
+        return []
+    keys = list(cells[0]["config"])
+    return [k for k in keys if len({repr(c["config"].get(k)) for c in cells}) > 1]
+
+
+def format_value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric == "peak_memory_bytes":
+        return f"{value / 2**20:.1f}"
+    if METRICS[metric].unit == "s":
+        return f"{value * 1e3:.4g}"
+    return f"{value:.4g}"
+
+
+def summary_table(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the summary table of a run."""
+    cells = document["cells"]
+    keys = varying_keys(cells) or ["target.model", "scenario.batch_size"]
+    header = ["cell", *keys, "status", *[title for _, _, title in HEADLINE]]
+    rows = []
+    for cell in cells:
+        row = [cell["id"], *[str(cell["config"].get(k)) for k in keys], cell["status"]]
+        if cell["status"] == "ok":
+            row += [format_value(m, (cell["metrics"].get(m) or {}).get(stat)) for m, stat, _ in HEADLINE]
+        else:
+            error = cell["error"] or {}
+            row += [f"{error.get('type', 'error')}: {error.get('message', '')}"] + ["" for _ in HEADLINE[1:]]
+        rows.append(row)
+    return header, rows
+
+
+def wide_rows(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """One row per cell: its config keys, status, error, and `<metric>.<stat>` for every metric."""
+    cells = document["cells"]
+    config_keys: list[str] = []
+    for cell in cells:
+        config_keys += [k for k in cell["config"] if k not in config_keys]
+    metric_columns = [f"{m}.{s}" for m in METRICS for s in STATISTICS]
+    header = ["run_id", "cell_id", *config_keys, "status", "error_type", "error_message", *metric_columns]
+    rows = []
+    for cell in cells:
+        row: dict[str, Any] = {"run_id": document["run"]["id"], "cell_id": cell["id"], **cell["config"]}
+        row["status"] = cell["status"]
+        row["error_type"] = (cell["error"] or {}).get("type")
+        row["error_message"] = (cell["error"] or {}).get("message")
+        for m in METRICS:
+            stats = cell["metrics"].get(m) or {}
+            for s in STATISTICS:
+                row[f"{m}.{s}"] = stats.get(s)
+        rows.append(row)
+    return header, rows

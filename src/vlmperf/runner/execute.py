@@ -1,0 +1,169 @@
+"""Run a planned sweep in this process: check inputs, group cells by loaded model, measure, store.
+
+Everything a user can get wrong (devices, model paths, datasets) is checked before the run is
+created, so a mistake never leaves a half-made run behind. Cells that share how the model is
+loaded run on one loaded model, so a batch-size sweep never reloads. A cell that raises is stored
+as failed with its error and the sweep goes on; Ctrl-C marks the run partial.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from vlmperf.backends.local.loading import check_device, check_model_reference, load_model
+from vlmperf.config.spec import RunSpec
+from vlmperf.metrics.cell_summary import summarize_records
+from vlmperf.runner.events import RunEvents, Silent
+from vlmperf.runner.manifest import build_manifest
+from vlmperf.runner.measure import measure_cell
+from vlmperf.runner.plan import Cell, expand
+from vlmperf.store.sqlite import Store, new_run_id
+from vlmperf.workloads.sample import Sample
+from vlmperf.workloads.sources import load_samples
+
+LOAD_KEYS = ("model", "revision", "no_weights", "text_layers", "vision_layers", "dtype", "device", "attn_implementation", "trust_remote_code")
+"""Target fields that decide how a model is loaded: cells equal on these share one loaded model."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    status: str
+    cells: int
+    failed: int
+    skipped: int
+
+
+def plan_hash(name: str, cells: list[Cell]) -> str:
+    """Identifies a plan (its name and cell ids) so `--resume` finds the run it continues."""
+    return hashlib.sha256("\n".join([name, *sorted(c.id for c in cells)]).encode()).hexdigest()[:16]
+
+
+def load_key(cell: Cell) -> tuple[Any, ...]:
+    target = cell.spec.target
+    return tuple(getattr(target, key) for key in LOAD_KEYS)
+
+
+def preflight(cells: list[Cell]) -> dict[str, list[Sample]]:
+    """Check every cell's device, model reference and samples; returns the samples per workload."""
+    samples: dict[str, list[Sample]] = {}
+    for cell in cells:
+        check_device(cell.spec.target.device)
+        check_model_reference(cell.spec.target)
+        key = cell.spec.workload.model_dump_json()
+        if key not in samples:
+            samples[key] = load_samples(cell.spec.workload)
+    return samples
+
+
+def error_of(exc: BaseException) -> dict[str, str]:
+    return {"type": type(exc).__name__, "message": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
+
+
+def execute(
+    run: RunSpec,
+    store: Store,
+    *,
+    where: str = "config",
+    resume: bool | str = False,
+    events: RunEvents | None = None,
+) -> RunOutcome:
+    """Plan, check and run a sweep; results are in `store` as they are measured."""
+    events = events or Silent()
+    cells = expand(run, where)
+    samples = preflight(cells)
+    fingerprint = plan_hash(run.name, cells)
+    run_id = _resumed_run(store, resume, fingerprint)
+    if run_id is None:
+        run_id = new_run_id()
+        store.create_run(run_id, run.name, fingerprint, build_manifest(run.model_dump(mode="json"), local=True))
+    else:
+        store.set_run_status(run_id, "running")
+    for position, cell in enumerate(cells):
+        store.add_cell(run_id, cell.id, position, cell.config, cell.swept)
+    pending = [c for c in cells if store.cell_status(run_id, c.id) != "ok"]
+    events.run_started(run_id, len(cells), len(cells) - len(pending))
+
+    failed = 0
+    status = "partial"
+    try:
+        for group in _groups(pending):
+            failed += _run_group(group, samples, store, run_id, events)
+        status = "complete"
+    finally:
+        store.set_run_status(run_id, status)
+        events.run_finished(run_id, status)
+    return RunOutcome(run_id, status, len(cells), failed, len(cells) - len(pending))
+
+
+def _resumed_run(store: Store, resume: bool | str, fingerprint: str) -> str | None:
+    if not resume:
+        return None
+    if isinstance(resume, str):
+        return store.run(resume).id
+    return store.latest_run_with_plan(fingerprint)
+
+
+def _groups(cells: list[Cell]) -> list[list[Cell]]:
+    groups: dict[tuple[Any, ...], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault(load_key(cell), []).append(cell)
+    return list(groups.values())
+
+
+def _run_group(group: list[Cell], samples: dict[str, list[Sample]], store: Store, run_id: str, events: RunEvents) -> int:
+    """Load the group's model once and measure its cells; returns how many failed."""
+    loaded = None
+    load_error: Exception | None = None
+    try:
+        loaded = load_model(group[0].spec.target)
+    except Exception as exc:  # a model that will not load fails its cells, not the sweep
+        load_error = exc
+    failed = 0
+    try:
+        for cell in group:
+            store.start_cell(run_id, cell.id)
+            events.cell_started(cell)
+            if load_error is not None:
+                _fail(store, run_id, cell, load_error, events, stage="load")
+                failed += 1
+                continue
+            try:
+                records: list[dict[str, Any]] = []
+
+                def keep(seq: int, record: dict[str, Any], cell: Cell = cell) -> None:
+                    store.add_record(run_id, cell.id, seq, record)
+                    records.append(record)
+                    events.record_measured(cell, seq)
+
+                info = measure_cell(loaded, cell.spec, samples[cell.spec.workload.model_dump_json()], keep)
+                store.finish_cell(run_id, cell.id, summarize_records(records), info)
+                events.cell_finished(cell, "ok", None)
+            except KeyboardInterrupt:
+                store.fail_cell(run_id, cell.id, {"type": "Interrupted", "message": "stopped by Ctrl-C; --resume measures it again"})
+                raise
+            except Exception as exc:  # stored as a failed cell with its cause; the sweep goes on
+                _fail(store, run_id, cell, exc, events, stage="measure")
+                failed += 1
+                _free_device_memory()
+    finally:
+        del loaded
+        _free_device_memory()
+    return failed
+
+
+def _fail(store: Store, run_id: str, cell: Cell, exc: Exception, events: RunEvents, stage: str) -> None:
+    error = error_of(exc)
+    store.fail_cell(run_id, cell.id, error, {"failed_at": stage})
+    events.cell_finished(cell, "failed", f"{error['type']}: {error['message']}")
+
+
+def _free_device_memory() -> None:
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

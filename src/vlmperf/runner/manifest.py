@@ -1,0 +1,96 @@
+"""What a run was measured with: versions, hardware, code and the resolved config.
+
+Nothing here may fail a run: a fact that cannot be read is recorded as null.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str | None:
+    """The CPU's marketing name from /proc/cpuinfo (Linux), else what platform reports."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or None
+
+
+def git_commit(folder: Path) -> dict[str, Any] | None:
+    """The commit of the git checkout `folder` is in, and whether it has uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def torch_environment() -> dict[str, Any]:
+    """torch, CUDA and GPU facts; imported only for local targets (endpoint runs never load torch)."""
+    import torch
+
+    facts: dict[str, Any] = {
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+        "gpus": [],
+        "driver": None,
+    }
+    if torch.cuda.is_available():
+        facts["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        facts["driver"] = _nvidia_driver()
+    return facts
+
+
+def _nvidia_driver() -> str | None:
+    try:
+        import pynvml
+    except ImportError:
+        return None
+    try:
+        pynvml.nvmlInit()
+        version = pynvml.nvmlSystemGetDriverVersion()
+        return version.decode() if isinstance(version, bytes) else version
+    except pynvml.NVMLError:
+        return None
+
+
+def build_manifest(config: dict[str, Any], *, local: bool) -> dict[str, Any]:
+    """The manifest of a run about to start."""
+    from vlmperf import __version__
+
+    manifest: dict[str, Any] = {
+        "vlmperf": __version__,
+        "python": platform.python_version(),
+        "python_executable": sys.executable,
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "packages": {name: package_version(name) for name in ("transformers", "accelerate", "tokenizers", "numpy", "pillow")},
+        "git": git_commit(Path.cwd()),
+        "config": config,
+    }
+    if local:
+        manifest.update(torch_environment())
+    return manifest

@@ -1,0 +1,86 @@
+"""Expand a run spec into cells: the grid's product, times the explicit cells, each validated.
+
+A cell's id is a hash of its whole resolved config (defaults included), so the same settings get
+the same id in any run, on any machine: that is what `--resume` matches on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from vlmperf.config.errors_format import describe_validation_error
+from vlmperf.config.loader import set_dotted
+from vlmperf.config.spec import CELL_SECTIONS, CellSpec, RunSpec
+from vlmperf.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One resolved configuration of a run, with the sweep values that made it."""
+
+    id: str
+    spec: CellSpec
+    swept: dict[str, Any]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved config as flat dotted keys (the public schema's `config`)."""
+        return flatten(self.spec.model_dump(mode="json"))
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"a": {"b": 1}}` -> `{"a.b": 1}`; lists and scalars are leaves."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def cell_id(spec: CellSpec) -> str:
+    """A stable hash of the resolved config (sorted keys, JSON), 12 hex digits."""
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def expand(run: RunSpec, where: str = "config") -> list[Cell]:
+    """Every cell of the run, in sweep order, duplicates (same id) kept once."""
+    base = run.model_dump(mode="json", include=set(CELL_SECTIONS))
+    axes = list(run.sweep.grid.items())
+    grid_points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
+    explicit = run.sweep.cells or [{}]
+    cells: dict[str, Cell] = {}
+    problems: list[str] = []
+    for number, (extra, point) in enumerate(itertools.product(explicit, grid_points), start=1):
+        overrides = {**point, **extra}
+        tree = json.loads(json.dumps(base))
+        for key, value in overrides.items():
+            if key.split(".")[0] not in CELL_SECTIONS:
+                problems.append(f"{where}: sweep key {key!r}: sweepable sections are {', '.join(CELL_SECTIONS)}")
+                break
+            set_dotted(tree, key, value)
+        else:
+            try:
+                spec = CellSpec.model_validate(tree)
+            except ValidationError as exc:
+                label = f"{where}, sweep cell {number} ({_describe(overrides)})"
+                problems.append(describe_validation_error(exc, CellSpec, label))
+                continue
+            identity = cell_id(spec)
+            cells.setdefault(identity, Cell(identity, spec, overrides))
+    if problems:
+        raise ConfigError("\n".join(dict.fromkeys(problems)))
+    return list(cells.values())
+
+
+def _describe(overrides: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in overrides.items()) or "base"

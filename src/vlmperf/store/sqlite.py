@@ -1,0 +1,219 @@
+"""The results store: runs, cells and records in one SQLite file, written as they are measured.
+
+Every write is its own committed transaction in WAL mode, so a run killed at any moment (even by
+SIGKILL) leaves a consistent file: finished cells stay finished, and a cell that was being
+measured is visibly unfinished (status `running`) and is measured again on `--resume`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from vlmperf.errors import InputError
+
+DEFAULT_DIR = Path("vlmperf-results")
+DB_NAME = "vlmperf.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    name TEXT NOT NULL,
+    plan_hash TEXT NOT NULL,
+    status TEXT NOT NULL,
+    manifest BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cells (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    cell_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    config BLOB NOT NULL,
+    swept BLOB NOT NULL,
+    status TEXT NOT NULL,
+    error BLOB,
+    summary BLOB,
+    info BLOB,
+    started TEXT,
+    finished TEXT,
+    PRIMARY KEY (run_id, cell_id)
+);
+CREATE TABLE IF NOT EXISTS records (
+    run_id TEXT NOT NULL,
+    cell_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_id, cell_id, seq)
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _dump(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _load(blob: bytes | None) -> Any:
+    return None if blob is None else orjson.loads(blob)
+
+
+def new_run_id() -> str:
+    """Sortable by time, unique by a random suffix: 20261122-120301-3fa9."""
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    id: str
+    created: str
+    name: str
+    status: str
+    manifest: dict[str, Any]
+
+
+class Store:
+    """One SQLite results file. Open it with `Store.open(folder)`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def open(cls, folder: Path | str = DEFAULT_DIR, *, create: bool = True) -> Store:
+        folder = Path(folder).expanduser()
+        path = folder / DB_NAME
+        if not create and not path.is_file():
+            raise InputError(f"no results store at {path}: run `vlmperf run` first, or point --out at the folder of one")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return cls(path)
+        except (OSError, sqlite3.Error) as exc:
+            raise InputError(f"cannot open the results store {path} ({exc}): choose a writable folder with --out") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        self._db.execute(sql, params)
+
+    # runs -------------------------------------------------------------------------------------
+    def create_run(self, run_id: str, name: str, plan_hash: str, manifest: dict[str, Any]) -> None:
+        self._write(
+            "INSERT INTO runs (id, created, name, plan_hash, status, manifest) VALUES (?, ?, ?, ?, 'running', ?)",
+            (run_id, _now(), name, plan_hash, _dump(manifest)),
+        )
+
+    def set_run_status(self, run_id: str, status: str) -> None:
+        self._write("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
+
+    def update_manifest(self, run_id: str, manifest: dict[str, Any]) -> None:
+        self._write("UPDATE runs SET manifest = ? WHERE id = ?", (_dump(manifest), run_id))
+
+    def runs(self) -> list[StoredRun]:
+        rows = self._db.execute("SELECT id, created, name, status, manifest FROM runs ORDER BY created, id").fetchall()
+        return [StoredRun(r[0], r[1], r[2], r[3], _load(r[4])) for r in rows]
+
+    def run(self, run_id: str) -> StoredRun:
+        """A run by id, or `latest`; a missing one is an InputError naming what exists."""
+        if run_id == "latest":
+            row = self._db.execute(
+                "SELECT id, created, name, status, manifest FROM runs ORDER BY created DESC, id DESC LIMIT 1"
+            ).fetchone()
+        else:
+            row = self._db.execute("SELECT id, created, name, status, manifest FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise InputError(f"no run {run_id!r} in {self.path}: `vlmperf runs` lists the stored runs")
+        return StoredRun(row[0], row[1], row[2], row[3], _load(row[4]))
+
+    def latest_run_with_plan(self, plan_hash: str) -> str | None:
+        row = self._db.execute(
+            "SELECT id FROM runs WHERE plan_hash = ? ORDER BY created DESC, id DESC LIMIT 1", (plan_hash,)
+        ).fetchone()
+        return row[0] if row else None
+
+    # cells ------------------------------------------------------------------------------------
+    def add_cell(self, run_id: str, cell_id: str, position: int, config: dict[str, Any], swept: dict[str, Any]) -> None:
+        """Declare a planned cell (status `pending`); declaring it again on resume changes nothing."""
+        self._write(
+            "INSERT OR IGNORE INTO cells (run_id, cell_id, position, config, swept, status) VALUES (?, ?, ?, ?, ?, 'pending')",
+            (run_id, cell_id, position, _dump(config), _dump(swept)),
+        )
+
+    def cell_status(self, run_id: str, cell_id: str) -> str | None:
+        row = self._db.execute("SELECT status FROM cells WHERE run_id = ? AND cell_id = ?", (run_id, cell_id)).fetchone()
+        return row[0] if row else None
+
+    def start_cell(self, run_id: str, cell_id: str) -> None:
+        """Mark a cell as being measured, dropping records of any earlier, unfinished attempt."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM records WHERE run_id = ? AND cell_id = ?", (run_id, cell_id))
+            self._db.execute(
+                "UPDATE cells SET status = 'running', error = NULL, summary = NULL, started = ?, finished = NULL "
+                "WHERE run_id = ? AND cell_id = ?",
+                (_now(), run_id, cell_id),
+            )
+
+    def add_record(self, run_id: str, cell_id: str, seq: int, record: dict[str, Any]) -> None:
+        self._write("INSERT INTO records (run_id, cell_id, seq, data) VALUES (?, ?, ?, ?)", (run_id, cell_id, seq, _dump(record)))
+
+    def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
+        self._write(
+            "UPDATE cells SET status = 'ok', summary = ?, info = ?, finished = ? WHERE run_id = ? AND cell_id = ?",
+            (_dump(summary), _dump(info), _now(), run_id, cell_id),
+        )
+
+    def fail_cell(self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None) -> None:
+        self._write(
+            "UPDATE cells SET status = 'failed', error = ?, info = ?, finished = ? WHERE run_id = ? AND cell_id = ?",
+            (_dump(error), _dump(info or {}), _now(), run_id, cell_id),
+        )
+
+    def cells(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT cell_id, config, swept, status, error, summary, info, started, finished FROM cells "
+            "WHERE run_id = ? ORDER BY position",
+            (run_id,),
+        ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "config": _load(r[1]),
+                "swept": _load(r[2]),
+                "status": r[3],
+                "error": _load(r[4]),
+                "metrics": _load(r[5]) or {},
+                "info": _load(r[6]) or {},
+                "started": r[7],
+                "finished": r[8],
+            }
+            for r in rows
+        ]
+
+    def records(self, run_id: str, cell_id: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT cell_id, seq, data FROM records WHERE run_id = ?"
+        params: tuple[Any, ...] = (run_id,)
+        if cell_id is not None:
+            sql += " AND cell_id = ?"
+            params += (cell_id,)
+        with closing(self._db.execute(sql + " ORDER BY cell_id, seq", params)) as cursor:
+            return [{"cell_id": r[0], "seq": r[1], **_load(r[2])} for r in cursor]
