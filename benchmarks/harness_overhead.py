@@ -1,0 +1,469 @@
+"""How much does vlmperf's measurement add to the latency it reports? vlmperf against a bare generate loop.
+
+One process, one loaded model (the built-in tiny model), one prepared batch per batch size, one
+GenerationConfig (greedy, a fixed number of new tokens, so every call does the same work). Two
+conditions run side by side:
+
+* vlmperf: what the runner does for one timed run, after the batch is prepared: reset the memory
+  meter, `timed_generate(loaded, batch, config, clock)` (streamer marking the first token, clock
+  marks, device sync, output counting and decoding), read the memory peak. Two figures: the
+  latency vlmperf *reports* (`latency_s`), and the wall time around the whole `timed_generate`
+  call as seen from outside it.
+* bare: `t0 = perf_counter_ns(); model.generate(**batch.inputs, generation_config=config); t1 = ...`
+  (device synchronised before t1 on CUDA), no streamer, nothing else.
+
+Following DESIGN.md's measurement rules, both conditions are warmed up, each pair runs its two
+conditions in an order drawn from a seeded RNG (never a fixed rotation; pairs of the different batch
+sizes are shuffled together too), and the figure quoted is the median of the paired ratios with a
+bootstrap 95% interval, next to each condition's own median.
+
+Pass criterion (issue 2, "Speed of the harness itself"): median of vlmperf-reported / bare is at
+most 1.02 at every batch size. The process exits 1 when it fails.
+
+`--diagnose` adds two conditions to each block, to tell apart what the harness adds: bare generate
+with vlmperf's streamer, and bare generate under `torch.inference_mode()` (timed_generate runs under
+it; a bare `generate` runs under its own `no_grad`), and times the harness's pieces on their own.
+
+Run from the repository root:  python benchmarks/harness_overhead.py [--batch-sizes 1 4] [--pairs N] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+THRESHOLD = 1.02
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4], help="batch sizes to measure (default: 1 4)")
+    parser.add_argument("--pairs", type=int, default=200, help="timed pairs per batch size (default: 200)")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed warm-up pairs per batch size (default: 10)")
+    parser.add_argument("--max-new-tokens", type=int, default=16, help="new tokens per call, fixed length (default: 16)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads; 0 keeps torch's default (default: 1, see benchmarks/README.md)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the order RNG and the bootstrap (default: 0)")
+    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the 95%% intervals")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="add the diagnostic conditions (bare+streamer, bare+inference_mode) and time the harness's pieces")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results",
+                        help="folder for harness_overhead.{json,md} (default: benchmarks/results)")
+    args = parser.parse_args(argv)
+    if args.pairs < 1 or args.warmup < 0 or args.max_new_tokens < 1:
+        parser.error("--pairs and --max-new-tokens must be positive, --warmup not negative")
+    return args
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+
+
+def bootstrap_median_ci(values: list[float], resamples: int, rng: random.Random) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of the median."""
+    n = len(values)
+    if n < 2:
+        return (values[0], values[0]) if values else (float("nan"), float("nan"))
+    medians = sorted(statistics.median(rng.choices(values, k=n)) for _ in range(resamples))
+    return medians[int(0.025 * (resamples - 1))], medians[int(round(0.975 * (resamples - 1)))]
+
+
+def summarise(values: list[float], resamples: int, rng: random.Random) -> dict[str, float]:
+    low, high = bootstrap_median_ci(values, resamples, rng)
+    return {"median": statistics.median(values), "ci95_low": low, "ci95_high": high}
+
+
+# ---------------------------------------------------------------------------------------------- environment
+
+
+def environment(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from vlmperf import __version__
+    from vlmperf.runner.manifest import cpu_model, git_commit, package_version
+
+    os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")  # `git status` must not rewrite the index
+    facts: dict[str, Any] = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "vlmperf": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "transformers": package_version("transformers"),
+        "tokenizers": package_version("tokenizers"),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "device": args.device,
+        "gpu": torch.cuda.get_device_name(torch.device(args.device)) if args.device.startswith("cuda") else None,
+        "git": git_commit(REPO),
+    }
+    try:
+        facts["load_average_start"] = list(os.getloadavg())
+    except OSError:
+        facts["load_average_start"] = None
+    return facts
+
+
+# ---------------------------------------------------------------------------------------------- the conditions
+
+
+class Bench:
+    """The loaded model, one prepared batch per batch size, and the timed conditions."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        import torch
+
+        from vlmperf.backends.local.generate import FirstTokenMarker, generation_config, timed_generate
+        from vlmperf.backends.local.inputs import prepare_batch
+        from vlmperf.backends.local.loading import check_device, load_model
+        from vlmperf.config.spec import Generation, LocalTarget, Workload
+        from vlmperf.meters.clock import clock_for
+        from vlmperf.meters.memory import memory_meter_for
+        from vlmperf.runner.measure import batches
+        from vlmperf.workloads.sources import load_samples
+        from vlmperf.workloads.tasks import get_task
+
+        self.torch = torch
+        self.timed_generate = timed_generate
+        self.FirstTokenMarker = FirstTokenMarker
+        target = LocalTarget(device=args.device)
+        check_device(target.device)
+        self.loaded = load_model(target)
+        workload = Workload()
+        samples = load_samples(workload)
+        task = get_task(workload.task)
+        template = workload.prompt if workload.prompt is not None else task.default_prompt
+        self.generation = Generation(max_new_tokens=args.max_new_tokens, mode="fixed")
+        self.config = generation_config(self.loaded, self.generation)  # the one object both conditions use
+        self.clock = clock_for(target.device)
+        self.memory = memory_meter_for(target.device)
+        self.batches = {}
+        for batch_size in args.batch_sizes:
+            group = next(batches(samples, batch_size))  # the runner's first batch of this size
+            self.batches[batch_size] = prepare_batch(
+                self.loaded, group, [task.prompt_for(s, template) for s in group],
+                max_input_len=workload.max_input_len, device=target.device,
+            )
+        self.clock.synchronize()
+        self.conditions = ["vlmperf", "bare"] + (["bare_streamer", "bare_inference_mode"] if args.diagnose else [])
+
+    # Each condition returns its timings in seconds.
+
+    def vlmperf(self, batch_size: int) -> dict[str, float]:
+        batch = self.batches[batch_size]
+        self.memory.reset()
+        w0 = time.perf_counter_ns()
+        result = self.timed_generate(self.loaded, batch, self.config, self.clock)
+        w1 = time.perf_counter_ns()
+        self.memory.peak_bytes()
+        if result.steps != self.generation.max_new_tokens:
+            raise RuntimeError(f"vlmperf run made {result.steps} steps, not {self.generation.max_new_tokens}")
+        return {"reported": result.latency_s, "outside": (w1 - w0) / 1e9, "ttft": result.ttft_s}
+
+    def bare(self, batch_size: int) -> dict[str, float]:
+        batch = self.batches[batch_size]
+        model, config, sync = self.loaded.model, self.config, self.clock.synchronize
+        t0 = time.perf_counter_ns()
+        model.generate(**batch.inputs, generation_config=config)
+        sync()  # a no-op on CPU
+        t1 = time.perf_counter_ns()
+        return {"wall": (t1 - t0) / 1e9}
+
+    def bare_streamer(self, batch_size: int) -> dict[str, float]:
+        batch = self.batches[batch_size]
+        model, config, sync = self.loaded.model, self.config, self.clock.synchronize
+        marker = self.FirstTokenMarker(self.clock)
+        t0 = time.perf_counter_ns()
+        model.generate(**batch.inputs, generation_config=config, streamer=marker)
+        sync()
+        t1 = time.perf_counter_ns()
+        return {"wall": (t1 - t0) / 1e9}
+
+    def bare_inference_mode(self, batch_size: int) -> dict[str, float]:
+        batch = self.batches[batch_size]
+        model, config, sync = self.loaded.model, self.config, self.clock.synchronize
+        with self.torch.inference_mode():
+            t0 = time.perf_counter_ns()
+            model.generate(**batch.inputs, generation_config=config)
+            sync()
+            t1 = time.perf_counter_ns()
+        return {"wall": (t1 - t0) / 1e9}
+
+    def check_same_work(self) -> dict[int, dict[str, Any]]:
+        """Both conditions generate the same tokens from the same inputs (greedy, fixed length)."""
+        checks = {}
+        for batch_size, batch in self.batches.items():
+            result = self.timed_generate(self.loaded, batch, self.config, self.clock)
+            sequences = self.loaded.model.generate(**batch.inputs, generation_config=self.config)
+            generated = sequences[:, batch.prompt_length :].cpu()
+            if generated.shape[1] != self.generation.max_new_tokens or result.steps != self.generation.max_new_tokens:
+                raise RuntimeError(f"batch {batch_size}: expected {self.generation.max_new_tokens} new tokens")
+            bare_text = [self.loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip()
+                         for row, n in zip(generated, result.output_tokens)]
+            if bare_text != result.outputs:
+                raise RuntimeError(f"batch {batch_size}: vlmperf and bare generate gave different outputs")
+            checks[batch_size] = {
+                "input_shape": list(batch.inputs["input_ids"].shape),
+                "pixel_values_shape": list(batch.inputs["pixel_values"].shape) if "pixel_values" in batch.inputs else None,
+                "new_tokens": self.generation.max_new_tokens,
+                "same_outputs": True,
+            }
+        return checks
+
+    def components(self, batch_size: int, repeats: int = 200) -> dict[str, float]:
+        """Per-call cost, in microseconds, of each piece the vlmperf condition adds around generate."""
+        from vlmperf.backends.local.generate import count_output_tokens, eos_ids
+
+        torch = self.torch
+        batch = self.batches[batch_size]
+        sequences = self.loaded.model.generate(**batch.inputs, generation_config=self.config)
+        step_tokens = torch.zeros(batch_size, dtype=torch.long, device=batch.inputs["input_ids"].device)
+
+        def per_call_us(fn, n: int = repeats) -> float:
+            fn()
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter_ns()
+                fn()
+                times.append(time.perf_counter_ns() - t0)
+            return statistics.median(times) / 1e3
+
+        def streamer_run() -> None:  # what one generate call costs the streamer: prompt + every step
+            marker = self.FirstTokenMarker(self.clock)
+            marker.put(batch.inputs["input_ids"].cpu())
+            for _ in range(self.generation.max_new_tokens):
+                marker.put(step_tokens.cpu())
+            marker.end()
+
+        def after_window() -> None:  # timed_generate's work after its end mark
+            self.clock.synchronize()
+            generated = sequences[:, batch.prompt_length :].cpu()
+            counts = count_output_tokens(generated, eos_ids(self.config))
+            [self.loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(generated, counts)]
+
+        return {
+            "clock_mark_us": per_call_us(self.clock.mark),
+            "streamer_all_puts_per_call_us": per_call_us(streamer_run),
+            "after_window_sync_count_decode_us": per_call_us(after_window),
+            "memory_reset_us": per_call_us(self.memory.reset),
+            "memory_peak_read_us": per_call_us(self.memory.peak_bytes),
+        }
+
+
+# ---------------------------------------------------------------------------------------------- the run
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    env = environment(args)
+    bench = Bench(args)
+    checks = bench.check_same_work()
+    rng = random.Random(args.seed)
+    conditions = bench.conditions
+
+    def block(batch_size: int) -> dict[str, dict[str, float]]:
+        order = conditions[:]
+        rng.shuffle(order)
+        return {name: getattr(bench, name)(batch_size) for name in order}
+
+    # Warm-up: every condition at every batch size, in random order, untimed.
+    warm = [b for b in args.batch_sizes for _ in range(args.warmup)]
+    rng.shuffle(warm)
+    for batch_size in warm:
+        block(batch_size)
+
+    schedule = [b for b in args.batch_sizes for _ in range(args.pairs)]
+    rng.shuffle(schedule)  # batch sizes interleaved too, so slow spells of the machine fall on all of them
+    records: dict[int, list[dict[str, dict[str, float]]]] = {b: [] for b in args.batch_sizes}
+    started = time.perf_counter()
+    gc.collect()
+    for i, batch_size in enumerate(schedule):
+        records[batch_size].append(block(batch_size))
+        if (i + 1) % 100 == 0:
+            print(f"  {i + 1}/{len(schedule)} blocks, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    timed_wall_s = time.perf_counter() - started
+
+    boot = random.Random(args.seed + 1)
+    results: dict[str, Any] = {}
+    for batch_size, blocks in records.items():
+        bare = [r["bare"]["wall"] for r in blocks]
+        reported = [r["vlmperf"]["reported"] for r in blocks]
+        outside = [r["vlmperf"]["outside"] for r in blocks]
+        entry: dict[str, Any] = {
+            "pairs": len(blocks),
+            "median_ms": {
+                "bare": statistics.median(bare) * 1e3,
+                "vlmperf_reported": statistics.median(reported) * 1e3,
+                "vlmperf_outside": statistics.median(outside) * 1e3,
+                "vlmperf_ttft": statistics.median(r["vlmperf"]["ttft"] for r in blocks) * 1e3,
+            },
+            "ratio_reported_over_bare": summarise([a / b for a, b in zip(reported, bare)], args.bootstrap, boot),
+            "ratio_outside_over_bare": summarise([a / b for a, b in zip(outside, bare)], args.bootstrap, boot),
+            "diff_ms": {
+                "reported_minus_bare": summarise([(a - b) * 1e3 for a, b in zip(reported, bare)], args.bootstrap, boot),
+                "outside_minus_reported": summarise([(a - b) * 1e3 for a, b in zip(outside, reported)], args.bootstrap, boot),
+            },
+            "spread_bare_p10_p90_ms": [q * 1e3 for q in statistics.quantiles(bare, n=10)[::8]] if len(bare) > 1 else None,
+        }
+        for name in conditions[2:]:
+            values = [r[name]["wall"] for r in blocks]
+            entry["median_ms"][name] = statistics.median(values) * 1e3
+            entry[f"ratio_{name}_over_bare"] = summarise([a / b for a, b in zip(values, bare)], args.bootstrap, boot)
+        entry["pass"] = entry["ratio_reported_over_bare"]["median"] <= THRESHOLD
+        # The criterion is one-sided; a reported latency well *below* the bare loop's is worth a warning too.
+        entry["within_two_sided"] = abs(entry["ratio_reported_over_bare"]["median"] - 1) <= THRESHOLD - 1
+        if args.diagnose:
+            entry["components_us"] = bench.components(batch_size)
+        results[str(batch_size)] = entry
+
+    try:
+        env["load_average_end"] = list(os.getloadavg())
+    except OSError:
+        env["load_average_end"] = None
+    return {
+        "benchmark": "harness_overhead",
+        "criterion": f"median(vlmperf-reported latency / bare generate latency) <= {THRESHOLD} at every batch size",
+        "pass": all(e["pass"] for e in results.values()),
+        "settings": {
+            "model": "builtin:tiny-llava (LocalTarget defaults)",
+            "model_info": bench.loaded.info,
+            "workload": "builtin samples, caption task, default prompt; the runner's first batch of each size",
+            "generation": {"do_sample": False, "num_beams": 1, "max_new_tokens": args.max_new_tokens, "mode": "fixed"},
+            "batch_sizes": args.batch_sizes,
+            "pairs_per_batch_size": args.pairs,
+            "warmup_blocks_per_batch_size": args.warmup,
+            "conditions": conditions,
+            "order": "random per block (seeded), batch sizes shuffled together",
+            "seed": args.seed,
+            "bootstrap_resamples": args.bootstrap,
+            "clock": bench.clock.source,
+            "memory_source": bench.memory.source,
+        },
+        "same_work_check": checks,
+        "environment": env,
+        "timed_wall_s": timed_wall_s,
+        "results": results,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- reporting
+
+
+def _ratio(s: dict[str, float]) -> str:
+    return f"{s['median']:.4f} [{s['ci95_low']:.4f}, {s['ci95_high']:.4f}]"
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [
+        "| batch | pairs | bare ms | vlmperf reported ms | vlmperf outside ms | reported/bare [95% CI] "
+        "| outside/bare [95% CI] | pass (≤ 1.02) |",
+        "|---:|---:|---:|---:|---:|---|---|:---:|",
+    ]
+    for batch_size, e in report["results"].items():
+        m = e["median_ms"]
+        lines.append(
+            f"| {batch_size} | {e['pairs']} | {m['bare']:.2f} | {m['vlmperf_reported']:.2f} | {m['vlmperf_outside']:.2f} "
+            f"| {_ratio(e['ratio_reported_over_bare'])} | {_ratio(e['ratio_outside_over_bare'])} "
+            f"| {'yes' if e['pass'] else 'NO'} |"
+        )
+    extra = [name for name in report["settings"]["conditions"][2:]]
+    if extra:
+        lines += ["", "| batch | " + " | ".join(f"{n} ms | {n}/bare [95% CI]" for n in extra) + " |",
+                  "|---:|" + "---:|---|" * len(extra)]
+        for batch_size, e in report["results"].items():
+            cells = [f"{e['median_ms'][n]:.2f} | {_ratio(e[f'ratio_{n}_over_bare'])}" for n in extra]
+            lines.append(f"| {batch_size} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    env = report["environment"]
+    s = report["settings"]
+    git = env.get("git") or {}
+    out = [
+        "# Harness overhead: vlmperf against a bare `model.generate` loop",
+        "",
+        f"Criterion: {report['criterion']}. **{'PASS' if report['pass'] else 'FAIL'}.**",
+        *(["", "Warning: at batch size(s) " + ", ".join(b for b, e in report["results"].items() if not e["within_two_sided"])
+           + f" the reported latency is more than {THRESHOLD - 1:.0%} *below* the bare loop's (the criterion is one-sided)."]
+          if not all(e["within_two_sided"] for e in report["results"].values()) else []),
+        "",
+        f"Model: {s['model']} ({s['model_info'].get('parameters')} parameters), greedy, "
+        f"{s['generation']['max_new_tokens']} new tokens (fixed), on {env['device']}. "
+        f"{s['pairs_per_batch_size']} pairs per batch size after {s['warmup_blocks_per_batch_size']} warm-up blocks, "
+        "conditions in random order per pair (seeded). Times are medians; ratios are medians of the paired "
+        "ratios with a bootstrap 95% interval. *reported* is the `latency_s` vlmperf records; *outside* is the "
+        "wall time around the whole `timed_generate` call (streamer, marks, output decoding included).",
+        "",
+        table(report),
+        "",
+        "| batch | reported − bare, ms [95% CI] | outside − reported, ms [95% CI] |",
+        "|---:|---|---|",
+    ]
+    for batch_size, e in report["results"].items():
+        d = e["diff_ms"]
+        out.append(
+            f"| {batch_size} | {d['reported_minus_bare']['median']:+.3f} [{d['reported_minus_bare']['ci95_low']:+.3f}, "
+            f"{d['reported_minus_bare']['ci95_high']:+.3f}] | {d['outside_minus_reported']['median']:+.3f} "
+            f"[{d['outside_minus_reported']['ci95_low']:+.3f}, {d['outside_minus_reported']['ci95_high']:+.3f}] |"
+        )
+    if any("components_us" in e for e in report["results"].values()):
+        out += ["", "Pieces of the harness timed on their own (median µs per call):", "",
+                "| batch | " + " | ".join(next(iter(report["results"].values()))["components_us"]) + " |",
+                "|---:|" + "---:|" * len(next(iter(report["results"].values()))["components_us"])]
+        for batch_size, e in report["results"].items():
+            out.append(f"| {batch_size} | " + " | ".join(f"{v:.1f}" for v in e["components_us"].values()) + " |")
+    out += [
+        "",
+        f"Environment: {env['date']}; `{env['command']}`; torch {env['torch']}, transformers {env['transformers']}, "
+        f"Python {env['python']}; CPU {env['cpu']} ({env['cpu_count']} cores), torch threads {env['torch_threads']}"
+        + (f"; GPU {env['gpu']}" if env.get("gpu") else "")
+        + f"; load average {env.get('load_average_start')} → {env.get('load_average_end')}; "
+        f"commit {git.get('commit', '?')[:12]}{' (dirty)' if git.get('dirty') else ''}. "
+        f"Timed part took {report['timed_wall_s']:.0f} s.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    report = run(args)
+    print(table(report))
+    for batch_size, e in report["results"].items():
+        d = e["diff_ms"]
+        print(f"batch {batch_size}: reported − bare {d['reported_minus_bare']['median']:+.3f} ms, "
+              f"outside − reported {d['outside_minus_reported']['median']:+.3f} ms (medians of paired differences)")
+        if "components_us" in e:
+            print(f"batch {batch_size} pieces (µs/call): " + ", ".join(f"{k} {v:.1f}" for k, v in e["components_us"].items()))
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "harness_overhead_diagnose" if args.diagnose else "harness_overhead"
+    (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{stem}.md").write_text(markdown(report))
+    low = [b for b, e in report["results"].items() if not e["within_two_sided"]]
+    if low and report["pass"]:
+        print(f"warning: at batch size(s) {', '.join(low)} vlmperf reports more than {THRESHOLD - 1:.0%} LESS than the "
+              "bare loop sees (see benchmarks/README.md); this does not fail the criterion, which is one-sided")
+    print(f"{'PASS' if report['pass'] else 'FAIL'}: {report['criterion']}; figures in {args.out}/{stem}.{{json,md}}")
+    return 0 if report["pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Generate docs/metrics.md from the metric definitions (run `python -m vlmperf.metrics.docs`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from vlmperf.metrics.definitions import METRICS
+from vlmperf.metrics.summary import __doc__ as SUMMARY_DOC
+from vlmperf.metrics.summary import STATISTICS
+
+HEADER = """# Metrics
+
+Generated from `src/vlmperf/metrics/definitions.py` by `python -m vlmperf.metrics.docs`; do not
+edit by hand. Metric names are the public schema: JSON keys, CSV column prefixes, report columns.
+Units live in the name.
+
+`level` says what one value is: `batch` — one per measured generate call over a batch (a record);
+`sample` — one per sample of a record.
+
+"""
+
+
+def render() -> str:
+    lines = [HEADER, "| metric | unit | level | definition |", "|---|---|---|---|"]
+    for metric in METRICS.values():
+        lines.append(f"| `{metric.name}` | {metric.unit} | {metric.level} | {metric.definition} |")
+    summary = " ".join((SUMMARY_DOC or "").split())
+    lines += [
+        "",
+        "## Summaries",
+        "",
+        f"Every metric of a cell is summarised as `{' '.join(STATISTICS)}` and `ci95`. {summary}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    target = Path(argv[1]) if len(argv) > 1 else Path("docs/metrics.md")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render())
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,132 @@
+"""Metric definitions and summaries against independent references (hand counts, the statistics module)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vlmperf.backends.local.generate import count_output_tokens, timed_generate
+from vlmperf.backends.local.inputs import PreparedBatch
+from vlmperf.meters.clock import WallClock
+from vlmperf.metrics.cell_summary import summarize_records
+from vlmperf.metrics.definitions import METRICS
+from vlmperf.metrics.summary import STATISTICS, summarize
+
+RECORD = {
+    "batch_size": 4,
+    "latency_s": 2.0,
+    "ttft_s": 0.5,
+    "decode_steps": 11,
+    "preprocess_s": 0.01,
+    "peak_memory_bytes": 1000,
+    "input_tokens": [30, 31, 32, 33],
+    "vision_tokens": [16, 16, 16, 16],
+    "output_tokens": [11, 5, 11, 9],
+}
+
+
+def test_every_metric_on_a_hand_computed_record():
+    values = {name: metric.extract(RECORD) for name, metric in METRICS.items()}
+    assert values["latency_s"] == [2.0]
+    assert values["latency_per_sample_s"] == [0.5]
+    assert values["ttft_s"] == [0.5]
+    assert values["tpot_s"] == [pytest.approx((2.0 - 0.5) / 10)]
+    assert values["throughput_samples_per_s"] == [2.0]
+    assert values["throughput_output_tokens_per_s"] == [36 / 2.0]
+    assert values["input_tokens"] == [30, 31, 32, 33]
+    assert values["vision_tokens"] == [16] * 4
+    assert values["output_tokens"] == [11, 5, 11, 9]
+    assert values["peak_memory_bytes"] == [1000]
+    assert values["preprocess_s"] == [0.01]
+
+
+def test_tpot_is_null_for_a_single_token():
+    assert METRICS["tpot_s"].extract({**RECORD, "decode_steps": 1}) == [None]
+
+
+def test_every_metric_is_documented_with_a_unit():
+    for metric in METRICS.values():
+        assert len(metric.definition) > 30, metric.name
+        assert metric.unit
+        assert metric.name.endswith(("_s", "_bytes", "_tokens")) or metric.unit in ("1/s",)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=2, max_size=200))
+def test_summary_matches_the_statistics_module(values):
+    stats = summarize(values)
+    quantiles = statistics.quantiles(values, n=100, method="inclusive")
+    assert stats["p50"] == pytest.approx(statistics.median(values), rel=1e-9, abs=1e-9)
+    assert stats["p90"] == pytest.approx(quantiles[89], rel=1e-9, abs=1e-9)
+    assert stats["p99"] == pytest.approx(quantiles[98], rel=1e-9, abs=1e-9)
+    assert stats["mean"] == pytest.approx(statistics.fmean(values), rel=1e-9, abs=1e-6)
+    assert stats["std"] == pytest.approx(statistics.stdev(values), rel=1e-6, abs=1e-6)
+    assert (stats["min"], stats["max"], stats["n"]) == (min(values), max(values), len(values))
+
+
+def test_summary_skips_nulls_and_bootstraps_deterministically():
+    assert summarize([None, None]) is None
+    stats = summarize([1.0, None, 3.0])
+    assert stats["n"] == 2 and stats["ci95"] is None
+    data = list(np.random.default_rng(1).normal(10, 1, 50))
+    first, second = summarize(data), summarize(data)
+    assert first["ci95"] == second["ci95"]
+    low, high = first["ci95"]
+    assert low < first["mean"] < high
+    assert set(STATISTICS) <= set(first)
+
+
+def test_cell_summary_pools_sample_level_metrics_over_records():
+    other = {**RECORD, "latency_s": 4.0, "output_tokens": [1, 2, 3, 4]}
+    summary = summarize_records([RECORD, other])
+    assert summary["latency_s"]["n"] == 2
+    assert summary["latency_s"]["mean"] == 3.0
+    assert summary["output_tokens"]["n"] == 8
+    assert summary["output_tokens"]["mean"] == pytest.approx((36 + 10) / 8)
+
+
+def test_output_tokens_stop_at_the_first_eos():
+    generated = torch.tensor([[5, 6, 2, 0, 0], [5, 6, 7, 8, 9], [2, 0, 0, 0, 0], [5, 9, 9, 9, 2]])
+    assert count_output_tokens(generated, {2}) == [3, 5, 1, 5]
+    assert count_output_tokens(generated, {2, 7}) == [3, 3, 1, 5]
+    assert count_output_tokens(generated, set()) == [5, 5, 5, 5]
+
+
+class ScriptedModel:
+    """Stands in for a model whose timings are known exactly: the first token after `prefill_s`,
+    then one token every `step_s` (each step's work happens before its token is handed over)."""
+
+    def __init__(self, prefill_s: float, step_s: float, steps: int) -> None:
+        self.prefill_s, self.step_s, self.steps = prefill_s, step_s, steps
+
+    def generate(self, input_ids, generation_config, streamer, **_):
+        streamer.put(input_ids)
+        rows = [input_ids]
+        for step in range(self.steps):
+            time.sleep(self.prefill_s if step == 0 else self.step_s)
+            token = torch.full((input_ids.shape[0], 1), 7)
+            streamer.put(token)
+            rows.append(token)
+        streamer.end()
+        return torch.cat(rows, dim=1)
+
+
+def test_window_timings_match_a_scripted_model():
+    model = ScriptedModel(prefill_s=0.08, step_s=0.02, steps=5)
+    loaded = SimpleNamespace(model=model, tokenizer=SimpleNamespace(decode=lambda ids, **_: "x" * len(ids)))
+    batch = PreparedBatch({"input_ids": torch.ones(2, 3, dtype=torch.long)}, ["a", "b"], [3, 3], [0, 0], [0, 0], 3)
+    config = SimpleNamespace(eos_token_id=2)
+    result = timed_generate(loaded, batch, config, WallClock())
+    expected_latency = 0.08 + 4 * 0.02
+    assert expected_latency <= result.latency_s < expected_latency + 0.04
+    assert 0.08 <= result.ttft_s < 0.08 + 0.02
+    assert result.steps == 5 and result.output_tokens == [5, 5]
+    tpot = METRICS["tpot_s"].extract({"latency_s": result.latency_s, "ttft_s": result.ttft_s, "decode_steps": 5})[0]
+    assert 0.02 <= tpot < 0.02 + 0.01

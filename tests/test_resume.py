@@ -1,0 +1,95 @@
+"""A run killed with SIGKILL mid-sweep resumes: every cell exactly once, nothing finished lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+CONFIG = """
+name: resume-test
+generation: {max_new_tokens: 4, mode: fixed}
+measure: {warmup_runs: 0, min_runs: 2, min_duration_s: 1.5}
+sweep:
+  grid:
+    scenario.batch_size: [1, 2, 3, 4]
+"""
+
+
+def _vlmperf(*args, env, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "vlmperf", *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kwargs
+    )
+
+
+def _cells(db):
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT run_id, cell_id, status, finished, summary FROM cells ORDER BY position").fetchall()
+
+
+def _wait_for(predicate, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_finishes_every_cell_exactly_once(tmp_path):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(CONFIG)
+    out = tmp_path / "results"
+    db = out / "vlmperf.db"
+    env = {**os.environ, "VLMPERF_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def one_done_one_running():
+        if not db.exists():
+            return False
+        try:
+            statuses = [c[2] for c in _cells(db)]
+        except sqlite3.Error:
+            return False
+        return statuses.count("ok") >= 1 and "running" in statuses
+
+    try:
+        assert _wait_for(one_done_one_running, 120), "the run never reached a finished cell and a running one"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+    before = _cells(db)
+    finished_before = {c[1]: (c[3], c[4]) for c in before if c[2] == "ok"}
+    assert 1 <= len(finished_before) < 4
+    assert any(c[2] == "running" for c in before)
+
+    resumed = _vlmperf("run", str(config), "--out", str(out), "--resume", env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "already finished" in resumed.stderr
+
+    after = _cells(db)
+    assert len({c[0] for c in after}) == 1, "resume continued the same run"
+    assert len(after) == 4 and len({c[1] for c in after}) == 4, "every cell exactly once"
+    assert all(c[2] == "ok" for c in after)
+    for cell_id, (finished, summary) in finished_before.items():
+        match = next(c for c in after if c[1] == cell_id)
+        assert (match[3], match[4]) == (finished, summary), "a finished cell was measured again"
+    with sqlite3.connect(db) as conn:
+        runs = conn.execute("SELECT status FROM runs").fetchall()
+        seqs = conn.execute("SELECT cell_id, group_concat(seq) FROM records GROUP BY cell_id").fetchall()
+    assert runs == [("complete",)]
+    for cell_id, joined in seqs:
+        numbers = sorted(int(n) for n in joined.split(","))
+        assert numbers == list(range(len(numbers))), f"cell {cell_id} has records of more than one attempt"
