@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -93,3 +94,38 @@ def test_sigkill_then_resume_finishes_every_cell_exactly_once(tmp_path):
     for cell_id, joined in seqs:
         numbers = sorted(int(n) for n in joined.split(","))
         assert numbers == list(range(len(numbers))), f"cell {cell_id} has records of more than one attempt"
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_valid_report_marked_partial(tmp_path):
+    config = tmp_path / "sweep.yaml"
+    config.write_text(CONFIG)
+    out = tmp_path / "results"
+    db = out / "vlmperf.db"
+    env = {**os.environ, "VLMPERF_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+    def first_cell_done():
+        try:
+            return db.exists() and any(c[2] == "ok" for c in _cells(db))
+        except sqlite3.Error:
+            return False
+
+    try:
+        assert _wait_for(first_cell_done, 120)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "partial" in stderr and "Traceback" not in stderr
+    report = _vlmperf("report", "--format", "json", "--out", str(out), env=env)
+    assert report.returncode == 0, report.stderr
+    document = json.loads(report.stdout)
+    assert document["run"]["status"] == "partial"
+    assert document["cells"], "finished cells are in the report"
+    assert all(c["status"] in ("ok", "failed") for c in document["cells"])

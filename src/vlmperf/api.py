@@ -9,14 +9,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vlmperf.config.loader import load_run_spec
-from vlmperf.runner.events import RunEvents
-from vlmperf.runner.execute import RunOutcome, execute
 from vlmperf.report.schema import run_document
 from vlmperf.report.tables import wide_rows
 from vlmperf.store.sqlite import DEFAULT_DIR, Store
+
+if TYPE_CHECKING:
+    from vlmperf.runner.events import RunEvents
+    from vlmperf.runner.execute import RunOutcome
 
 
 def run(
@@ -28,6 +30,8 @@ def run(
     events: RunEvents | None = None,
 ) -> RunOutcome:
     """Run a YAML config (None: the built-in default run) and store its results under `out`."""
+    from vlmperf.runner.execute import execute  # loads torch: only when measuring
+
     path = Path(config) if config is not None else None
     spec = load_run_spec(path, overrides or [])
     with Store.open(out) as store:

@@ -79,7 +79,12 @@ def run(
     resume: Annotated[bool, typer.Option("--resume", help="continue the latest run of this plan, skipping finished cells")] = False,
 ) -> None:
     """Run a sweep and print its summary table."""
-    outcome = api.run(config, overrides=set_, out=out, resume=resume, events=ProgressEvents(err_console))
+    try:
+        outcome = api.run(config, overrides=set_, out=out, resume=resume, events=ProgressEvents(err_console))
+    except KeyboardInterrupt:
+        # typer turns a KeyboardInterrupt into a bare exit 130, so say here what was kept.
+        err_console.print("interrupted: the run is stored as partial; `vlmperf run ... --resume` continues it")
+        raise typer.Exit(130) from None
     with Store.open(out) as store:
         from vlmperf.report.schema import run_document
 
@@ -104,7 +109,12 @@ def report(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text)
+        try:
+            output.write_text(text)
+        except OSError as exc:
+            raise VlmperfError(
+                f"cannot write {output} ({exc.strerror or exc}): give -o a file in an existing, writable folder"
+            ) from exc
         err_console.print(f"wrote {output}")
 
 
@@ -124,25 +134,43 @@ def runs(out: OutOption = DEFAULT_DIR) -> None:
     out_console.print(table)
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Usage-error classes: typer >= 0.24 vendors its own click, older typer uses click itself."""
+    found: list[type[Exception]] = []
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        found.append(VendoredClickException)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        found.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
 def entry() -> None:
     """Console entry point: user errors exit 2 with their message, without a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except VlmperfError as exc:
         if _state["debug"]:
             raise
         for line in str(exc).splitlines():
-            err_console.print(f"error: {line}", markup=False, highlight=False)
+            # soft_wrap: one problem stays on one line, whatever the terminal width
+            err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted: the run is stored as partial; `vlmperf run ... --resume` continues it")
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except _click_errors() as exc:  # unknown option, missing argument, ...: click's usage message
+        exc.show()
+        sys.exit(2)
+    # without standalone mode, typer returns the exit code of typer.Exit and of Ctrl-C (130)
+    if isinstance(code, int) and not isinstance(code, bool) and code:
+        sys.exit(code)

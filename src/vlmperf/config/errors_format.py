@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,19 +21,41 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     return model
 
 
-def describe_validation_error(error: ValidationError, root: type[BaseModel], where: str) -> str:
-    """One line per problem: `where: dotted.key: what is wrong (got X); allowed: ...`."""
+def _origin(key: str, where: str, origins: Mapping[str, str] | None) -> str:
+    """Where the value at `key` came from: the `--set` that wrote it, else `where`.
+
+    A problem found on a whole section (`target`) that a `--set` wrote into names both.
+    """
+    for written, label in reversed(list((origins or {}).items())):  # the last --set of a key wins
+        if key == written or key.startswith(f"{written}."):
+            return label
+    for written, label in reversed(list((origins or {}).items())):
+        if written.startswith(f"{key}."):
+            return f"{where}, with {label}"
+    return where
+
+
+def describe_validation_error(
+    error: ValidationError, root: type[BaseModel], where: str, origins: Mapping[str, str] | None = None
+) -> str:
+    """One line per problem: `where: dotted.key: what is wrong (got X); allowed: ...`.
+
+    `origins` maps dotted keys set on the command line to a label (`--set key=value`), so a
+    problem in a value the user typed names the `--set`, not the config file it was applied to.
+    """
     lines = []
     for problem in error.errors():
         loc = tuple(problem["loc"])
         key = ".".join(str(part) for part in loc) or "(top level)"
+        where_from = _origin(key, where, origins)
         if problem["type"] == "extra_forbidden":
             owner = _model_at(root, loc[:-1])
             allowed = ", ".join(owner.model_fields) if owner else "see the docs"
-            lines.append(f"{where}: {key}: unknown key; allowed keys here: {allowed}")
+            lines.append(f"{where_from}: {key}: unknown key; allowed keys here: {allowed}")
             continue
         message = problem["msg"].removeprefix("Value error, ")
         got = problem.get("input")
-        shown = "" if isinstance(got, dict) or problem["type"] == "missing" else f" (got {got!r})"
-        lines.append(f"{where}: {key}: {message}{shown}")
+        hidden = isinstance(got, dict) or problem["type"] == "missing" or f"got {got!r}" in message
+        shown = "" if hidden else f" (got {got!r})"
+        lines.append(f"{where_from}: {key}: {message}{shown}")
     return "\n".join(lines)

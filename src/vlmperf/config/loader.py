@@ -49,16 +49,23 @@ def _parse(text: str, where: str) -> dict[str, Any]:
     return raw
 
 
+def _section(tree: dict[str, Any], parts: list[str], key: str) -> dict[str, Any]:
+    """The mapping at `parts` in `tree`, creating missing (or empty) sections on the way."""
+    node = tree
+    for part in parts:
+        child = node.get(part)
+        if child is None:  # a missing section, or an empty one (`target:` with nothing under it)
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"{key}: {part!r} is a value, not a section; set {part!r} itself, or a key of a section")
+        node = child
+    return node
+
+
 def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
     """Set `a.b.c` in a nested mapping, creating the mappings on the way."""
     parts = key.split(".")
-    node = tree
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {key}: {part!r} is a value, not a section")
-        node = child
-    node[parts[-1]] = value
+    _section(tree, parts[:-1], key)[parts[-1]] = value
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -80,17 +87,32 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     tree = yaml.safe_load(yaml.safe_dump(raw))  # a deep copy of plain data
     for text in overrides:
         key, value = parse_override(text)
-        if key.startswith("sweep.grid."):
-            tree.setdefault("sweep", {}).setdefault("grid", {})[key.removeprefix("sweep.grid.")] = value
-            continue
-        set_dotted(tree, key, value)
-        sweep = tree.get("sweep") or {}
+        try:
+            if key.startswith("sweep.grid."):  # the axis name is itself a dotted key of sweep.grid
+                _section(tree, ["sweep", "grid"], key)[key.removeprefix("sweep.grid.")] = value
+                continue
+            set_dotted(tree, key, value)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {text}: {exc}") from None
+        sweep = tree.get("sweep")
+        if not isinstance(sweep, dict):
+            continue  # validation reports a sweep that is not a mapping
         if isinstance(sweep.get("grid"), dict):
             sweep["grid"].pop(key, None)
-        for cell in sweep.get("cells") or []:
-            if isinstance(cell, dict):
-                cell.pop(key, None)
+        if isinstance(sweep.get("cells"), list):
+            for cell in sweep["cells"]:
+                if isinstance(cell, dict):
+                    cell.pop(key, None)
     return tree
+
+
+def override_origins(overrides: list[str]) -> dict[str, str]:
+    """Dotted key -> `--set key=value`, so validation errors name the `--set` that wrote a value."""
+    origins: dict[str, str] = {}
+    for text in overrides:
+        key, _ = parse_override(text)
+        origins[key] = f"--set {text}"
+    return origins
 
 
 def load_run_spec(path: Path | None, overrides: list[str] | None = None) -> RunSpec:
@@ -100,4 +122,5 @@ def load_run_spec(path: Path | None, overrides: list[str] | None = None) -> RunS
     try:
         return RunSpec.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, RunSpec, where)) from exc
+        origins = override_origins(overrides or [])
+        raise ConfigError(describe_validation_error(exc, RunSpec, where, origins)) from exc

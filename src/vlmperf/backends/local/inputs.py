@@ -40,16 +40,22 @@ def truncate_prompt(tokenizer: Any, prompt: str, max_tokens: int | None) -> tupl
 
 
 def _chat_text(loaded: LoadedModel, sample: Sample, prompt: str) -> str:
+    """The prompt in the model's own chat template (a text-only model without one reads it raw)."""
     owner = loaded.processor
-    content = [{"type": "image"} for _ in sample.images] + [{"type": "text", "text": prompt}]
-    if getattr(owner, "chat_template", None) is None:
-        raise InputError(
-            "this model's processor has no chat template, so vlmperf cannot place images and text for it; "
-            "use a model whose processor ships one (most -hf / -Instruct models do)"
-        )
+    has_template = getattr(owner, "chat_template", None) is not None
     if not loaded.multimodal:
-        content = prompt
-    return owner.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False)
+        if not has_template:
+            return prompt
+        messages = [{"role": "user", "content": prompt}]
+    else:
+        if not has_template:
+            raise InputError(
+                "this model's processor has no chat template, so vlmperf cannot place images and text for it; "
+                "use a model whose processor ships one (most -hf / -Instruct models do)"
+            )
+        content = [{"type": "image"} for _ in sample.images] + [{"type": "text", "text": prompt}]
+        messages = [{"role": "user", "content": content}]
+    return owner.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
 
 def prepare_batch(
@@ -70,6 +76,11 @@ def prepare_batch(
             add_special_tokens=add_special_tokens,
         )
     else:
+        if any(sample.images for sample in samples):
+            raise InputError(
+                f"model {loaded.info.get('config_source')!r} is a text-only language model and these samples have "
+                "images; use a vision-language model, or a text workload"
+            )
         encoded = loaded.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=add_special_tokens)
     input_ids = encoded["input_ids"]
     attention = encoded["attention_mask"]

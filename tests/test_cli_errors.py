@@ -1,0 +1,256 @@
+"""Bad input, end to end through the real `vlmperf` console script.
+
+Every mistake a user can make gets exit code 2, a line starting `error:` that says what to fix,
+no traceback (unless `--debug`), and leaves an existing results store exactly as it was.
+Most cases fail before any model is loaded; one small real run makes the store they run against.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from vlmperf import api
+from vlmperf.errors import InputError
+from vlmperf.workloads import sources
+from vlmperf.workloads.builtin import builtin_data_folder, load_builtin_samples
+
+SMALL_RUN = [
+    "--set", "measure.min_runs=1",
+    "--set", "measure.warmup_runs=0",
+    "--set", "measure.min_duration_s=0",
+    "--set", "generation.max_new_tokens=2",
+    "--set", "sweep.grid.scenario.batch_size=[1]",
+]
+
+
+def _command() -> list[str]:
+    """The installed console script (what a user runs), else the module."""
+    script = Path(sys.executable).with_name("vlmperf")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "vlmperf"]
+
+
+@pytest.fixture(scope="module")
+def env(vlmperf_env):
+    # a narrow terminal: an error must stay one line however wide the console is
+    return {**vlmperf_env, "COLUMNS": "60"}
+
+
+def vlmperf(*args: str, env: dict[str, str], cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*_command(), *args], env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    """Assert the shape of a user error and return its `error:` lines."""
+    where = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert result.returncode == 2, where
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, where
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, where
+    assert all(line.startswith("error: ") for line in lines), f"every line is one whole problem:\n{where}"
+    return lines
+
+
+def assert_says(lines: list[str], *words: str) -> None:
+    text = "\n".join(lines)
+    for word in words:
+        assert word in text, f"{word!r} not in:\n{text}"
+
+
+def snapshot(out: Path, env: dict[str, str]) -> dict:
+    """What the store holds: the public JSON report of its latest run, and every row's key and status."""
+    report = vlmperf("report", "latest", "--format", "json", "--out", str(out), env=env)
+    assert report.returncode == 0, report.stderr
+    with closing(sqlite3.connect(f"file:{out / 'vlmperf.db'}?mode=ro", uri=True)) as db:
+        rows = {
+            "runs": db.execute("SELECT id, status, plan_hash FROM runs ORDER BY id").fetchall(),
+            "cells": db.execute("SELECT run_id, cell_id, status, finished FROM cells ORDER BY run_id, cell_id").fetchall(),
+            "records": db.execute("SELECT count(*) FROM records").fetchall(),
+        }
+    return {"report": json.loads(report.stdout), "rows": rows}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, env):
+    """A results folder holding one small finished run (the only real model run of this module)."""
+    out = tmp_path_factory.mktemp("store")
+    result = vlmperf("run", "--out", str(out), *SMALL_RUN, env=env)
+    assert result.returncode == 0, result.stderr
+    before = snapshot(out, env)
+    assert len(before["rows"]["runs"]) == 1 and len(before["report"]["cells"]) == 1
+    assert before["report"]["cells"][0]["status"] == "ok"
+    return out, before
+
+
+@pytest.fixture
+def unchanged(store, env):
+    """The store's folder; after the test, asserts nothing in the store changed."""
+    out, before = store
+    yield out
+    assert snapshot(out, env) == before, "a failed command changed the results store"
+
+
+def write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# `vlmperf run` with bad input, against a store that already holds a finished run
+
+
+def test_missing_model_path(unchanged, env):
+    lines = error_lines(vlmperf("run", "--out", str(unchanged), *SMALL_RUN, "--set", "target.model=./no/such/model", env=env))
+    assert_says(lines, "./no/such/model", "config.json", "save_pretrained", "builtin:tiny-llava")
+
+
+def test_config_that_does_not_parse(unchanged, env, tmp_path):
+    path = write(tmp_path, "name: broken\ntarget:\n  model: [unclosed\nworkload: {}\n")
+    lines = error_lines(vlmperf("run", str(path), "--out", str(unchanged), env=env))
+    assert len(lines) == 1
+    assert_says(lines, str(path), "not valid YAML", "line 4", "fix the syntax")
+
+
+def test_config_with_an_unknown_key(unchanged, env, tmp_path):
+    path = write(tmp_path, "target:\n  dtyp: fp16\n")
+    lines = error_lines(vlmperf("run", str(path), "--out", str(unchanged), env=env))
+    assert_says(lines, str(path), "target.dtyp", "unknown key", "dtype")
+
+
+def test_missing_config_file(unchanged, env, tmp_path):
+    lines = error_lines(vlmperf("run", str(tmp_path / "nope.yaml"), "--out", str(unchanged), env=env))
+    assert_says(lines, "nope.yaml", "not found")
+
+
+def test_batch_size_zero(unchanged, env):
+    lines = error_lines(vlmperf("run", "--out", str(unchanged), "--set", "scenario.batch_size=0", env=env))
+    assert lines == ["error: --set scenario.batch_size=0: scenario.batch_size: Input should be greater than 0 (got 0)"]
+
+
+def test_batch_size_zero_in_a_sweep(unchanged, env):
+    lines = error_lines(vlmperf("run", "--out", str(unchanged), "--set", "sweep.grid.scenario.batch_size=[2, 0]", env=env))
+    assert_says(lines, "built-in default config", "sweep cell 2", "scenario.batch_size", "greater than 0")
+
+
+def test_device_that_does_not_exist(unchanged, env):
+    lines = error_lines(vlmperf("run", "--out", str(unchanged), *SMALL_RUN, "--set", "target.device=cuda:7", env=env))
+    assert len(lines) == 1
+    assert_says(lines, "'cuda:7'")
+    # this machine has no GPU; on one with fewer than 8 the message counts the devices instead
+    assert ("no CUDA device" in lines[0] and "target.device=cpu" in lines[0]) or "does not exist" in lines[0], lines
+
+
+def test_device_that_is_not_a_device_name(unchanged, env):
+    lines = error_lines(vlmperf("run", "--out", str(unchanged), "--set", "target.device=gpu", env=env))
+    assert lines == ["error: --set target.device=gpu: target.device: device must be cpu, cuda or cuda:N (got 'gpu')"]
+
+
+def test_empty_dataset_is_refused_by_validation(unchanged, env):
+    # an empty dataset is reachable from a config only as `limit: 0`, which validation refuses
+    lines = error_lines(vlmperf("run", "--out", str(unchanged), "--set", "workload.limit=0", env=env))
+    assert_says(lines, "workload.limit", "greater than 0")
+
+
+def test_malformed_set(unchanged, env):
+    lines = error_lines(vlmperf("run", "--out", str(unchanged), "--set", "scenario.batch_size", env=env))
+    assert_says(lines, "--set", "dotted.key=value")
+
+
+def test_unknown_option_is_a_usage_error(unchanged, env):
+    result = vlmperf("run", "--out", str(unchanged), "--bogus", env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "--bogus" in result.stderr
+
+
+def test_debug_shows_the_traceback(unchanged, env):
+    result = vlmperf("--debug", "run", "--out", str(unchanged), "--set", "target.device=gpu", env=env)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "ConfigError" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# `vlmperf report` / `vlmperf runs`
+
+
+def test_report_unknown_format(unchanged, env):
+    lines = error_lines(vlmperf("report", "--format", "xml", "--out", str(unchanged), env=env))
+    assert lines == ["error: --format 'xml' is not known; use one of: table, md, json, csv"]
+
+
+def test_report_unknown_run(unchanged, env):
+    lines = error_lines(vlmperf("report", "NO_SUCH_RUN", "--out", str(unchanged), env=env))
+    assert_says(lines, "NO_SUCH_RUN", "vlmperf runs")
+
+
+def test_report_to_a_file_in_a_missing_folder(unchanged, env, tmp_path):
+    target = tmp_path / "no" / "such" / "report.json"
+    lines = error_lines(vlmperf("report", "--format", "json", "-o", str(target), "--out", str(unchanged), env=env))
+    assert_says(lines, str(target), "-o")
+
+
+@pytest.mark.parametrize("command", [["report"], ["report", "latest", "--format", "json"], ["runs"]])
+def test_commands_on_an_empty_out_folder(tmp_path, env, command):
+    out = tmp_path / "results"
+    out.mkdir()
+    lines = error_lines(vlmperf(*command, "--out", str(out), env=env))
+    assert_says(lines, "no results store", str(out), "vlmperf run")
+    assert list(out.iterdir()) == [], "reading must not create a store"
+
+
+def test_report_on_a_missing_out_folder(tmp_path, env):
+    out = tmp_path / "nowhere"
+    error_lines(vlmperf("report", "--out", str(out), env=env))
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# images and datasets (the built-in source reads package data; user image folders arrive with the
+# dataset sources, so a corrupt image is checked through the loader the run's preflight calls)
+
+
+@pytest.fixture
+def data_copy(tmp_path) -> Path:
+    with resources.as_file(builtin_data_folder()) as folder:
+        return Path(shutil.copytree(folder, tmp_path / "builtin"))
+
+
+def test_corrupt_image_is_an_input_error_naming_the_file(data_copy):
+    first = json.loads((data_copy / "samples.json").read_text())[0]["file"]
+    (data_copy / first).write_bytes(b"this is not a JPEG")
+    with pytest.raises(InputError) as caught:
+        load_builtin_samples(folder=data_copy)
+    assert first in str(caught.value) and "not a readable image" in str(caught.value)
+
+
+def test_missing_image_is_an_input_error_naming_the_file(data_copy):
+    first = json.loads((data_copy / "samples.json").read_text())[0]["file"]
+    (data_copy / first).unlink()
+    with pytest.raises(InputError, match=first):
+        load_builtin_samples(folder=data_copy)
+
+
+def test_empty_dataset_is_an_input_error(data_copy, monkeypatch):
+    (data_copy / "samples.json").write_text("[]")
+    monkeypatch.setitem(sources.SOURCES, "builtin", lambda w: load_builtin_samples(limit=w.limit, folder=data_copy))
+    with pytest.raises(InputError, match="gave no samples"):
+        sources.load_samples(sources.Workload())
+
+
+def test_corrupt_image_stops_the_run_before_the_store_changes(data_copy, monkeypatch, unchanged):
+    """Through the API the CLI calls: the run's preflight reads the samples before a run is created."""
+    first = json.loads((data_copy / "samples.json").read_text())[0]["file"]
+    (data_copy / first).write_bytes(b"\x00" * 64)
+    monkeypatch.setitem(sources.SOURCES, "builtin", lambda w: load_builtin_samples(limit=w.limit, folder=data_copy))
+    with pytest.raises(InputError, match=first):
+        api.run(None, overrides=SMALL_RUN[1::2], out=unchanged)
