@@ -44,9 +44,9 @@ def env(vlmperf_env):
     return {**vlmperf_env, "COLUMNS": "60"}
 
 
-def vlmperf(*args: str, env: dict[str, str], cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def vlmperf(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*_command(), *args], env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        [*_command(), *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -74,7 +74,9 @@ def snapshot(out: Path, env: dict[str, str]) -> dict:
     with closing(sqlite3.connect(f"file:{out / 'vlmperf.db'}?mode=ro", uri=True)) as db:
         rows = {
             "runs": db.execute("SELECT id, status, plan_hash FROM runs ORDER BY id").fetchall(),
-            "cells": db.execute("SELECT run_id, cell_id, status, finished FROM cells ORDER BY run_id, cell_id").fetchall(),
+            "cells": db.execute(
+                "SELECT run_id, cell_id, status, finished FROM cells ORDER BY run_id, cell_id"
+            ).fetchall(),
             "records": db.execute("SELECT count(*) FROM records").fetchall(),
         }
     return {"report": json.loads(report.stdout), "rows": rows}
@@ -111,7 +113,8 @@ def write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:
 
 
 def test_missing_model_path(unchanged, env):
-    lines = error_lines(vlmperf("run", "--out", str(unchanged), *SMALL_RUN, "--set", "target.model=./no/such/model", env=env))
+    result = vlmperf("run", "--out", str(unchanged), *SMALL_RUN, "--set", "target.model=./no/such/model", env=env)
+    lines = error_lines(result)
     assert_says(lines, "./no/such/model", "config.json", "save_pretrained", "builtin:tiny-llava")
 
 
@@ -139,7 +142,8 @@ def test_batch_size_zero(unchanged, env):
 
 
 def test_batch_size_zero_in_a_sweep(unchanged, env):
-    lines = error_lines(vlmperf("run", "--out", str(unchanged), "--set", "sweep.grid.scenario.batch_size=[2, 0]", env=env))
+    result = vlmperf("run", "--out", str(unchanged), "--set", "sweep.grid.scenario.batch_size=[2, 0]", env=env)
+    lines = error_lines(result)
     assert_says(lines, "built-in default config", "sweep cell 2", "scenario.batch_size", "greater than 0")
 
 

@@ -108,7 +108,9 @@ def test_unknown_key_inside_an_explicit_sweep_cell(tmp_path):
         ("generation:\n  mode: turbo\n", "generation.mode", ["natural", "fixed"]),
         ("target: 5\n", "target", ["dictionary"]),
     ],
-    ids=["dtype-fp8", "device-gpu", "batch-size-0", "negative-warmup", "batch-size-text", "bool", "mode", "section-scalar"],
+    ids=[
+        "dtype-fp8", "device-gpu", "batch-size-0", "negative-warmup", "batch-size-text", "bool", "mode", "section"
+    ],
 )
 def test_bad_value_names_key_file_and_what_is_allowed(tmp_path, yaml_text, key, allowed):
     path = write(tmp_path, yaml_text)
@@ -128,7 +130,8 @@ def test_text_layers_need_no_weights(tmp_path):
     path = write(tmp_path, "target:\n  model: llava-1.5-7b\n  text_layers: 2\n")
     message = config_error(path)
     assert str(path) in message and "text_layers" in message and "no_weights: true" in message
-    spec = load_run_spec(write(tmp_path, "target:\n  model: llava-1.5-7b\n  text_layers: 2\n  no_weights: true\n", "ok.yaml"))
+    fixed = write(tmp_path, "target:\n  model: llava-1.5-7b\n  text_layers: 2\n  no_weights: true\n", "ok.yaml")
+    spec = load_run_spec(fixed)
     assert spec.target.text_layers == 2
 
 
@@ -263,7 +266,9 @@ def test_set_on_a_swept_key_removes_that_axis(tmp_path):
 
 
 def test_set_on_a_key_of_explicit_cells_overrides_it_there_too(tmp_path):
-    path = write(tmp_path, "sweep:\n  cells:\n    - {scenario.batch_size: 1}\n    - {scenario.batch_size: 2, target.dtype: bf16}\n")
+    path = write(
+        tmp_path, "sweep:\n  cells:\n    - {scenario.batch_size: 1}\n    - {scenario.batch_size: 2, target.dtype: bf16}\n",
+    )
     cells = plan(path, ["scenario.batch_size=8"])
     assert [(c.spec.scenario.batch_size, c.spec.target.dtype) for c in cells] == [(8, "fp32"), (8, "bf16")]
 
@@ -338,7 +343,8 @@ def test_problem_in_the_file_still_names_the_file_when_sets_are_given(tmp_path):
 
 def test_empty_sweep_axis_from_set():
     message = config_error(None, ["sweep.grid.scenario.batch_size=[]"])
-    assert "scenario.batch_size" in message and "no values" in message and "--set sweep.grid.scenario.batch_size=[]" in message
+    assert "scenario.batch_size" in message and "no values" in message
+    assert "--set sweep.grid.scenario.batch_size=[]" in message
 
 
 def test_set_sweep_grid_when_sweep_is_not_a_mapping(tmp_path):
@@ -400,7 +406,9 @@ def test_cell_ids_are_stable_across_processes(tmp_path):
 
 def test_cell_id_does_not_depend_on_key_order_or_spelled_out_defaults(tmp_path):
     a = write(tmp_path, "target:\n  dtype: bf16\n  device: cpu\nscenario:\n  batch_size: 2\n", "a.yaml")
-    b = write(tmp_path, "scenario:\n  batch_size: 2\n  kind: offline\ntarget:\n  device: cpu\n  dtype: bf16\n", "b.yaml")
+    b = write(
+        tmp_path, "scenario:\n  batch_size: 2\n  kind: offline\ntarget:\n  device: cpu\n  dtype: bf16\n", "b.yaml"
+    )
     assert [c.id for c in plan(a)] == [c.id for c in plan(b)]
 
 
@@ -471,7 +479,9 @@ def test_duplicate_grid_points_collapse_to_one_cell(tmp_path):
 
 def test_explicit_cell_equal_to_a_default_collapses(tmp_path):
     # `scenario.batch_size: 1` is the default, so both explicit cells resolve to the same config
-    path = write(tmp_path, "sweep:\n  cells:\n    - {}\n    - {scenario.batch_size: 1}\n    - {scenario.batch_size: 2}\n")
+    path = write(
+        tmp_path, "sweep:\n  cells:\n    - {}\n    - {scenario.batch_size: 1}\n    - {scenario.batch_size: 2}\n"
+    )
     cells = plan(path)
     assert [c.spec.scenario.batch_size for c in cells] == [1, 2]
 
@@ -479,7 +489,8 @@ def test_explicit_cell_equal_to_a_default_collapses(tmp_path):
 def test_cells_of_a_grid_times_explicit_cells(tmp_path):
     path = write(
         tmp_path,
-        "sweep:\n  grid:\n    scenario.batch_size: [1, 2]\n  cells:\n    - {target.dtype: fp32}\n    - {target.dtype: bf16}\n",
+        "sweep:\n  grid:\n    scenario.batch_size: [1, 2]\n"
+        "  cells:\n    - {target.dtype: fp32}\n    - {target.dtype: bf16}\n",
     )
     cells = plan(path)
     assert {(c.spec.target.dtype, c.spec.scenario.batch_size) for c in cells} == {

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from vlmperf.config.loader import load_run_spec
 from vlmperf.report.schema import run_document
 from vlmperf.report.tables import wide_rows
+from vlmperf.runner.plan import expand
 from vlmperf.store.sqlite import DEFAULT_DIR, Store
 
 if TYPE_CHECKING:
@@ -29,13 +30,21 @@ def run(
     resume: bool | str = False,
     events: RunEvents | None = None,
 ) -> RunOutcome:
-    """Run a YAML config (None: the built-in default run) and store its results under `out`."""
-    from vlmperf.runner.execute import execute  # loads torch: only when measuring
+    """Run a YAML config (None: the built-in default run) and store its results under `out`.
 
+    Everything that can be checked is checked before the store is opened, so a mistake in the
+    config or the inputs never leaves anything behind.
+    """
     path = Path(config) if config is not None else None
+    where = str(path) if path else "the built-in default config"
     spec = load_run_spec(path, overrides or [])
+    expand(spec, where)  # config mistakes surface here, before torch is imported
+
+    from vlmperf.runner.execute import execute, prepare  # loads torch: only when measuring
+
+    plan = prepare(spec, where)
     with Store.open(out) as store:
-        return execute(spec, store, where=str(path) if path else "the built-in default config", resume=resume, events=events)
+        return execute(plan, store, resume=resume, events=events)
 
 
 def report(run_id: str = "latest", *, out: str | Path = DEFAULT_DIR) -> dict[str, Any]:

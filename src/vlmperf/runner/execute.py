@@ -47,8 +47,21 @@ def load_key(cell: Cell) -> tuple[Any, ...]:
     return tuple(getattr(target, key) for key in LOAD_KEYS)
 
 
-def preflight(cells: list[Cell]) -> dict[str, list[Sample]]:
-    """Check every cell's device, model reference and samples; returns the samples per workload."""
+@dataclass(frozen=True)
+class Plan:
+    """A checked sweep: its cells and every workload's samples, ready to measure."""
+
+    spec: RunSpec
+    cells: list[Cell]
+    samples: dict[str, list[Sample]]
+
+    def samples_for(self, cell: Cell) -> list[Sample]:
+        return self.samples[cell.spec.workload.model_dump_json()]
+
+
+def prepare(run: RunSpec, where: str = "config") -> Plan:
+    """Expand the sweep and check every cell's device, model reference and samples, before any work."""
+    cells = expand(run, where)
     samples: dict[str, list[Sample]] = {}
     for cell in cells:
         check_device(cell.spec.target.device)
@@ -56,25 +69,17 @@ def preflight(cells: list[Cell]) -> dict[str, list[Sample]]:
         key = cell.spec.workload.model_dump_json()
         if key not in samples:
             samples[key] = load_samples(cell.spec.workload)
-    return samples
+    return Plan(run, cells, samples)
 
 
 def error_of(exc: BaseException) -> dict[str, str]:
     return {"type": type(exc).__name__, "message": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
 
 
-def execute(
-    run: RunSpec,
-    store: Store,
-    *,
-    where: str = "config",
-    resume: bool | str = False,
-    events: RunEvents | None = None,
-) -> RunOutcome:
-    """Plan, check and run a sweep; results are in `store` as they are measured."""
+def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: RunEvents | None = None) -> RunOutcome:
+    """Run a prepared sweep; results are in `store` as they are measured."""
     events = events or Silent()
-    cells = expand(run, where)
-    samples = preflight(cells)
+    run, cells = plan.spec, plan.cells
     fingerprint = plan_hash(run.name, cells)
     run_id = _resumed_run(store, resume, fingerprint)
     if run_id is None:
@@ -91,7 +96,7 @@ def execute(
     status = "partial"
     try:
         for group in _groups(pending):
-            failed += _run_group(group, samples, store, run_id, events)
+            failed += _run_group(group, plan, store, run_id, events)
         status = "complete"
     finally:
         store.set_run_status(run_id, status)
@@ -114,7 +119,7 @@ def _groups(cells: list[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
-def _run_group(group: list[Cell], samples: dict[str, list[Sample]], store: Store, run_id: str, events: RunEvents) -> int:
+def _run_group(group: list[Cell], plan: Plan, store: Store, run_id: str, events: RunEvents) -> int:
     """Load the group's model once and measure its cells; returns how many failed."""
     loaded = None
     load_error: Exception | None = None
@@ -139,7 +144,7 @@ def _run_group(group: list[Cell], samples: dict[str, list[Sample]], store: Store
                     records.append(record)
                     events.record_measured(cell, seq)
 
-                info = measure_cell(loaded, cell.spec, samples[cell.spec.workload.model_dump_json()], keep)
+                info = measure_cell(loaded, cell.spec, plan.samples_for(cell), keep)
                 store.finish_cell(run_id, cell.id, summarize_records(records), info)
                 events.cell_finished(cell, "ok", None)
             except KeyboardInterrupt:

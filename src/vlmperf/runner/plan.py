@@ -59,26 +59,32 @@ def expand(run: RunSpec, where: str = "config") -> list[Cell]:
     grid_points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
     explicit = run.sweep.cells or [{}]
     cells: dict[str, Cell] = {}
-    problems: list[str] = []
+    problems: dict[str, list[str]] = {}  # one problem, the cells it occurs in
     for number, (extra, point) in enumerate(itertools.product(explicit, grid_points), start=1):
         overrides = {**point, **extra}
+        label = f"sweep cell {number} ({_describe(overrides)})"
         tree = json.loads(json.dumps(base))
-        for key, value in overrides.items():
-            if key.split(".")[0] not in CELL_SECTIONS:
-                problems.append(f"{where}: sweep key {key!r}: sweepable sections are {', '.join(CELL_SECTIONS)}")
-                break
-            set_dotted(tree, key, value)
-        else:
-            try:
-                spec = CellSpec.model_validate(tree)
-            except ValidationError as exc:
-                label = f"{where}, sweep cell {number} ({_describe(overrides)})"
-                problems.append(describe_validation_error(exc, CellSpec, label))
-                continue
-            identity = cell_id(spec)
-            cells.setdefault(identity, Cell(identity, spec, overrides))
+        try:
+            for key, value in overrides.items():
+                if key.split(".")[0] not in CELL_SECTIONS:
+                    raise ConfigError(f"sweep key {key!r}: sweepable sections are {', '.join(CELL_SECTIONS)}")
+                set_dotted(tree, key, value)
+            spec = CellSpec.model_validate(tree)
+        except ConfigError as exc:
+            problems.setdefault(str(exc), []).append(label)
+            continue
+        except ValidationError as exc:
+            for line in describe_validation_error(exc, CellSpec, "").splitlines():
+                problems.setdefault(line.removeprefix(": "), []).append(label)
+            continue
+        identity = cell_id(spec)
+        cells.setdefault(identity, Cell(identity, spec, overrides))
     if problems:
-        raise ConfigError("\n".join(dict.fromkeys(problems)))
+        lines = []
+        for problem, labels in problems.items():
+            more = f" and {len(labels) - 1} more" if len(labels) > 1 else ""
+            lines.append(f"{where}, {labels[0]}{more}: {problem}")
+        raise ConfigError("\n".join(lines))
     return list(cells.values())
 
 

@@ -64,7 +64,11 @@ def check_device(device: str) -> None:
         )
     index = int(device.split(":")[1]) if ":" in device else 0
     if index >= torch.cuda.device_count():
-        raise InputError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        count = torch.cuda.device_count()
+        raise InputError(
+            f"device {device!r} does not exist: this machine has {count} CUDA device(s); "
+            f"use cuda:0 to cuda:{count - 1}, or cpu"
+        )
 
 
 def is_local_path(model: str) -> bool:
