@@ -1,0 +1,48 @@
+"""The Python API a notebook uses: run a config, get the document and DataFrames back."""
+
+from __future__ import annotations
+
+import pytest
+
+import vlmperf.api as vp
+from vlmperf.errors import InputError
+
+QUICK = [
+    "measure.min_runs=2", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
+    "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 3]",
+]
+
+
+def test_run_report_and_frames(tmp_path, monkeypatch):
+    pandas = pytest.importorskip("pandas")
+    monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    outcome = vp.run(overrides=QUICK, out=out)
+    assert (outcome.status, outcome.cells, outcome.failed) == ("complete", 2, 0)
+    document = vp.report(outcome.run_id, out=out)
+    assert [c["config"]["scenario.batch_size"] for c in document["cells"]] == [1, 3]
+    cells = vp.cells_frame(out=out)
+    assert isinstance(cells, pandas.DataFrame) and len(cells) == 2
+    assert (cells["latency_s.n"] == 2).all()
+    records = vp.records_frame(outcome.run_id, out=out)
+    assert len(records) == 4
+    assert set(records["batch_size"]) == {1, 3}
+    three = records[records["batch_size"] == 3].iloc[0]
+    assert three["sample_ids"] == ["astronaut", "chelsea", "coffee"], "batches take the samples in order"
+    assert len(three["outputs"]) == 3 and all(isinstance(text, str) for text in three["outputs"])
+
+
+def test_resume_without_a_matching_run_starts_a_new_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    first = vp.run(overrides=QUICK, out=out, resume=True)
+    second = vp.run(overrides=QUICK, out=out, resume=True)
+    assert first.run_id == second.run_id, "the same plan resumes the same run"
+    assert (second.skipped, second.status) == (2, "complete")
+    other = vp.run(overrides=[*QUICK, "generation.max_new_tokens=4"], out=out, resume=True)
+    assert other.run_id != first.run_id, "a different plan is a different run"
+
+
+def test_reading_a_store_that_does_not_exist_says_what_to_do(tmp_path):
+    with pytest.raises(InputError, match="vlmperf run"):
+        vp.report(out=tmp_path / "nothing-here")
