@@ -21,8 +21,9 @@ Pass criterion (issue 2, "Speed of the harness itself"): median of vlmperf-repor
 most 1.02 at every batch size. The process exits 1 when it fails.
 
 `--diagnose` adds two conditions to each block, to tell apart what the harness adds: bare generate
-with vlmperf's streamer, and bare generate under `torch.inference_mode()` (timed_generate runs under
-it; a bare `generate` runs under its own `no_grad`), and times the harness's pieces on their own.
+with vlmperf's streamer, and bare generate under `torch.inference_mode()` (a grad mode vlmperf once
+wrapped its calls in, which made them about 10% faster than a bare loop on small models; both now
+run under generate's own `no_grad`), and times the harness's pieces on their own.
 
 Run from the repository root:  python benchmarks/harness_overhead.py [--batch-sizes 1 4] [--pairs N] [--out DIR]
 """

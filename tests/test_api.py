@@ -46,3 +46,27 @@ def test_resume_without_a_matching_run_starts_a_new_one(tmp_path, monkeypatch):
 def test_reading_a_store_that_does_not_exist_says_what_to_do(tmp_path):
     with pytest.raises(InputError, match="vlmperf run"):
         vp.report(out=tmp_path / "nothing-here")
+
+
+def test_resume_extends_a_sweep_without_measuring_finished_cells_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    first = vp.run(overrides=QUICK, out=out)
+    extended = vp.run(overrides=[*QUICK, "sweep.grid.scenario.batch_size=[1, 3, 2]"], out=out, resume=True)
+    assert extended.resumed and extended.run_id == first.run_id
+    assert (extended.cells, extended.skipped) == (3, 2)
+    document = vp.report(first.run_id, out=out)
+    assert sorted(c["config"]["scenario.batch_size"] for c in document["cells"]) == [1, 2, 3]
+    assert len(document["run"]["manifest"]["resumed"]) == 1, "the resuming invocation's environment is recorded"
+
+
+def test_cells_sharing_a_target_share_one_loaded_model(tmp_path, monkeypatch):
+    import vlmperf.runner.execute as execute
+
+    monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
+    loads = []
+    real_load = execute.load_model
+    monkeypatch.setattr(execute, "load_model", lambda target: loads.append(target.dtype) or real_load(target))
+    outcome = vp.run(overrides=[*QUICK, "sweep.grid.target.dtype=[fp32, bf16]"], out=tmp_path / "results")
+    assert (outcome.cells, outcome.failed) == (4, 0)
+    assert loads == ["fp32", "bf16"], "one load per target, none per batch size"

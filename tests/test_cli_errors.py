@@ -73,7 +73,7 @@ def snapshot(out: Path, env: dict[str, str]) -> dict:
     assert report.returncode == 0, report.stderr
     with closing(sqlite3.connect(f"file:{out / 'vlmperf.db'}?mode=ro", uri=True)) as db:
         rows = {
-            "runs": db.execute("SELECT id, status, plan_hash FROM runs ORDER BY id").fetchall(),
+            "runs": db.execute("SELECT id, status, owner FROM runs ORDER BY id").fetchall(),
             "cells": db.execute(
                 "SELECT run_id, cell_id, status, finished FROM cells ORDER BY run_id, cell_id"
             ).fetchall(),

@@ -458,6 +458,9 @@ def test_cell_id_differs_when_any_field_differs(key, value):
     tree = base.model_dump(mode="json")
     section, field = key.split(".")
     tree[section][field] = value
+    if section == "generation" and field in ("temperature", "top_p"):
+        tree["generation"]["do_sample"] = True  # sampling settings only exist with sampling
+        base = CellSpec.model_validate({"generation": {"do_sample": True}})
     assert cell_id(CellSpec.model_validate(tree)) != cell_id(base)
 
 
@@ -497,3 +500,9 @@ def test_cells_of_a_grid_times_explicit_cells(tmp_path):
         ("fp32", 1), ("fp32", 2), ("bf16", 1), ("bf16", 2)
     }
     assert all(c.swept["target.dtype"] == c.spec.target.dtype for c in cells)
+
+
+def test_sampling_settings_without_sampling_are_refused():
+    with pytest.raises(ConfigError, match="only apply with do_sample"):
+        load_run_spec(None, ["generation.temperature=0.7"])
+    assert load_run_spec(None, ["generation.temperature=0.7", "generation.do_sample=true"]).generation.temperature == 0.7

@@ -29,6 +29,7 @@ RECORD = {
     "input_tokens": [30, 31, 32, 33],
     "vision_tokens": [16, 16, 16, 16],
     "output_tokens": [11, 5, 11, 9],
+    "truncated_tokens": [0, 3, 0, 0],
 }
 
 
@@ -43,6 +44,7 @@ def test_every_metric_on_a_hand_computed_record():
     assert values["input_tokens"] == [30, 31, 32, 33]
     assert values["vision_tokens"] == [16] * 4
     assert values["output_tokens"] == [11, 5, 11, 9]
+    assert values["input_truncated_tokens"] == [0, 3, 0, 0]
     assert values["peak_memory_bytes"] == [1000]
     assert values["preprocess_s"] == [0.01]
 

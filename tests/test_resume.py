@@ -42,17 +42,22 @@ def _wait_for(predicate, timeout_s):
     return False
 
 
-@pytest.mark.slow
-def test_sigkill_then_resume_finishes_every_cell_exactly_once(tmp_path):
+def _start_sweep(tmp_path, **pipes):
+    """Start the four-cell sweep in a subprocess; returns (process, config, out folder, db, env)."""
     config = tmp_path / "sweep.yaml"
     config.write_text(CONFIG)
     out = tmp_path / "results"
-    db = out / "vlmperf.db"
     env = {**os.environ, "VLMPERF_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdin=subprocess.DEVNULL, **pipes,
     )
+    return proc, config, out, out / "vlmperf.db", env
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_finishes_every_cell_exactly_once(tmp_path):
+    proc, config, out, db, env = _start_sweep(tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def one_done_one_running():
         if not db.exists():
@@ -98,15 +103,7 @@ def test_sigkill_then_resume_finishes_every_cell_exactly_once(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_leaves_a_valid_report_marked_partial(tmp_path):
-    config = tmp_path / "sweep.yaml"
-    config.write_text(CONFIG)
-    out = tmp_path / "results"
-    db = out / "vlmperf.db"
-    env = {**os.environ, "VLMPERF_CACHE": str(tmp_path / "cache")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc, _, out, db, env = _start_sweep(tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def first_cell_done():
         try:

@@ -86,9 +86,18 @@ class Generation(Spec):
         "natural", description="natural: stop at EOS; fixed: exactly max_new_tokens (for speed work)"
     )
     do_sample: bool = False
-    temperature: float = Field(1.0, gt=0)
-    top_p: float = Field(1.0, gt=0, le=1)
+    temperature: float = Field(1.0, gt=0, description="sampling temperature (do_sample only)")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass (do_sample only)")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _sampling_settings_need_sampling(self) -> Generation:
+        if not self.do_sample and (self.temperature != 1.0 or self.top_p != 1.0):
+            raise ValueError(
+                "temperature and top_p only apply with do_sample: true; greedy decoding ignores them, "
+                "so set do_sample: true or leave them out"
+            )
+        return self
 
 
 class Measure(Spec):

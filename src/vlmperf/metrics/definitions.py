@@ -108,6 +108,13 @@ def _output_tokens(record: Record) -> list[float | None]:
     return list(record["output_tokens"])
 
 
+@metric("input_truncated_tokens", "tokens", "sample")
+def _truncated(record: Record) -> list[float | None]:
+    """Text tokens cut from one sample's prompt to fit workload.max_input_len (0 when it fit or no
+    budget was set), counted with the model's tokenizer before the chat template is applied."""
+    return list(record["truncated_tokens"])
+
+
 @metric("peak_memory_bytes", "B")
 def _peak_memory(record: Record) -> list[float | None]:
     """Peak memory during one generate call: CUDA max allocated bytes (reset before the call) on GPU;
@@ -121,7 +128,3 @@ def _preprocess(record: Record) -> list[float | None]:
     """Time to turn a batch of samples into model inputs: prompt truncation, chat template, the
     processor (image transforms and tokenisation) and the copy to the device. Outside latency_s."""
     return [record["preprocess_s"]]
-
-
-def metric_names() -> list[str]:
-    return list(METRICS)

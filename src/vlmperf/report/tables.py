@@ -56,7 +56,8 @@ def summary_table(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]
             row += [format_value(m, (cell["metrics"].get(m) or {}).get(stat)) for m, stat, _ in HEADLINE]
         else:
             error = cell["error"] or {}
-            row += [f"{error.get('type', 'error')}: {error.get('message', '')}"] + ["" for _ in HEADLINE[1:]]
+            first_line = (error.get("message") or "").splitlines()[0] if error.get("message") else ""
+            row += [f"{error.get('type', 'error')}: {first_line}"] + ["" for _ in HEADLINE[1:]]
         rows.append(row)
     return header, rows
 

@@ -9,7 +9,7 @@ as failed with its error and the sweep goes on; Ctrl-C marks the run partial.
 from __future__ import annotations
 
 import gc
-import hashlib
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +24,6 @@ from vlmperf.store.sqlite import Store, new_run_id
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.sources import load_samples
 
-LOAD_KEYS = ("model", "revision", "no_weights", "text_layers", "vision_layers", "dtype", "device", "attn_implementation", "trust_remote_code")
-"""Target fields that decide how a model is loaded: cells equal on these share one loaded model."""
-
-
 @dataclass(frozen=True)
 class RunOutcome:
     run_id: str
@@ -35,16 +31,12 @@ class RunOutcome:
     cells: int
     failed: int
     skipped: int
+    resumed: bool
 
 
-def plan_hash(name: str, cells: list[Cell]) -> str:
-    """Identifies a plan (its name and cell ids) so `--resume` finds the run it continues."""
-    return hashlib.sha256("\n".join([name, *sorted(c.id for c in cells)]).encode()).hexdigest()[:16]
-
-
-def load_key(cell: Cell) -> tuple[Any, ...]:
-    target = cell.spec.target
-    return tuple(getattr(target, key) for key in LOAD_KEYS)
+def load_key(cell: Cell) -> str:
+    """Cells with the same target (every target field decides how the model is loaded) share one model."""
+    return cell.spec.target.model_dump_json()
 
 
 @dataclass(frozen=True)
@@ -73,20 +65,28 @@ def prepare(run: RunSpec, where: str = "config") -> Plan:
 
 
 def error_of(exc: BaseException) -> dict[str, str]:
-    return {"type": type(exc).__name__, "message": str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}
+    """The stored form of a cell's error: its type, whole message and traceback."""
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc).strip() or type(exc).__name__,
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
 
 
 def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: RunEvents | None = None) -> RunOutcome:
     """Run a prepared sweep; results are in `store` as they are measured."""
     events = events or Silent()
     run, cells = plan.spec, plan.cells
-    fingerprint = plan_hash(run.name, cells)
-    run_id = _resumed_run(store, resume, fingerprint)
+    manifest = build_manifest(run.model_dump(mode="json"), local=True, devices=[c.spec.target.device for c in cells])
+    run_id = _resumed_run(store, resume, [c.id for c in cells])
+    resumed = run_id is not None
     if run_id is None:
         run_id = new_run_id()
-        store.create_run(run_id, run.name, fingerprint, build_manifest(run.model_dump(mode="json"), local=True))
+        store.create_run(run_id, run.name, manifest)
     else:
-        store.set_run_status(run_id, "running")
+        earlier = store.claim_run(run_id).manifest
+        manifest = {**earlier, "resumed": [*earlier.get("resumed", []), {k: v for k, v in manifest.items() if k != "config"}]}
+        store.update_manifest(run_id, manifest)
     for position, cell in enumerate(cells):
         store.add_cell(run_id, cell.id, position, cell.config, cell.swept)
     pending = [c for c in cells if store.cell_status(run_id, c.id) != "ok"]
@@ -101,19 +101,20 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
     finally:
         store.set_run_status(run_id, status)
         events.run_finished(run_id, status)
-    return RunOutcome(run_id, status, len(cells), failed, len(cells) - len(pending))
+    return RunOutcome(run_id, status, len(cells), failed, len(cells) - len(pending), resumed)
 
 
-def _resumed_run(store: Store, resume: bool | str, fingerprint: str) -> str | None:
+def _resumed_run(store: Store, resume: bool | str, cell_ids: list[str]) -> str | None:
+    """`--resume`: the newest run holding any of this plan's cells (its finished cells are kept)."""
     if not resume:
         return None
     if isinstance(resume, str):
         return store.run(resume).id
-    return store.latest_run_with_plan(fingerprint)
+    return store.latest_run_with_any_cell(cell_ids)
 
 
 def _groups(cells: list[Cell]) -> list[list[Cell]]:
-    groups: dict[tuple[Any, ...], list[Cell]] = {}
+    groups: dict[str, list[Cell]] = {}
     for cell in cells:
         groups.setdefault(load_key(cell), []).append(cell)
     return list(groups.values())
@@ -147,13 +148,14 @@ def _run_group(group: list[Cell], plan: Plan, store: Store, run_id: str, events:
                 info = measure_cell(loaded, cell.spec, plan.samples_for(cell), keep)
                 store.finish_cell(run_id, cell.id, summarize_records(records), info)
                 events.cell_finished(cell, "ok", None)
+                continue
             except KeyboardInterrupt:
                 store.fail_cell(run_id, cell.id, {"type": "Interrupted", "message": "stopped by Ctrl-C; --resume measures it again"})
                 raise
             except Exception as exc:  # stored as a failed cell with its cause; the sweep goes on
                 _fail(store, run_id, cell, exc, events, stage="measure")
                 failed += 1
-                _free_device_memory()
+            _free_device_memory()  # out of the except block, so the traceback's tensors can be freed
     finally:
         del loaded
         _free_device_memory()
@@ -163,7 +165,7 @@ def _run_group(group: list[Cell], plan: Plan, store: Store, run_id: str, events:
 def _fail(store: Store, run_id: str, cell: Cell, exc: Exception, events: RunEvents, stage: str) -> None:
     error = error_of(exc)
     store.fail_cell(run_id, cell.id, error, {"failed_at": stage})
-    events.cell_finished(cell, "failed", f"{error['type']}: {error['message']}")
+    events.cell_finished(cell, "failed", f"{error['type']}: {error['message'].splitlines()[0]}")
 
 
 def _free_device_memory() -> None:

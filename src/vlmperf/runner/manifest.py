@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -64,19 +65,40 @@ def torch_environment() -> dict[str, Any]:
 
 
 def _nvidia_driver() -> str | None:
+    """The NVIDIA driver version, from NVML (nvidia-ml-py) or, failing that, the kernel module."""
     try:
         import pynvml
     except ImportError:
-        return None
-    try:
-        pynvml.nvmlInit()
-        version = pynvml.nvmlSystemGetDriverVersion()
-        return version.decode() if isinstance(version, bytes) else version
-    except pynvml.NVMLError:
-        return None
+        pynvml = None
+    if pynvml is not None:
+        try:
+            pynvml.nvmlInit()
+            version = pynvml.nvmlSystemGetDriverVersion()
+            return version.decode() if isinstance(version, bytes) else version
+        except pynvml.NVMLError:
+            pass  # no usable NVML here: the kernel module below may still tell
+    proc = Path("/proc/driver/nvidia/version")
+    if proc.is_file():
+        match = re.search(r"Kernel Module\s+(?:for \S+\s+)?([\d.]+)", proc.read_text(errors="replace"))
+        return match.group(1) if match else None
+    return None
 
 
-def build_manifest(config: dict[str, Any], *, local: bool) -> dict[str, Any]:
+def devices_used(devices: list[str]) -> dict[str, str | None]:
+    """Each device the run's cells use, with its name (the CPU model for cpu)."""
+    named: dict[str, str | None] = {}
+    for device in sorted(set(devices)):
+        if device.startswith("cuda"):
+            import torch
+
+            index = int(device.split(":")[1]) if ":" in device else 0
+            named[device] = torch.cuda.get_device_name(index)
+        else:
+            named[device] = cpu_model()
+    return named
+
+
+def build_manifest(config: dict[str, Any], *, local: bool, devices: list[str] | None = None) -> dict[str, Any]:
     """The manifest of a run about to start."""
     from vlmperf import __version__
 
@@ -93,4 +115,5 @@ def build_manifest(config: dict[str, Any], *, local: bool) -> dict[str, Any]:
     }
     if local:
         manifest.update(torch_environment())
+        manifest["devices"] = devices_used(devices or [])
     return manifest

@@ -80,10 +80,18 @@ def measure_cell(loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_
     while seq < measure.max_runs and (seq < measure.min_runs or time.perf_counter() - started < measure.min_duration_s):
         on_record(seq, run_batch(next(timed)))
         seq += 1
+    warnings = []
+    if loaded.info.get("weights", "").startswith("random") and spec.generation.mode == "natural":
+        warnings.append(
+            "random weights with generation.mode natural: output lengths (and so latency) depend on when a random "
+            "model happens to emit EOS; use generation.mode fixed for speed work"
+        )
     return {
         "model": loaded.info,
+        "warnings": warnings,
         "clock": clock.source,
         "memory_source": memory.source,
+        "generation_config": {k: v for k, v in config.to_diff_dict().items() if k != "transformers_version"},
         "prompt_template": template,
         "prompt_hash": prompt_hash(template),
         "samples": len(samples),

@@ -3,11 +3,17 @@
 Every write is its own committed transaction in WAL mode, so a run killed at any moment (even by
 SIGKILL) leaves a consistent file: finished cells stay finished, and a cell that was being
 measured is visibly unfinished (status `running`) and is measured again on `--resume`.
+
+A run being measured is owned by one process (`host:pid`); a second process cannot resume it
+while that owner is alive, so two processes never measure the same cells at once on one machine.
+A run marked running whose owner is gone was killed: it shows as `interrupted`.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
+import socket
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -27,8 +33,8 @@ CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     created TEXT NOT NULL,
     name TEXT NOT NULL,
-    plan_hash TEXT NOT NULL,
     status TEXT NOT NULL,
+    owner TEXT,
     manifest BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cells (
@@ -55,6 +61,9 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
+_RUN_COLUMNS = "id, created, name, status, owner, manifest"
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -67,6 +76,26 @@ def _load(blob: bytes | None) -> Any:
     return None if blob is None else orjson.loads(blob)
 
 
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process that owns a run still runs (only knowable on this host; elsewhere: assumed gone)."""
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def new_run_id() -> str:
     """Sortable by time, unique by a random suffix: 20261122-120301-3fa9."""
     return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
@@ -77,8 +106,16 @@ class StoredRun:
     id: str
     created: str
     name: str
-    status: str
+    stored_status: str
+    owner: str | None
     manifest: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        """complete, partial, running, or interrupted (marked running, but its process is gone)."""
+        if self.stored_status == "running" and not owner_alive(self.owner):
+            return "interrupted"
+        return self.stored_status
 
 
 class Store:
@@ -101,6 +138,10 @@ class Store:
             folder.mkdir(parents=True, exist_ok=True)
             return cls(path)
         except (OSError, sqlite3.Error) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and path.is_file():
+                raise InputError(
+                    f"{path} is not a readable vlmperf store ({exc}): move it away or point --out at another folder"
+                ) from exc
             raise InputError(f"cannot open the results store {path} ({exc}): choose a writable folder with --out") from exc
 
     def close(self) -> None:
@@ -116,11 +157,23 @@ class Store:
         self._db.execute(sql, params)
 
     # runs -------------------------------------------------------------------------------------
-    def create_run(self, run_id: str, name: str, plan_hash: str, manifest: dict[str, Any]) -> None:
+    def create_run(self, run_id: str, name: str, manifest: dict[str, Any]) -> None:
         self._write(
-            "INSERT INTO runs (id, created, name, plan_hash, status, manifest) VALUES (?, ?, ?, ?, 'running', ?)",
-            (run_id, _now(), name, plan_hash, _dump(manifest)),
+            "INSERT INTO runs (id, created, name, status, owner, manifest) VALUES (?, ?, ?, 'running', ?, ?)",
+            (run_id, _now(), name, this_process(), _dump(manifest)),
         )
+
+    def claim_run(self, run_id: str) -> StoredRun:
+        """Take over a stored run to measure more of it; refused while its owner still runs."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            run = self.run(run_id)
+            if run.stored_status == "running" and owner_alive(run.owner):
+                raise InputError(
+                    f"run {run_id} is being measured by process {run.owner}; wait for it to finish or stop it, then resume"
+                )
+            self._db.execute("UPDATE runs SET status = 'running', owner = ? WHERE id = ?", (this_process(), run_id))
+        return run
 
     def set_run_status(self, run_id: str, status: str) -> None:
         self._write("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
@@ -129,24 +182,26 @@ class Store:
         self._write("UPDATE runs SET manifest = ? WHERE id = ?", (_dump(manifest), run_id))
 
     def runs(self) -> list[StoredRun]:
-        rows = self._db.execute("SELECT id, created, name, status, manifest FROM runs ORDER BY created, id").fetchall()
-        return [StoredRun(r[0], r[1], r[2], r[3], _load(r[4])) for r in rows]
+        rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, id").fetchall()
+        return [StoredRun(*r[:5], _load(r[5])) for r in rows]
 
     def run(self, run_id: str) -> StoredRun:
         """A run by id, or `latest`; a missing one is an InputError naming what exists."""
         if run_id == "latest":
-            row = self._db.execute(
-                "SELECT id, created, name, status, manifest FROM runs ORDER BY created DESC, id DESC LIMIT 1"
-            ).fetchone()
+            row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC, id DESC LIMIT 1").fetchone()
         else:
-            row = self._db.execute("SELECT id, created, name, status, manifest FROM runs WHERE id = ?", (run_id,)).fetchone()
+            row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise InputError(f"no run {run_id!r} in {self.path}: `vlmperf runs` lists the stored runs")
-        return StoredRun(row[0], row[1], row[2], row[3], _load(row[4]))
+        return StoredRun(*row[:5], _load(row[5]))
 
-    def latest_run_with_plan(self, plan_hash: str) -> str | None:
+    def latest_run_with_any_cell(self, cell_ids: list[str]) -> str | None:
+        """The newest run that holds any of these cells (what `--resume` continues)."""
+        marks = ",".join("?" * len(cell_ids))
         row = self._db.execute(
-            "SELECT id FROM runs WHERE plan_hash = ? ORDER BY created DESC, id DESC LIMIT 1", (plan_hash,)
+            f"SELECT runs.id FROM runs JOIN cells ON cells.run_id = runs.id WHERE cells.cell_id IN ({marks}) "
+            "ORDER BY runs.created DESC, runs.id DESC LIMIT 1",
+            tuple(cell_ids),
         ).fetchone()
         return row[0] if row else None
 
@@ -178,7 +233,7 @@ class Store:
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
         self._write(
-            "UPDATE cells SET status = 'ok', summary = ?, info = ?, finished = ? WHERE run_id = ? AND cell_id = ?",
+            "UPDATE cells SET status = 'ok', error = NULL, summary = ?, info = ?, finished = ? WHERE run_id = ? AND cell_id = ?",
             (_dump(summary), _dump(info), _now(), run_id, cell_id),
         )
 

@@ -52,19 +52,27 @@ class GenerateResult:
 
 
 def generation_config(loaded: LoadedModel, spec: Generation) -> GenerationConfig:
-    """The model's own generation config with vlmperf's settings laid over it."""
-    config = GenerationConfig.from_dict(loaded.model.generation_config.to_dict())
-    config.max_new_tokens = spec.max_new_tokens
-    config.min_new_tokens = spec.max_new_tokens if spec.mode == "fixed" else None
-    config.do_sample = spec.do_sample
-    config.num_beams = 1
-    config.pad_token_id = loaded.tokenizer.pad_token_id
-    if config.eos_token_id is None:
-        config.eos_token_id = loaded.tokenizer.eos_token_id
+    """Exactly the decoding vlmperf's settings describe.
+
+    The model's own generation defaults were reduced to its token ids when it was loaded (see
+    `loading._neutralise_generation_defaults`); here every setting that changes the work per step
+    or the outputs is pinned, and the result is recorded with each cell.
+    """
+    ids = loaded.model.generation_config
+    config = GenerationConfig(
+        max_new_tokens=spec.max_new_tokens,
+        min_new_tokens=spec.max_new_tokens if spec.mode == "fixed" else None,
+        do_sample=spec.do_sample,
+        num_beams=1,
+        num_return_sequences=1,
+        use_cache=True,
+        return_dict_in_generate=False,
+        bos_token_id=ids.bos_token_id,
+        eos_token_id=ids.eos_token_id,
+        pad_token_id=ids.pad_token_id,
+    )
     if spec.do_sample:
-        config.temperature, config.top_p, config.top_k = spec.temperature, spec.top_p, None
-    else:
-        config.temperature = config.top_p = config.top_k = None
+        config.temperature, config.top_p, config.top_k = spec.temperature, spec.top_p, 0
     return config
 
 

@@ -20,6 +20,7 @@ from transformers import (
     AutoModelForImageTextToText,
     AutoProcessor,
     AutoTokenizer,
+    GenerationConfig,
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 from transformers.utils import logging as transformers_logging
@@ -77,8 +78,8 @@ def is_local_path(model: str) -> bool:
 
 def check_model_reference(target: LocalTarget) -> None:
     """Fail before any work when the model reference cannot be anything loadable."""
-    if find_preset(target.model) is not None:
-        preset = find_preset(target.model)
+    preset = find_preset(target.model)
+    if preset is not None:
         if not target.no_weights and preset is not TINY_LLAVA and target.model not in preset.aliases:
             raise InputError(
                 f"model {target.model!r} is a preset without weights: set target.no_weights=true for a "
@@ -94,13 +95,22 @@ def check_model_reference(target: LocalTarget) -> None:
             )
 
 
+def _source(target: LocalTarget, preset: Preset | None) -> str:
+    """Where from_pretrained reads: the built-in model's cache folder, a local folder, or a hub id."""
+    if preset is TINY_LLAVA:
+        return str(saved_preset_dir(preset))
+    if is_local_path(target.model):
+        return str(Path(target.model).expanduser())
+    return target.model
+
+
 def load_model(target: LocalTarget) -> LoadedModel:
     """Load (or build) the target's model on its device and dtype, in eval mode."""
     dtype = DTYPES[target.dtype]
     preset = find_preset(target.model)
     if target.no_weights:
         return _build_replica(target, preset, dtype)
-    source = str(saved_preset_dir(preset)) if preset is TINY_LLAVA else str(Path(target.model).expanduser()) if is_local_path(target.model) else target.model
+    source = _source(target, preset)
     config = AutoConfig.from_pretrained(source, revision=target.revision, trust_remote_code=target.trust_remote_code)
     multimodal = _is_multimodal(config)
     model_class = AutoModelForImageTextToText if multimodal else AutoModelForCausalLM
@@ -122,9 +132,9 @@ def load_model(target: LocalTarget) -> LoadedModel:
 def _build_replica(target: LocalTarget, preset: Preset | None, dtype: torch.dtype) -> LoadedModel:
     if preset is not None:
         raw = preset.model_config()
-        config_source = f"preset {preset.name}"
+        config_source = f"preset {preset.name}: {preset.description}"
     else:
-        source = str(Path(target.model).expanduser()) if is_local_path(target.model) else target.model
+        source = _source(target, None)
         raw = AutoConfig.from_pretrained(source, revision=target.revision, trust_remote_code=target.trust_remote_code).to_dict()
         config_source = source
     raw = scaled_config(raw, text_layers=target.text_layers, vision_layers=target.vision_layers)
@@ -144,6 +154,22 @@ def _build_replica(target: LocalTarget, preset: Preset | None, dtype: torch.dtyp
     return _finish(model, processor, multimodal, info)
 
 
+def _neutralise_generation_defaults(model: Any, tokenizer: Any, info: dict[str, Any]) -> None:
+    """Keep only the token ids of the checkpoint's generation_config.json.
+
+    generate() fills every setting a call leaves unset from the model's generation config, so a
+    shipped repetition penalty, n-gram ban, minimum length or `use_cache: false` would silently
+    change what is measured. The model gets a config with only bos/eos/pad ids; what it shipped is
+    recorded in the cell's info.
+    """
+    shipped = model.generation_config
+    info["shipped_generation_config"] = {k: v for k, v in shipped.to_diff_dict().items() if k != "transformers_version"}
+    eos = shipped.eos_token_id if shipped.eos_token_id is not None else tokenizer.eos_token_id
+    model.generation_config = GenerationConfig(
+        bos_token_id=shipped.bos_token_id, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id
+    )
+
+
 def _is_multimodal(config: Any) -> bool:
     return config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES or hasattr(config, "vision_config")
 
@@ -154,6 +180,7 @@ def _finish(model: Any, processor: Any, multimodal: bool, info: dict[str, Any]) 
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    _neutralise_generation_defaults(model, tokenizer, info)
     image_token_id = None
     if multimodal:
         image_token_id = getattr(processor, "image_token_id", None)

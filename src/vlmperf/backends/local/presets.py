@@ -10,7 +10,7 @@ slightly from the real tokenizer's, which the manifest states.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 LLAVA_CHAT_TEMPLATE = (
@@ -42,7 +42,6 @@ class Preset:
     num_additional_image_tokens: int
     chat_template: str
     description: str
-    processor_extra: dict[str, Any] = field(default_factory=dict)
 
     def model_config(self) -> dict[str, Any]:
         """A deep copy of the config, safe to edit."""
