@@ -70,3 +70,19 @@ def test_cells_sharing_a_target_share_one_loaded_model(tmp_path, monkeypatch):
     outcome = vp.run(overrides=[*QUICK, "sweep.grid.target.dtype=[fp32, bf16]"], out=tmp_path / "results")
     assert (outcome.cells, outcome.failed) == (4, 0)
     assert loads == ["fp32", "bf16"], "one load per target, none per batch size"
+
+
+@pytest.mark.parametrize("interleave", [True, False])
+def test_cells_sharing_a_model_are_interleaved_in_random_order_unless_told_not_to(tmp_path, monkeypatch, interleave):
+    monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    overrides = [*QUICK, "measure.min_runs=6", f"interleave={str(interleave).lower()}"]
+    outcome = vp.run(overrides=overrides, out=out)
+    records = vp.records_frame(outcome.run_id, out=out).sort_values("started_unix_s")
+    order = list(records["batch_size"])
+    switches = sum(a != b for a, b in zip(order, order[1:]))
+    assert sorted(order) == [1] * 6 + [3] * 6
+    if interleave:
+        assert switches >= 3, f"runs of the two cells alternate: {order}"
+    else:
+        assert switches == 1, f"one cell after the other: {order}"

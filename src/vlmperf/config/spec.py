@@ -141,10 +141,15 @@ class Sweep(Spec):
 
 
 class RunSpec(CellSpec):
-    """A whole run: a name, the base cell, and the sweep that expands it."""
+    """A whole run: a name, the base cell, the sweep that expands it, and how cells are ordered."""
 
     name: str = "vlmperf"
     sweep: Sweep = Sweep()
+    interleave: bool = Field(
+        True,
+        description="cells that share a loaded model take their timed runs in random interleaved order, so drift "
+        "in the machine's speed hits them all alike; false: one cell after the other",
+    )
 
 
 CELL_SECTIONS: tuple[str, ...] = tuple(CellSpec.model_fields)

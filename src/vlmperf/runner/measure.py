@@ -3,6 +3,11 @@
 Each timed run is one batch: preprocess it (timed on its own), reset the memory peak, then one
 measured generate call. Batches take the workload's samples in order, wrapping around, so every
 batch size sees the same samples in the same order.
+
+A cell's measurement is an object with one timed run per `measure_once()` call, so the runner can
+interleave the cells that share a loaded model in random order (DESIGN: measurement rules) or run
+them one after the other. `min_duration_s` counts the cell's own timed runs (preprocessing plus
+generate), so it means the same in both orders.
 """
 
 from __future__ import annotations
@@ -33,35 +38,50 @@ def batches(samples: list[Sample], batch_size: int) -> Iterator[list[Sample]]:
         position = (position + batch_size) % len(samples)
 
 
-def measure_cell(loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord) -> dict[str, Any]:
-    """Run the cell's warm-up and timed runs, handing each timed record to `on_record`; returns cell info."""
-    task = get_task(spec.workload.task)
-    template = spec.workload.prompt if spec.workload.prompt is not None else task.default_prompt
-    prompts = {sample.id: task.prompt_for(sample, template) for sample in samples}
-    device = spec.target.device
-    config = generation_config(loaded, spec.generation)
-    clock = clock_for(device)
-    memory = memory_meter_for(device)
-    batch_size = spec.scenario.batch_size
-    measure = spec.measure
+class CellMeasurement:
+    """The warm-up and timed runs of one cell, one run at a time."""
 
-    def run_batch(group: list[Sample]) -> dict[str, Any]:
+    def __init__(self, loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord) -> None:
+        task = get_task(spec.workload.task)
+        self.template = spec.workload.prompt if spec.workload.prompt is not None else task.default_prompt
+        self._prompts = {sample.id: task.prompt_for(sample, self.template) for sample in samples}
+        self._loaded = loaded
+        self._spec = spec
+        self._samples = samples
+        self._on_record = on_record
+        self._config = generation_config(loaded, spec.generation)
+        self._clock = clock_for(spec.target.device)
+        self._memory = memory_meter_for(spec.target.device)
+        self._timed = batches(samples, spec.scenario.batch_size)
+        self.runs = 0
+        self.measured_s = 0.0
+
+    def _run_batch(self, group: list[Sample], seq: int) -> dict[str, Any]:
+        spec = self._spec
+        torch.manual_seed(spec.generation.seed + seq)  # sampling is reproducible per run, in any order
         started = time.perf_counter_ns()
         batch = prepare_batch(
-            loaded, group, [prompts[s.id] for s in group], max_input_len=spec.workload.max_input_len, device=device
+            self._loaded,
+            group,
+            [self._prompts[s.id] for s in group],
+            max_input_len=spec.workload.max_input_len,
+            device=spec.target.device,
         )
-        clock.synchronize()  # inputs are on the device before the window opens
+        self._clock.synchronize()  # inputs are on the device before the window opens
         preprocess_s = (time.perf_counter_ns() - started) / 1e9
-        memory.reset()
-        result = timed_generate(loaded, batch, config, clock)
+        self._memory.reset()
+        started_unix = time.time()
+        result = timed_generate(self._loaded, batch, self._config, self._clock)
+        self.measured_s += preprocess_s + result.latency_s
         return {
-            "batch_size": batch_size,
+            "batch_size": spec.scenario.batch_size,
+            "started_unix_s": started_unix,
             "sample_ids": batch.sample_ids,
             "latency_s": result.latency_s,
             "ttft_s": result.ttft_s,
             "decode_steps": result.steps,
             "preprocess_s": preprocess_s,
-            "peak_memory_bytes": memory.peak_bytes(),
+            "peak_memory_bytes": self._memory.peak_bytes(),
             "input_tokens": batch.input_tokens,
             "vision_tokens": batch.vision_tokens,
             "truncated_tokens": batch.truncated_tokens,
@@ -69,32 +89,49 @@ def measure_cell(loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_
             "outputs": result.outputs,
         }
 
-    torch.manual_seed(spec.generation.seed)
-    warmup = batches(samples, batch_size)
-    for _ in range(measure.warmup_runs):
-        run_batch(next(warmup))
+    def warm_up(self) -> None:
+        warmup = batches(self._samples, self._spec.scenario.batch_size)
+        for seq in range(self._spec.measure.warmup_runs):
+            self._run_batch(next(warmup), -1 - seq)
+        self.measured_s = 0.0
 
-    timed = batches(samples, batch_size)
-    started = time.perf_counter()
-    seq = 0
-    while seq < measure.max_runs and (seq < measure.min_runs or time.perf_counter() - started < measure.min_duration_s):
-        on_record(seq, run_batch(next(timed)))
-        seq += 1
-    warnings = []
-    if loaded.info.get("weights", "").startswith("random") and spec.generation.mode == "natural":
-        warnings.append(
-            "random weights with generation.mode natural: output lengths (and so latency) depend on when a random "
-            "model happens to emit EOS; use generation.mode fixed for speed work"
+    def done(self) -> bool:
+        measure = self._spec.measure
+        return self.runs >= measure.max_runs or (
+            self.runs >= measure.min_runs and self.measured_s >= measure.min_duration_s
         )
-    return {
-        "model": loaded.info,
-        "warnings": warnings,
-        "clock": clock.source,
-        "memory_source": memory.source,
-        "generation_config": {k: v for k, v in config.to_diff_dict().items() if k != "transformers_version"},
-        "prompt_template": template,
-        "prompt_hash": prompt_hash(template),
-        "samples": len(samples),
-        "timed_runs": seq,
-        "measure_wall_s": time.perf_counter() - started,
-    }
+
+    def measure_once(self) -> None:
+        self._on_record(self.runs, self._run_batch(next(self._timed), self.runs))
+        self.runs += 1
+
+    def info(self) -> dict[str, Any]:
+        """What the cell's figures were measured with (stored beside its summary)."""
+        loaded, spec = self._loaded, self._spec
+        warnings = []
+        if loaded.info.get("weights", "").startswith("random") and spec.generation.mode == "natural":
+            warnings.append(
+                "random weights with generation.mode natural: output lengths (and so latency) depend on when a "
+                "random model happens to emit EOS; use generation.mode fixed for speed work"
+            )
+        return {
+            "model": loaded.info,
+            "warnings": warnings,
+            "clock": self._clock.source,
+            "memory_source": self._memory.source,
+            "generation_config": {k: v for k, v in self._config.to_diff_dict().items() if k != "transformers_version"},
+            "prompt_template": self.template,
+            "prompt_hash": prompt_hash(self.template),
+            "samples": len(self._samples),
+            "timed_runs": self.runs,
+            "measured_s": self.measured_s,
+        }
+
+
+def measure_cell(loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord) -> dict[str, Any]:
+    """All of one cell's runs, one after the other; returns the cell's info."""
+    measurement = CellMeasurement(loaded, spec, samples, on_record)
+    measurement.warm_up()
+    while not measurement.done():
+        measurement.measure_once()
+    return measurement.info()
