@@ -61,12 +61,12 @@ def test_resume_extends_a_sweep_without_measuring_finished_cells_again(tmp_path,
 
 
 def test_cells_sharing_a_target_share_one_loaded_model(tmp_path, monkeypatch):
-    import vlmperf.runner.execute as execute
+    import vlmperf.runner.group as group
 
     monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
     loads = []
-    real_load = execute.load_model
-    monkeypatch.setattr(execute, "load_model", lambda target: loads.append(target.dtype) or real_load(target))
+    real_load = group.load_model
+    monkeypatch.setattr(group, "load_model", lambda target: loads.append(target.dtype) or real_load(target))
     outcome = vp.run(overrides=[*QUICK, "sweep.grid.target.dtype=[fp32, bf16]"], out=tmp_path / "results")
     assert (outcome.cells, outcome.failed) == (4, 0)
     assert loads == ["fp32", "bf16"], "one load per target, none per batch size"

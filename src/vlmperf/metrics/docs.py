@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from vlmperf.metrics.definitions import METRICS
-from vlmperf.metrics.summary import __doc__ as SUMMARY_DOC
 from vlmperf.metrics.summary import STATISTICS
+from vlmperf.metrics.summary import __doc__ as SUMMARY_DOC
 
 HEADER = """# Metrics
 

@@ -1,30 +1,25 @@
-"""Run a planned sweep in this process: check inputs, group cells by loaded model, measure, store.
+"""Run a planned sweep in this process: check inputs, create or resume the run, measure by group.
 
 Everything a user can get wrong (devices, model paths, datasets) is checked before the run is
 created, so a mistake never leaves a half-made run behind. Cells that share how the model is
-loaded run on one loaded model, so a batch-size sweep never reloads. A cell that raises is stored
-as failed with its error and the sweep goes on; Ctrl-C marks the run partial.
+loaded run on one loaded model (`group`), so a batch-size sweep never reloads. Ctrl-C marks the
+run partial.
 """
 
 from __future__ import annotations
 
-import gc
-import random
-import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from vlmperf.backends.local.loading import check_device, check_model_reference, load_model
+from vlmperf.backends.local.loading import check_device, check_model_reference
 from vlmperf.config.spec import RunSpec
-from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.runner.events import RunEvents, Silent
+from vlmperf.runner.group import run_group
 from vlmperf.runner.manifest import build_manifest
-from vlmperf.runner.measure import CellMeasurement
 from vlmperf.runner.plan import Cell, expand
 from vlmperf.store.sqlite import Store, new_run_id
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.sources import load_samples
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -66,15 +61,6 @@ def prepare(run: RunSpec, where: str = "config") -> Plan:
     return Plan(run, cells, samples)
 
 
-def error_of(exc: BaseException) -> dict[str, str]:
-    """The stored form of a cell's error: its type, whole message and traceback."""
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc).strip() or type(exc).__name__,
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
-
-
 def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: RunEvents | None = None) -> RunOutcome:
     """Run a prepared sweep; results are in `store` as they are measured."""
     events = events or Silent()
@@ -98,7 +84,7 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
     status = "partial"
     try:
         for group in _groups(pending):
-            failed += _run_group(group, plan, store, run_id, events)
+            failed += run_group(group, plan, store, run_id, events)
         status = "complete"
     finally:
         store.set_run_status(run_id, status)
@@ -122,98 +108,3 @@ def _groups(cells: list[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
-INTERRUPTED = {"type": "Interrupted", "message": "stopped by Ctrl-C; --resume measures it again"}
-ORDER_SEED = 0
-"""Seed of the random order in which interleaved cells take their timed runs (reproducible order)."""
-
-
-class _ActiveCell:
-    """A cell being measured: its measurement, the records kept so far, and its store updates."""
-
-    def __init__(self, cell: Cell, loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents) -> None:
-        self.cell, self._store, self._run_id, self._events = cell, store, run_id, events
-        self.records: list[dict[str, Any]] = []
-        store.start_cell(run_id, cell.id)
-        events.cell_started(cell)
-        self.measurement = CellMeasurement(loaded, cell.spec, plan.samples_for(cell), self._keep)
-
-    def _keep(self, seq: int, record: dict[str, Any]) -> None:
-        self._store.add_record(self._run_id, self.cell.id, seq, record)
-        self.records.append(record)
-        self._events.record_measured(self.cell, seq)
-
-    def finish(self) -> None:
-        self._store.finish_cell(self._run_id, self.cell.id, summarize_records(self.records), self.measurement.info())
-        self._events.cell_finished(self.cell, "ok", None)
-
-
-def _run_group(group: list[Cell], plan: Plan, store: Store, run_id: str, events: RunEvents) -> int:
-    """Load the group's model once and measure its cells; returns how many failed."""
-    try:
-        loaded = load_model(group[0].spec.target)
-    except Exception as exc:  # a model that will not load fails its cells, not the sweep
-        for cell in group:
-            store.start_cell(run_id, cell.id)
-            events.cell_started(cell)
-            _fail(store, run_id, cell, exc, events, stage="load")
-        return len(group)
-    try:
-        rounds = [group] if plan.spec.interleave else [[cell] for cell in group]
-        return sum(_measure_together(cells, loaded, plan, store, run_id, events) for cells in rounds)
-    finally:
-        del loaded
-        _free_device_memory()
-
-
-def _measure_together(
-    cells: list[Cell], loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents
-) -> int:
-    """Warm every cell up, then give each unfinished cell one timed run per round, in random order."""
-    rng = random.Random(ORDER_SEED)
-    active: list[_ActiveCell] = []
-    failed = 0
-
-    def attempt(cell: Cell, step: Callable[[], Any], stage: str) -> Any:
-        nonlocal failed
-        try:
-            return step()
-        except KeyboardInterrupt:
-            for unfinished in {a.cell.id for a in active} | {cell.id}:
-                store.fail_cell(run_id, unfinished, INTERRUPTED)
-            raise
-        except Exception as exc:  # stored as a failed cell with its cause; the sweep goes on
-            _fail(store, run_id, cell, exc, events, stage=stage)
-            failed += 1
-            return None
-
-    for cell in cells:
-        started = attempt(cell, lambda cell=cell: _ActiveCell(cell, loaded, plan, store, run_id, events), "prepare")
-        if started is not None and attempt(cell, lambda a=started: a.measurement.warm_up() or True, "warm-up"):
-            active.append(started)
-        _free_device_memory()
-    while active:
-        order = list(active)
-        rng.shuffle(order)
-        for current in order:
-            measured = attempt(current.cell, lambda a=current: a.measurement.measure_once() or True, "measure")
-            if measured and current.measurement.done():
-                attempt(current.cell, current.finish, "summary")
-                active.remove(current)
-            elif not measured:
-                active.remove(current)
-                _free_device_memory()  # out of the except block, so the traceback's tensors can be freed
-    return failed
-
-
-def _fail(store: Store, run_id: str, cell: Cell, exc: Exception, events: RunEvents, stage: str) -> None:
-    error = error_of(exc)
-    store.fail_cell(run_id, cell.id, error, {"failed_at": stage})
-    events.cell_finished(cell, "failed", f"{error['type']}: {error['message'].splitlines()[0]}")
-
-
-def _free_device_memory() -> None:
-    gc.collect()
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

@@ -1,0 +1,133 @@
+"""Measure the cells that share one loaded model: load it once, warm every cell up, then timed runs.
+
+With `interleave` (the default) the cells take one timed run each per round, in a seeded random
+order per round, so drift in the machine's speed hits every setting alike; without it, one cell
+after the other. A cell that raises is stored as failed with its cause and the others go on;
+Ctrl-C marks every unfinished cell as interrupted and stops.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from vlmperf.backends.local.loading import load_model
+from vlmperf.metrics.cell_summary import summarize_records
+from vlmperf.runner.events import RunEvents
+from vlmperf.runner.measure import CellMeasurement
+from vlmperf.runner.plan import Cell
+from vlmperf.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from vlmperf.runner.execute import Plan
+
+
+def error_of(exc: BaseException) -> dict[str, str]:
+    """The stored form of a cell's error: its type, whole message and traceback."""
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc).strip() or type(exc).__name__,
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+INTERRUPTED = {"type": "Interrupted", "message": "stopped by Ctrl-C; --resume measures it again"}
+ORDER_SEED = 0
+"""Seed of the random order in which interleaved cells take their timed runs (reproducible order)."""
+
+
+class _ActiveCell:
+    """A cell being measured: its measurement, the records kept so far, and its store updates."""
+
+    def __init__(self, cell: Cell, loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents) -> None:
+        self.cell, self._store, self._run_id, self._events = cell, store, run_id, events
+        self.records: list[dict[str, Any]] = []
+        store.start_cell(run_id, cell.id)
+        events.cell_started(cell)
+        self.measurement = CellMeasurement(loaded, cell.spec, plan.samples_for(cell), self._keep)
+
+    def _keep(self, seq: int, record: dict[str, Any]) -> None:
+        self._store.add_record(self._run_id, self.cell.id, seq, record)
+        self.records.append(record)
+        self._events.record_measured(self.cell, seq)
+
+    def finish(self) -> None:
+        self._store.finish_cell(self._run_id, self.cell.id, summarize_records(self.records), self.measurement.info())
+        self._events.cell_finished(self.cell, "ok", None)
+
+
+def run_group(group: list[Cell], plan: Plan, store: Store, run_id: str, events: RunEvents) -> int:
+    """Load the group's model once and measure its cells; returns how many failed."""
+    try:
+        loaded = load_model(group[0].spec.target)
+    except Exception as exc:  # a model that will not load fails its cells, not the sweep
+        for cell in group:
+            store.start_cell(run_id, cell.id)
+            events.cell_started(cell)
+            _fail(store, run_id, cell, exc, events, stage="load")
+        return len(group)
+    try:
+        rounds = [group] if plan.spec.interleave else [[cell] for cell in group]
+        return sum(_measure_together(cells, loaded, plan, store, run_id, events) for cells in rounds)
+    finally:
+        del loaded
+        _free_device_memory()
+
+
+def _measure_together(
+    cells: list[Cell], loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents
+) -> int:
+    """Warm every cell up, then give each unfinished cell one timed run per round, in random order."""
+    rng = random.Random(ORDER_SEED)
+    active: list[_ActiveCell] = []
+    failed = 0
+
+    def attempt(cell: Cell, step: Callable[[], Any], stage: str) -> Any:
+        nonlocal failed
+        try:
+            return step()
+        except KeyboardInterrupt:
+            for unfinished in {a.cell.id for a in active} | {cell.id}:
+                store.fail_cell(run_id, unfinished, INTERRUPTED)
+            raise
+        except Exception as exc:  # stored as a failed cell with its cause; the sweep goes on
+            _fail(store, run_id, cell, exc, events, stage=stage)
+            failed += 1
+            return None
+
+    for cell in cells:
+        started = attempt(cell, lambda cell=cell: _ActiveCell(cell, loaded, plan, store, run_id, events), "prepare")
+        if started is not None and attempt(cell, lambda a=started: a.measurement.warm_up() or True, "warm-up"):
+            active.append(started)
+        else:
+            _free_device_memory()  # out of the except block, so the traceback's tensors can be freed
+    while active:
+        order = list(active)
+        rng.shuffle(order)
+        for current in order:
+            measured = attempt(current.cell, lambda a=current: a.measurement.measure_once() or True, "measure")
+            if measured and not current.measurement.done():
+                continue
+            active.remove(current)
+            if measured:
+                attempt(current.cell, current.finish, "summary")
+            else:
+                _free_device_memory()
+    return failed
+
+
+def _fail(store: Store, run_id: str, cell: Cell, exc: Exception, events: RunEvents, stage: str) -> None:
+    error = error_of(exc)
+    store.fail_cell(run_id, cell.id, error, {"failed_at": stage})
+    events.cell_finished(cell, "failed", f"{error['type']}: {error['message'].splitlines()[0]}")
+
+
+def _free_device_memory() -> None:
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
