@@ -91,7 +91,7 @@ def _interrupted(run_id: str | None) -> str:
 @app.command()
 def run(
     config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: the built-in demo sweep)")] = None,
-    set_: Annotated[list[str], typer.Option("--set", help="override a config key: dotted.key=value")] = [],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: dotted.key=value")] = None,
     out: OutOption = DEFAULT_DIR,
     resume: Annotated[
         bool, typer.Option("--resume", help="continue the newest run holding any of these cells, skipping finished ones")
@@ -100,7 +100,7 @@ def run(
     """Run a sweep and print its summary table. Exits 1 when every cell failed."""
     events = ProgressEvents(err_console)
     try:
-        outcome = api.run(config, overrides=set_, out=out, resume=resume, events=events)
+        outcome = api.run(config, overrides=set_ or [], out=out, resume=resume, events=events)
     except KeyboardInterrupt:
         # typer turns a KeyboardInterrupt into a bare exit 130, so say here what was kept.
         err_console.print(_interrupted(events.run_id))
