@@ -1,0 +1,48 @@
+"""What every scorer returns: a value, its per-sample scores and a 95% interval, and who computed it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vlmperf.metrics.summary import bootstrap_mean_ci
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One quality metric over a set of samples.
+
+    `value` is the figure the reference implementation reports for the whole set (for corpus-level
+    metrics such as BLEU it is not the mean of `per_sample`). `per_sample` is aligned with the ids
+    the scorer was given, or None where the metric has no per-sample form. `ci95` is a percentile
+    bootstrap interval over samples (see `interval`), or None below 5 samples.
+    """
+
+    value: float
+    per_sample: tuple[float, ...] | None
+    ci95: tuple[float, float] | None
+    implementation: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "ci95": list(self.ci95) if self.ci95 else None, "n": len(self.per_sample or ())}
+
+
+def interval(per_sample: Sequence[float], value: float | None = None) -> tuple[float, float] | None:
+    """95% percentile bootstrap interval of the mean of per-sample scores, shifted onto `value`.
+
+    For metrics whose set-level value is the mean of the per-sample scores the shift is zero. For
+    corpus-level metrics (BLEU, METEOR) the interval of the per-sample mean is moved so it is
+    centred the same way around the reported value: it describes how much the figure moves with
+    the choice of samples, which is what a reader comparing two cells needs.
+    """
+    data = np.asarray(per_sample, dtype=float)
+    ci = bootstrap_mean_ci(data)
+    if ci is None:
+        return None
+    if value is None:
+        return ci
+    shift = value - float(data.mean())
+    return ci[0] + shift, ci[1] + shift
