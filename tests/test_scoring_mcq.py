@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from vlmperf.errors import InputError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vlmperf.errors import InputError
 from vlmperf.scoring.mcq import explain_choice, mcq_accuracy, parse_choice
 
 CHOICES = ["dog", "cat", "light blue", "blue"]

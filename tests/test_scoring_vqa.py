@@ -11,11 +11,10 @@ import random
 from pathlib import Path
 
 import pytest
-
-from vlmperf.errors import InputError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vlmperf.errors import InputError
 from vlmperf.scoring.vqa import (
     CONTRACTIONS,
     normalize_answer,
