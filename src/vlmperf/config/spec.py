@@ -150,6 +150,11 @@ class RunSpec(CellSpec):
         description="cells that share a loaded model take their timed runs in random interleaved order, so drift "
         "in the machine's speed hits them all alike; false: one cell after the other",
     )
+    reference: dict[str, Any] | None = Field(
+        None,
+        description="dotted keys naming the reference cell (e.g. {target.dtype: fp32, scenario.batch_size: 1}); "
+        "every cell then reports agreement_vs_reference: the share of samples whose output equals the reference's",
+    )
 
 
 CELL_SECTIONS: tuple[str, ...] = tuple(CellSpec.model_fields)

@@ -11,6 +11,8 @@ from typing import Any
 from vlmperf.metrics.definitions import METRICS
 from vlmperf.metrics.summary import STATISTICS
 
+AGREEMENT = "agreement_vs_reference"
+
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("latency_s", "p50", "latency_ms p50"),
     ("latency_s", "p90", "latency_ms p90"),
@@ -48,16 +50,20 @@ def summary_table(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     """Header and rows of the summary table of a run."""
     cells = document["cells"]
     keys = varying_keys(cells) or ["target.model", "scenario.batch_size"]
-    header = ["cell", *keys, "status", *[title for _, _, title in HEADLINE]]
+    compared = any(AGREEMENT in cell["metrics"] for cell in cells)
+    header = ["cell", *keys, "status", *[title for _, _, title in HEADLINE], *(["agree_ref"] if compared else [])]
     rows = []
     for cell in cells:
         row = [cell["id"], *[str(cell["config"].get(k)) for k in keys], cell["status"]]
         if cell["status"] == "ok":
             row += [format_value(m, (cell["metrics"].get(m) or {}).get(stat)) for m, stat, _ in HEADLINE]
+            if compared:
+                agreement = (cell["metrics"].get(AGREEMENT) or {}).get("value")
+                row.append("-" if agreement is None else f"{agreement:.3f}")
         else:
             error = cell["error"] or {}
             first_line = (error.get("message") or "").splitlines()[0] if error.get("message") else ""
-            row += [f"{error.get('type', 'error')}: {first_line}"] + ["" for _ in HEADLINE[1:]]
+            row += [f"{error.get('type', 'error')}: {first_line}"] + ["" for _ in header[len(row) + 1 :]]
         rows.append(row)
     return header, rows
 
@@ -68,7 +74,7 @@ def wide_rows(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]
     config_keys: list[str] = []
     for cell in cells:
         config_keys += [k for k in cell["config"] if k not in config_keys]
-    metric_columns = [f"{m}.{s}" for m in METRICS for s in STATISTICS]
+    metric_columns = [f"{m}.{s}" for m in METRICS for s in STATISTICS] + [f"{AGREEMENT}.value"]
     header = ["run_id", "cell_id", *config_keys, "status", "error_type", "error_message", *metric_columns]
     rows = []
     for cell in cells:
@@ -80,5 +86,6 @@ def wide_rows(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]
             stats = cell["metrics"].get(m) or {}
             for s in STATISTICS:
                 row[f"{m}.{s}"] = stats.get(s)
+        row[f"{AGREEMENT}.value"] = (cell["metrics"].get(AGREEMENT) or {}).get("value")
         rows.append(row)
     return header, rows

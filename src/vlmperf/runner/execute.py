@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from vlmperf.backends.local.loading import check_device, check_model_reference
 from vlmperf.config.spec import RunSpec
+from vlmperf.runner.agreement import find_reference, record_agreement
 from vlmperf.runner.events import RunEvents, Silent
 from vlmperf.runner.group import run_group
 from vlmperf.runner.manifest import build_manifest
@@ -38,11 +39,12 @@ def load_key(cell: Cell) -> str:
 
 @dataclass(frozen=True)
 class Plan:
-    """A checked sweep: its cells and every workload's samples, ready to measure."""
+    """A checked sweep: its cells, every workload's samples and the reference cell, ready to measure."""
 
     spec: RunSpec
     cells: list[Cell]
     samples: dict[str, list[Sample]]
+    reference: Cell | None = None
 
     def samples_for(self, cell: Cell) -> list[Sample]:
         return self.samples[cell.spec.workload.model_dump_json()]
@@ -51,6 +53,7 @@ class Plan:
 def prepare(run: RunSpec, where: str = "config") -> Plan:
     """Expand the sweep and check every cell's device, model reference and samples, before any work."""
     cells = expand(run, where)
+    reference = find_reference(cells, run.reference, where) if run.reference else None
     samples: dict[str, list[Sample]] = {}
     for cell in cells:
         check_device(cell.spec.target.device)
@@ -58,7 +61,7 @@ def prepare(run: RunSpec, where: str = "config") -> Plan:
         key = cell.spec.workload.model_dump_json()
         if key not in samples:
             samples[key] = load_samples(cell.spec.workload)
-    return Plan(run, cells, samples)
+    return Plan(run, cells, samples, reference)
 
 
 def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: RunEvents | None = None) -> RunOutcome:
@@ -85,6 +88,8 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
     try:
         for group in _groups(pending):
             failed += run_group(group, plan, store, run_id, events)
+        if plan.reference is not None:
+            record_agreement(store, run_id, cells, plan.reference)
         status = "complete"
     finally:
         store.set_run_status(run_id, status)

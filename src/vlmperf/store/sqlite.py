@@ -237,6 +237,14 @@ class Store:
             (_dump(summary), _dump(info), _now(), run_id, cell_id),
         )
 
+    def add_to_summary(self, run_id: str, cell_id: str, metrics: dict[str, Any]) -> None:
+        """Add metrics computed after a cell finished (those that compare cells) to its summary."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT summary FROM cells WHERE run_id = ? AND cell_id = ?", (run_id, cell_id)).fetchone()
+            summary = {**(_load(row[0]) or {}), **metrics}
+            self._db.execute("UPDATE cells SET summary = ? WHERE run_id = ? AND cell_id = ?", (_dump(summary), run_id, cell_id))
+
     def fail_cell(self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None) -> None:
         self._write(
             "UPDATE cells SET status = 'failed', error = ?, info = ?, finished = ? WHERE run_id = ? AND cell_id = ?",
