@@ -158,6 +158,31 @@ def runs(out: OutOption = DEFAULT_DIR) -> None:
     out_console.print(table)
 
 
+@app.command()
+def score(
+    task: Annotated[
+        Optional[str], typer.Option("--task", help="task to score as (caption, vqa, mcq, text, ...)")
+    ] = None,
+    predictions: Annotated[
+        Optional[Path], typer.Option("--predictions", help='JSON lines: {"id", "prediction", <references>}')
+    ] = None,
+    run_id: Annotated[
+        Optional[str], typer.Option("--run", help="re-score a stored run's outputs: run id, or latest")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    output: Annotated[
+        Optional[Path], typer.Option("-o", "--output", help="write to this file instead of stdout")
+    ] = None,
+    out: OutOption = DEFAULT_DIR,
+) -> None:
+    """Score a predictions file (--task, --predictions), or re-score a stored run (--run)."""
+    from vlmperf.scoring.score_command import run_score_command
+
+    written = run_score_command(task=task, predictions=predictions, run=run_id, format=format, output=output, out=out)
+    if written is not None:
+        err_console.print(f"wrote {written}")
+
+
 def _click_errors() -> tuple[type[Exception], ...]:
     """Usage-error classes: typer >= 0.24 vendors its own click, older typer uses click itself."""
     found: list[type[Exception]] = []

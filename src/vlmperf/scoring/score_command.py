@@ -1,0 +1,274 @@
+"""`vlmperf score`: score a predictions file, or re-score the outputs of a stored run.
+
+    vlmperf score --task vqa --predictions preds.jsonl [--format table|json] [-o FILE]
+    vlmperf score --run RUN_ID|latest [--out DIR] [--format table|json] [-o FILE]
+
+The JSON document of a predictions file (`score_file`):
+
+    {"task": str, "n": int,
+     "metrics": {"<metric>": {"value": float, "ci95": [lo, hi] | null}},
+     "implementation": {"<metric>": {"name": ..., "version": ..., ...}}}
+
+`n` is the number of predictions scored; `ci95` is the 95% bootstrap interval over samples
+(null below 5 samples); the metrics are the task's, in the order `vlmperf.scoring.by_task`
+declares them, and `implementation` records what computed each one.
+
+The JSON document of a run (`score_run`):
+
+    {"run": str, "cells": {"<cell id>": <the document above>}, "skipped": {"<cell id>": str}}
+
+Each finished (`ok`) cell is scored on its stored outputs: per sample id, the output of the first
+record that holds it (a sample measured more than once gave the same output under greedy
+decoding; under sampling the first draw is what counts), samples whose output is null are left
+out. The references come from the cell's workload, loaded again from its stored config
+(`workload.*`), and the task to score with is its `workload.task`. `skipped` names the cells
+that were not scored and why (a failed or unfinished cell). Nothing is written to the store.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from vlmperf.errors import InputError
+from vlmperf.scoring.by_task import ScoringSession, TaskScoring, get_scoring
+from vlmperf.scoring.predictions import read_predictions
+from vlmperf.scoring.result import MetricResult
+
+FORMATS = ("table", "json")
+
+
+def metrics_document(task: str, n: int, results: Mapping[str, MetricResult]) -> dict[str, Any]:
+    """The public JSON shape of one scored set."""
+    return {
+        "task": task,
+        "n": n,
+        "metrics": {
+            name: {"value": result.value, "ci95": list(result.ci95) if result.ci95 is not None else None}
+            for name, result in results.items()
+        },
+        "implementation": {name: result.implementation for name, result in results.items()},
+    }
+
+
+def score_file(task: str, path: Path | str) -> dict[str, Any]:
+    """Score a predictions file for `task`; bad input is an InputError naming the line."""
+    scoring = get_scoring(task)
+    loaded = read_predictions(path, scoring)
+    results = scoring.score(loaded.predictions, loaded.references)
+    return metrics_document(scoring.name, len(loaded), results)
+
+
+# re-scoring a stored run ------------------------------------------------------------------------
+
+
+def _workload_tree(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The cell's `workload.*` keys (flat, dotted) as the nested mapping the Workload spec reads."""
+    from vlmperf.config.loader import set_dotted
+
+    tree: dict[str, Any] = {}
+    for key, value in config.items():
+        if key.startswith("workload."):
+            set_dotted(tree, key.removeprefix("workload."), value)
+    return tree
+
+
+def _workload(cell: Mapping[str, Any], run_id: str):
+    from pydantic import ValidationError
+
+    from vlmperf.config.spec import Workload
+
+    try:
+        return Workload.model_validate(_workload_tree(cell["config"]))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'workload'}: {e['msg']}" for e in exc.errors())
+        raise InputError(
+            f"run {run_id}, cell {cell['id']}: its stored workload config does not fit this version of vlmperf "
+            f"({problems}); re-score it with the vlmperf version that measured it"
+        ) from None
+
+
+def _first_outputs(records: list[dict[str, Any]], run_id: str, cell_id: str) -> dict[str, str]:
+    """Per sample id, the output of the first record holding it (file order: record seq, then batch position)."""
+    outputs: dict[str, str] = {}
+    for record in records:
+        ids, texts = record.get("sample_ids"), record.get("outputs")
+        if ids is None or texts is None:
+            raise InputError(
+                f"run {run_id}, cell {cell_id}: record {record.get('seq')} holds no sample_ids or outputs "
+                "(a run stored before outputs were recorded); measure it again to score it"
+            )
+        if len(ids) != len(texts):
+            raise InputError(
+                f"run {run_id}, cell {cell_id}: record {record.get('seq')} has {len(ids)} sample ids but "
+                f"{len(texts)} outputs; the store is damaged, measure the cell again"
+            )
+        for sample_id, text in zip(ids, texts):
+            if text is not None and str(sample_id) not in outputs:
+                outputs[str(sample_id)] = text
+    return outputs
+
+
+def _cell_references(
+    scoring: TaskScoring, samples: dict[str, Any], outputs: Mapping[str, str], run_id: str, cell_id: str
+) -> dict[str, dict[str, Any]]:
+    missing = [sample_id for sample_id in outputs if sample_id not in samples]
+    if missing:
+        raise InputError(
+            f"run {run_id}, cell {cell_id}: the workload no longer has samples {missing[:5]} that the run measured "
+            "(its data changed since the run); re-score with the data the run used"
+        )
+    references: dict[str, dict[str, Any]] = {field.name: {} for field in scoring.fields}
+    for sample_id in outputs:
+        entry: dict[str, Any] = {}
+        for field in scoring.fields:
+            value = field.from_sample(samples[sample_id].references)
+            problem = field.check(value, entry)
+            if problem is not None:
+                raise InputError(
+                    f"run {run_id}, cell {cell_id}, sample {sample_id!r}: task {scoring.name} needs its "
+                    f"{field.sample_name} as {field.expects}; {problem}"
+                )
+            entry[field.name] = references[field.name][sample_id] = value
+    return references
+
+
+def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
+    """Re-score every finished cell of a stored run (read only); see the module docstring."""
+    from vlmperf.store.sqlite import Store
+    from vlmperf.workloads.sources import load_samples
+
+    with Store.open(out, create=False) as store:
+        run = store.run(run_id)
+        cells = store.cells(run.id)
+        ok = [cell for cell in cells if cell["status"] == "ok"]
+        if not ok:
+            raise InputError(
+                f"run {run.id} has no finished (ok) cell to score ({len(cells)} cells, none ok): "
+                "`vlmperf report` shows why; score a run with finished cells"
+            )
+        records = {cell["id"]: store.records(run.id, cell["id"]) for cell in ok}
+    skipped = {cell["id"]: f"status {cell['status']}" for cell in cells if cell["status"] != "ok"}
+    samples_by_workload: dict[str, dict[str, Any]] = {}
+    scored: dict[str, Any] = {}
+    with ScoringSession() as session:
+        for cell in ok:
+            workload = _workload(cell, run.id)
+            try:
+                scoring = get_scoring(workload.task)
+            except InputError as exc:
+                raise InputError(f"run {run.id}, cell {cell['id']}: {exc}") from None
+            outputs = _first_outputs(records[cell["id"]], run.id, cell["id"])
+            if not outputs:
+                skipped[cell["id"]] = "no outputs stored"
+                continue
+            key = workload.model_dump_json()
+            if key not in samples_by_workload:
+                samples_by_workload[key] = {sample.id: sample for sample in load_samples(workload)}
+            references = _cell_references(scoring, samples_by_workload[key], outputs, run.id, cell["id"])
+            results = scoring.score(outputs, references, session)
+            scored[cell["id"]] = metrics_document(scoring.name, len(outputs), results)
+    return {"run": run.id, "cells": scored, "skipped": skipped}
+
+
+# rendering ----------------------------------------------------------------------------------------
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _interval(ci95: list[float] | None) -> str:
+    return "" if ci95 is None else f"[{ci95[0]:.4f}, {ci95[1]:.4f}]"
+
+
+def _table_text(table: Table, notes: list[str]) -> str:
+    console = Console(file=io.StringIO(), width=200, record=True, color_system=None)
+    console.print(table)
+    for note in notes:
+        console.print(note, markup=False, highlight=False)
+    return console.export_text()
+
+
+def render_table(document: dict[str, Any]) -> str:
+    """A scored set, or a re-scored run, as a terminal table (plain text)."""
+    if "cells" in document:
+        table = Table(title=f"run {document['run']}: quality of the stored outputs", title_justify="left")
+        for column, justify in (("cell", "left"), ("task", "left"), ("n", "right"), ("metric", "left"),
+                                ("value", "right"), ("ci95", "right")):  # fmt: skip
+            table.add_column(column, justify=justify)
+        for cell_id, scored in document["cells"].items():
+            for name, metric in scored["metrics"].items():
+                table.add_row(
+                    cell_id, scored["task"], str(scored["n"]), name, _number(metric["value"]), _interval(metric["ci95"])
+                )
+        notes = [f"cell {cell_id} not scored: {why}" for cell_id, why in document["skipped"].items()]
+        return _table_text(table, notes)
+    table = Table(title=f"task {document['task']}, n={document['n']}", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("ci95", justify="right")
+    for name, metric in document["metrics"].items():
+        table.add_row(name, _number(metric["value"]), _interval(metric["ci95"]))
+    return _table_text(table, [])
+
+
+def render(document: dict[str, Any], format: str) -> str:
+    if format == "json":
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    return render_table(document)
+
+
+def run_score_command(
+    *,
+    task: str | None,
+    predictions: Path | None,
+    run: str | None,
+    format: str,
+    output: Path | None,
+    out: Path | str,
+) -> Path | None:
+    """What `vlmperf score` does: check the options, score, write the result (stdout or `output`).
+
+    Returns the file written, or None when the result went to stdout.
+    """
+    if format not in FORMATS:
+        raise InputError(f"--format {format!r} is not known; use one of: {', '.join(FORMATS)}")
+    if run is not None:
+        if task is not None or predictions is not None:
+            raise InputError(
+                "--run re-scores a stored run with each cell's own task: leave out --task and --predictions, "
+                "or leave out --run to score a predictions file"
+            )
+        document = score_run(run, out)
+    elif task is None or predictions is None:
+        raise InputError(
+            "say what to score: --task TASK --predictions FILE.jsonl (a predictions file), or --run RUN_ID "
+            f"(a stored run); tasks: {', '.join(_task_names())}"
+        )
+    else:
+        document = score_file(task, predictions)
+    text = render(document, format)
+    if output is None:
+        sys.stdout.write(text)
+        return None
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot write {output} ({exc.strerror or exc}): give -o a file in an existing, writable folder"
+        ) from exc
+    return output
+
+
+def _task_names() -> list[str]:
+    from vlmperf.scoring.by_task import SCORING
+
+    return list(SCORING)
