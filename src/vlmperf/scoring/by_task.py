@@ -31,7 +31,7 @@ from vlmperf.errors import InputError
 from vlmperf.scoring.captions import METRIC_NAMES as CAPTION_METRICS
 from vlmperf.scoring.captions import CaptionScorer
 from vlmperf.scoring.mcq import mcq_accuracy
-from vlmperf.scoring.result import MetricResult, interval
+from vlmperf.scoring.result import MetricResult, check_ids, mean_result
 from vlmperf.scoring.text_error import char_error_rate, normaliser, word_error_rate
 from vlmperf.scoring.vqa import SOURCE as VQA_SOURCE
 from vlmperf.scoring.vqa import normalize_answer, vqa_accuracy
@@ -202,21 +202,14 @@ def exact_match(predictions: Mapping[str, str], answers: Mapping[str, Sequence[s
     `normalize_answer` is the full VQA answer normalisation (see the module docstring); each
     sample scores 1.0 or 0.0. `per_sample` follows the key order of `predictions`.
     """
-    if not predictions:
-        raise InputError("no predictions to score")
-    missing = [key for key in predictions if key not in answers]
-    if missing:
-        raise InputError(f"no ground-truth answers for {len(missing)} id(s), first: {missing[:5]}")
-    per_sample = tuple(
+    check_ids(predictions, answers, "ground-truth answers")
+    per_sample = [
         1.0 if normalize_answer(predictions[key]) in {normalize_answer(a) for a in answers[key]} else 0.0
         for key in predictions
-    )
-    value = sum(per_sample) / len(per_sample)
-    return MetricResult(
-        value=value,
-        per_sample=per_sample,
-        ci95=interval(per_sample),
-        implementation={
+    ]
+    return mean_result(
+        per_sample,
+        {
             "name": "exact_match",
             "reference": "prediction equals any answer, both under the VQA answer normalisation",
             "version": EXACT_MATCH_VERSION,

@@ -40,7 +40,7 @@ import string
 from collections.abc import Mapping, Sequence
 
 from vlmperf.errors import InputError
-from vlmperf.scoring.result import MetricResult, interval
+from vlmperf.scoring.result import MetricResult, check_ids, mean_result
 
 VERSION = "1"
 _REFERENCE = "deterministic parser; superset of lmms-eval scienceqa sqa_process_results and LLaVA eval_science_qa.py"
@@ -134,11 +134,8 @@ def mcq_accuracy(
     Both `per_sample` tuples follow the key order of `predictions`; every predicted id needs its
     choices and answer index (extra ids there are ignored).
     """
-    if not predictions:
-        raise InputError("no predictions to score")
-    missing = [qid for qid in predictions if qid not in choices or qid not in answer_index]
-    if missing:
-        raise InputError(f"no choices or answer index for {len(missing)} id(s), first: {missing[:5]}")
+    check_ids(predictions, choices, "choices")
+    check_ids(predictions, answer_index, "answer index")
     for qid in predictions:
         if not 0 <= answer_index[qid] < len(choices[qid]):
             raise InputError(
@@ -154,9 +151,4 @@ def mcq_accuracy(
 
 
 def _result(name: str, per_sample: tuple[float, ...]) -> MetricResult:
-    return MetricResult(
-        value=sum(per_sample) / len(per_sample),
-        per_sample=per_sample,
-        ci95=interval(per_sample),
-        implementation={"name": name, "reference": _REFERENCE, "version": VERSION},
-    )
+    return mean_result(per_sample, {"name": name, "reference": _REFERENCE, "version": VERSION})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from vlmperf.errors import InputError
 from vlmperf.metrics.summary import bootstrap_mean_ci
 
 
@@ -46,3 +47,18 @@ def interval(per_sample: Sequence[float], value: float | None = None) -> tuple[f
         return ci
     shift = value - float(data.mean())
     return ci[0] + shift, ci[1] + shift
+
+
+def check_ids(predictions: Mapping[str, Any], references: Mapping[str, Any], what: str) -> None:
+    """Every predicted id must have its references (references for other ids are allowed)."""
+    if not predictions:
+        raise InputError("no predictions to score")
+    missing = [key for key in predictions if key not in references]
+    if missing:
+        raise InputError(f"no {what} for {len(missing)} id(s), first: {missing[:5]}")
+
+
+def mean_result(per_sample: Sequence[float], implementation: dict[str, Any]) -> MetricResult:
+    """A metric whose value is the mean of its per-sample scores."""
+    scores = tuple(float(v) for v in per_sample)
+    return MetricResult(sum(scores) / len(scores), scores, interval(scores), implementation)

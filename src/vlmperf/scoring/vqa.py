@@ -40,7 +40,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from vlmperf.errors import InputError
-from vlmperf.scoring.result import MetricResult, interval
+from vlmperf.scoring.result import MetricResult, check_ids, mean_result
 
 SOURCE = "GT-Vision-Lab/VQA PythonEvaluationTools/vqaEvaluation/vqaEval.py@c4e6a0e4e84b9702d99800d3393652d92b5df224"
 VERSION = "1"
@@ -148,18 +148,11 @@ def vqa_accuracy(predictions: Mapping[str, str], answers: Mapping[str, Sequence[
     predicted id needs its answers; answers for ids that were not predicted are ignored, so the
     whole split's answers can be passed when scoring a subset.
     """
-    if not predictions:
-        raise InputError("no predictions to score")
-    missing = [qid for qid in predictions if qid not in answers]
-    if missing:
-        raise InputError(f"no ground-truth answers for {len(missing)} id(s), first: {missing[:5]}")
-    per_sample = tuple(question_accuracy(predictions[qid], answers[qid]) for qid in predictions)
-    value = float(sum(per_sample)) / len(per_sample)
-    return MetricResult(
-        value=value,
-        per_sample=per_sample,
-        ci95=interval(per_sample),
-        implementation={
+    check_ids(predictions, answers, "ground-truth answers")
+    per_sample = [question_accuracy(predictions[qid], answers[qid]) for qid in predictions]
+    return mean_result(
+        per_sample,
+        {
             "name": "vqa_accuracy",
             "reference": "VQA official evaluation (vqaEval.py) normalisation",
             "version": VERSION,
