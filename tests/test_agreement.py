@@ -7,8 +7,9 @@ import pytest
 import vlmperf.api as vp
 from vlmperf.config.loader import load_run_spec
 from vlmperf.errors import ConfigError
-from vlmperf.runner.agreement import agreement, find_reference, first_outputs
+from vlmperf.runner.agreement import agreement, find_reference
 from vlmperf.runner.plan import expand
+from vlmperf.store.outputs import first_outputs
 
 QUICK = [
     "measure.min_runs=4", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=6",
@@ -27,7 +28,7 @@ def test_first_outputs_keep_each_samples_first_answer():
         {"seq": 1, "sample_ids": ["a", "c"], "outputs": ["later a", "c"]},
         {"seq": 0, "sample_ids": ["a", "b"], "outputs": ["first a", "b"]},
     ]
-    assert first_outputs(records) == {"a": "first a", "b": "b", "c": "c"}
+    assert first_outputs(records, "test") == {"a": "first a", "b": "b", "c": "c"}
 
 
 def test_the_reference_must_name_exactly_one_cell():

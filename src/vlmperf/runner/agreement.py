@@ -13,6 +13,7 @@ from typing import Any
 from vlmperf.errors import ConfigError
 from vlmperf.runner.plan import Cell
 from vlmperf.scoring.result import interval
+from vlmperf.store.outputs import first_outputs
 from vlmperf.store.sqlite import Store
 
 METRIC = "agreement_vs_reference"
@@ -26,15 +27,6 @@ def find_reference(cells: list[Cell], reference: dict[str, Any], where: str) -> 
         found = "no cell" if not matches else f"{len(matches)} cells ({', '.join(c.id for c in matches)})"
         raise ConfigError(f"{where}: reference ({wanted}) must name exactly one cell of the sweep, and names {found}")
     return matches[0]
-
-
-def first_outputs(records: list[dict[str, Any]]) -> dict[str, str]:
-    """Each sample's first output in a cell's records (records in measurement order)."""
-    outputs: dict[str, str] = {}
-    for record in sorted(records, key=lambda r: r["seq"]):
-        for sample_id, text in zip(record["sample_ids"], record["outputs"]):
-            outputs.setdefault(sample_id, text)
-    return outputs
 
 
 def agreement(outputs: dict[str, str], reference: dict[str, str]) -> dict[str, Any] | None:
@@ -51,10 +43,10 @@ def record_agreement(store: Store, run_id: str, cells: list[Cell], reference: Ce
     """Compute and store agreement_vs_reference for every finished cell of the plan."""
     if store.cell_status(run_id, reference.id) != "ok":
         return
-    reference_outputs = first_outputs(store.records(run_id, reference.id))
+    reference_outputs = first_outputs(store.records(run_id, reference.id), f"run {run_id}, cell {reference.id}")
     for cell in cells:
         if store.cell_status(run_id, cell.id) != "ok":
             continue
-        result = agreement(first_outputs(store.records(run_id, cell.id)), reference_outputs)
+        result = agreement(first_outputs(store.records(run_id, cell.id), f"run {run_id}, cell {cell.id}"), reference_outputs)
         if result is not None:
             store.add_to_summary(run_id, cell.id, {METRIC: {**result, "reference_cell": reference.id}})

@@ -262,6 +262,30 @@ class TaskScoring:
         results = self.scorer(predictions, references, session)
         return {name: results[name] for name in self.metrics}
 
+    def references_from_samples(
+        self, samples: Mapping[str, Any], ids: Sequence[str], where: str
+    ) -> dict[str, dict[str, Any]]:
+        """`references[field][id]` for the given sample ids, read from workload samples and checked."""
+        missing = [sample_id for sample_id in ids if sample_id not in samples]
+        if missing:
+            raise InputError(
+                f"{where}: the workload has no samples {missing[:5]} that were measured "
+                "(its data changed since the run); score with the data the run used"
+            )
+        references: dict[str, dict[str, Any]] = {field.name: {} for field in self.fields}
+        for sample_id in ids:
+            entry: dict[str, Any] = {}
+            for field in self.fields:
+                value = field.from_sample(samples[sample_id].references)
+                problem = field.check(value, entry)
+                if problem is not None:
+                    raise InputError(
+                        f"{where}, sample {sample_id!r}: task {self.name} needs its "
+                        f"{field.sample_name} as {field.expects}; {problem}"
+                    )
+                entry[field.name] = references[field.name][sample_id] = value
+        return references
+
     def example_line(self) -> dict[str, Any]:
         """A valid predictions line for this task (shown in error messages)."""
         return {"id": "1", "prediction": "...", **{f.name: f.example for f in self.fields}}

@@ -38,9 +38,10 @@ from rich.console import Console
 from rich.table import Table
 
 from vlmperf.errors import InputError
-from vlmperf.scoring.by_task import ScoringSession, TaskScoring, get_scoring
+from vlmperf.scoring.by_task import ScoringSession, get_scoring
 from vlmperf.scoring.predictions import read_predictions
 from vlmperf.scoring.result import MetricResult
+from vlmperf.store.outputs import first_outputs
 
 FORMATS = ("table", "json")
 
@@ -95,51 +96,6 @@ def _workload(cell: Mapping[str, Any], run_id: str):
         ) from None
 
 
-def _first_outputs(records: list[dict[str, Any]], run_id: str, cell_id: str) -> dict[str, str]:
-    """Per sample id, the output of the first record holding it (file order: record seq, then batch position)."""
-    outputs: dict[str, str] = {}
-    for record in records:
-        ids, texts = record.get("sample_ids"), record.get("outputs")
-        if ids is None or texts is None:
-            raise InputError(
-                f"run {run_id}, cell {cell_id}: record {record.get('seq')} holds no sample_ids or outputs "
-                "(a run stored before outputs were recorded); measure it again to score it"
-            )
-        if len(ids) != len(texts):
-            raise InputError(
-                f"run {run_id}, cell {cell_id}: record {record.get('seq')} has {len(ids)} sample ids but "
-                f"{len(texts)} outputs; the store is damaged, measure the cell again"
-            )
-        for sample_id, text in zip(ids, texts):
-            if text is not None and str(sample_id) not in outputs:
-                outputs[str(sample_id)] = text
-    return outputs
-
-
-def _cell_references(
-    scoring: TaskScoring, samples: dict[str, Any], outputs: Mapping[str, str], run_id: str, cell_id: str
-) -> dict[str, dict[str, Any]]:
-    missing = [sample_id for sample_id in outputs if sample_id not in samples]
-    if missing:
-        raise InputError(
-            f"run {run_id}, cell {cell_id}: the workload no longer has samples {missing[:5]} that the run measured "
-            "(its data changed since the run); re-score with the data the run used"
-        )
-    references: dict[str, dict[str, Any]] = {field.name: {} for field in scoring.fields}
-    for sample_id in outputs:
-        entry: dict[str, Any] = {}
-        for field in scoring.fields:
-            value = field.from_sample(samples[sample_id].references)
-            problem = field.check(value, entry)
-            if problem is not None:
-                raise InputError(
-                    f"run {run_id}, cell {cell_id}, sample {sample_id!r}: task {scoring.name} needs its "
-                    f"{field.sample_name} as {field.expects}; {problem}"
-                )
-            entry[field.name] = references[field.name][sample_id] = value
-    return references
-
-
 def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
     """Re-score every finished cell of a stored run (read only); see the module docstring."""
     from vlmperf.store.sqlite import Store
@@ -165,14 +121,16 @@ def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
                 scoring = get_scoring(workload.task)
             except InputError as exc:
                 raise InputError(f"run {run.id}, cell {cell['id']}: {exc}") from None
-            outputs = _first_outputs(records[cell["id"]], run.id, cell["id"])
+            outputs = first_outputs(records[cell["id"]], f"run {run.id}, cell {cell['id']}")
             if not outputs:
                 skipped[cell["id"]] = "no outputs stored"
                 continue
             key = workload.model_dump_json()
             if key not in samples_by_workload:
                 samples_by_workload[key] = {sample.id: sample for sample in load_samples(workload)}
-            references = _cell_references(scoring, samples_by_workload[key], outputs, run.id, cell["id"])
+            references = scoring.references_from_samples(
+                samples_by_workload[key], list(outputs), f"run {run.id}, cell {cell['id']}"
+            )
             results = scoring.score(outputs, references, session)
             scored[cell["id"]] = metrics_document(scoring.name, len(outputs), results)
     return {"run": run.id, "cells": scored, "skipped": skipped}
