@@ -21,7 +21,7 @@ from vlmperf.runner.plan import Cell
 from vlmperf.store.sqlite import DEFAULT_DIR, Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Measure what a vision-language model costs and how well it answers.")
-out_console = Console(width=None if sys.stdout.isatty() else 200)
+out_console = Console(width=None if sys.stdout.isatty() else 250)
 err_console = Console(stderr=True)
 _state = {"debug": False}
 

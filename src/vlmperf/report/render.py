@@ -32,7 +32,7 @@ def rich_table(document: dict[str, Any]) -> Table:
 
 
 def render_table(document: dict[str, Any]) -> str:
-    console = Console(file=io.StringIO(), width=200, record=True, color_system=None)
+    console = Console(file=io.StringIO(), width=250, record=True, color_system=None)
     console.print(rich_table(document))
     return console.export_text()
 

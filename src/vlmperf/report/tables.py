@@ -12,6 +12,15 @@ from vlmperf.metrics.definitions import METRICS
 from vlmperf.metrics.summary import STATISTICS
 
 AGREEMENT = "agreement_vs_reference"
+HEADLINE_QUALITY = ("vqa_accuracy", "mcq_accuracy", "cider", "wer")
+"""The quality figure the summary table shows, the first a cell has (all are in JSON and CSV)."""
+
+
+def headline_quality(metrics: dict[str, Any]) -> str:
+    for name in HEADLINE_QUALITY:
+        if name in metrics and metrics[name].get("value") is not None:
+            return f"{name} {metrics[name]['value']:.3g}"
+    return "-"
 
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("latency_s", "p50", "latency_ms p50"),
@@ -51,12 +60,18 @@ def summary_table(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     cells = document["cells"]
     keys = varying_keys(cells) or ["target.model", "scenario.batch_size"]
     compared = any(AGREEMENT in cell["metrics"] for cell in cells)
-    header = ["cell", *keys, "status", *[title for _, _, title in HEADLINE], *(["agree_ref"] if compared else [])]
+    scored = any(name in cell["metrics"] for cell in cells for name in HEADLINE_QUALITY)
+    header = [
+        "cell", *keys, "status", *[title for _, _, title in HEADLINE],
+        *(["quality"] if scored else []), *(["agree_ref"] if compared else []),
+    ]
     rows = []
     for cell in cells:
         row = [cell["id"], *[str(cell["config"].get(k)) for k in keys], cell["status"]]
         if cell["status"] == "ok":
             row += [format_value(m, (cell["metrics"].get(m) or {}).get(stat)) for m, stat, _ in HEADLINE]
+            if scored:
+                row.append(headline_quality(cell["metrics"]))
             if compared:
                 agreement = (cell["metrics"].get(AGREEMENT) or {}).get("value")
                 row.append("-" if agreement is None else f"{agreement:.3f}")
@@ -74,7 +89,12 @@ def wide_rows(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]
     config_keys: list[str] = []
     for cell in cells:
         config_keys += [k for k in cell["config"] if k not in config_keys]
-    metric_columns = [f"{m}.{s}" for m in METRICS for s in STATISTICS] + [f"{AGREEMENT}.value"]
+    quality_names = sorted(
+        {name for cell in cells for name, stats in cell["metrics"].items() if name not in METRICS and "value" in stats}
+    )
+    metric_columns = [f"{m}.{s}" for m in METRICS for s in STATISTICS] + [
+        f"{name}.{part}" for name in quality_names for part in ("value", "ci95_low", "ci95_high")
+    ]
     header = ["run_id", "cell_id", *config_keys, "status", "error_type", "error_message", *metric_columns]
     rows = []
     for cell in cells:
@@ -86,6 +106,9 @@ def wide_rows(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]
             stats = cell["metrics"].get(m) or {}
             for s in STATISTICS:
                 row[f"{m}.{s}"] = stats.get(s)
-        row[f"{AGREEMENT}.value"] = (cell["metrics"].get(AGREEMENT) or {}).get("value")
+        for name in quality_names:
+            stats = cell["metrics"].get(name) or {}
+            low, high = stats.get("ci95") or (None, None)
+            row[f"{name}.value"], row[f"{name}.ci95_low"], row[f"{name}.ci95_high"] = stats.get("value"), low, high
         rows.append(row)
     return header, rows

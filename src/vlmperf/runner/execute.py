@@ -17,6 +17,7 @@ from vlmperf.runner.events import RunEvents, Silent
 from vlmperf.runner.group import run_group
 from vlmperf.runner.manifest import build_manifest
 from vlmperf.runner.plan import Cell, expand
+from vlmperf.runner.quality import RunQuality
 from vlmperf.store.sqlite import Store, new_run_id
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.sources import load_samples
@@ -85,13 +86,15 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
 
     failed = 0
     status = "partial"
+    quality = RunQuality()
     try:
         for group in _groups(pending):
-            failed += run_group(group, plan, store, run_id, events)
+            failed += run_group(group, plan, store, run_id, events, quality)
         if plan.reference is not None:
             record_agreement(store, run_id, cells, plan.reference)
         status = "complete"
     finally:
+        quality.close()
         store.set_run_status(run_id, status)
         events.run_finished(run_id, status)
     return RunOutcome(run_id, status, len(cells), failed, len(cells) - len(pending), resumed)

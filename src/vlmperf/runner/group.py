@@ -19,6 +19,7 @@ from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.measure import CellMeasurement
 from vlmperf.runner.plan import Cell
+from vlmperf.runner.quality import RunQuality
 from vlmperf.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -45,21 +46,28 @@ class _ActiveCell:
     def __init__(self, cell: Cell, loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents) -> None:
         self.cell, self._store, self._run_id, self._events = cell, store, run_id, events
         self.records: list[dict[str, Any]] = []
+        self._samples = plan.samples_for(cell)
         store.start_cell(run_id, cell.id)
         events.cell_started(cell)
-        self.measurement = CellMeasurement(loaded, cell.spec, plan.samples_for(cell), self._keep)
+        self.measurement = CellMeasurement(loaded, cell.spec, self._samples, self._keep)
 
     def _keep(self, seq: int, record: dict[str, Any]) -> None:
         self._store.add_record(self._run_id, self.cell.id, seq, record)
         self.records.append(record)
         self._events.record_measured(self.cell, seq)
 
-    def finish(self) -> None:
-        self._store.finish_cell(self._run_id, self.cell.id, summarize_records(self.records), self.measurement.info())
+    def finish(self, quality: RunQuality) -> None:
+        where = f"run {self._run_id}, cell {self.cell.id}"
+        scores, scoring_info = quality.score(self.cell.spec.workload.task, self.records, self._samples, where)
+        summary = {**summarize_records(self.records), **scores}
+        info = {**self.measurement.info(), "quality": scoring_info}
+        self._store.finish_cell(self._run_id, self.cell.id, summary, info)
         self._events.cell_finished(self.cell, "ok", None)
 
 
-def run_group(group: list[Cell], plan: Plan, store: Store, run_id: str, events: RunEvents) -> int:
+def run_group(
+    group: list[Cell], plan: Plan, store: Store, run_id: str, events: RunEvents, quality: RunQuality
+) -> int:
     """Load the group's model once and measure its cells; returns how many failed."""
     try:
         loaded = load_model(group[0].spec.target)
@@ -71,14 +79,14 @@ def run_group(group: list[Cell], plan: Plan, store: Store, run_id: str, events: 
         return len(group)
     try:
         rounds = [group] if plan.spec.interleave else [[cell] for cell in group]
-        return sum(_measure_together(cells, loaded, plan, store, run_id, events) for cells in rounds)
+        return sum(_measure_together(cells, loaded, plan, store, run_id, events, quality) for cells in rounds)
     finally:
         del loaded
         _free_device_memory()
 
 
 def _measure_together(
-    cells: list[Cell], loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents
+    cells: list[Cell], loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents, quality: RunQuality
 ) -> int:
     """Warm every cell up, then give each unfinished cell one timed run per round, in random order."""
     rng = random.Random(ORDER_SEED)
@@ -113,7 +121,7 @@ def _measure_together(
                 continue
             active.remove(current)
             if measured:
-                attempt(current.cell, current.finish, "summary")
+                attempt(current.cell, lambda a=current: a.finish(quality), "summary")
             else:
                 _free_device_memory()
     return failed

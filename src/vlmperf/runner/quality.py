@@ -1,0 +1,52 @@
+"""Quality of a cell, scored on the very outputs its latency was measured on.
+
+When a cell finishes, its outputs (each sample's first) are scored against the samples'
+references with the task's scoring (`vlmperf.scoring.by_task`), and the figures join the cell's
+summary beside its speed, each with its bootstrap interval. One scoring session serves the whole
+run, so METEOR's Java process starts once. Without the `quality` extra (or without Java for the
+caption metrics) the cell keeps its speed figures and its info says why quality is missing: a
+quality figure is never replaced by a different one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vlmperf.errors import VlmperfError
+from vlmperf.store.outputs import first_outputs
+from vlmperf.workloads.sample import Sample
+
+
+class RunQuality:
+    """Scores finished cells; close() ends the scoring session (METEOR's Java process)."""
+
+    def __init__(self) -> None:
+        self._session: Any = None
+
+    def score(self, task: str, records: list[dict[str, Any]], samples: list[Sample], where: str) -> tuple[dict, dict]:
+        """(metrics to add to the summary, what to record in the cell's info)."""
+        try:
+            from vlmperf.scoring.by_task import ScoringSession, get_scoring
+        except ImportError as exc:
+            return {}, {"not_scored": f"quality needs the quality extra: pip install 'vlmperf[quality]' ({exc.name})"}
+        try:
+            scoring = get_scoring(task)
+            outputs = first_outputs(records, where)
+            references = scoring.references_from_samples({s.id: s for s in samples}, list(outputs), where)
+            if self._session is None:
+                self._session = ScoringSession()
+            results = scoring.score(outputs, references, self._session)
+        except VlmperfError as exc:
+            return {}, {"not_scored": str(exc)}
+        metrics = {name: result.as_dict() for name, result in results.items()}
+        info = {
+            "task": scoring.name,
+            "samples_scored": len(outputs),
+            "implementation": {name: result.implementation for name, result in results.items()},
+        }
+        return metrics, info
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
