@@ -429,6 +429,7 @@ def _leaf_changes() -> list[tuple[str, object]]:
         ("workload.prompt", "Say something."),
         ("workload.max_input_len", 50),
         ("workload.image_size", 224),
+        ("workload.ocr_tokens", True),
         ("scenario.batch_size", 2),
         ("generation.max_new_tokens", 5),
         ("generation.mode", "fixed"),
@@ -449,6 +450,7 @@ def test_every_cell_field_is_covered_by_the_id_test():
 
     every = {k for k in flatten(CellSpec().model_dump(mode="json")) if k not in ("target.kind", "scenario.kind")}
     every -= {"target.text_layers", "target.vision_layers"}  # need no_weights: checked below
+    every -= {"workload.dataset", "workload.columns"}  # need source: dataset: checked below
     assert every <= covered, f"add these fields to _leaf_changes: {sorted(every - covered)}"
 
 
@@ -506,3 +508,24 @@ def test_sampling_settings_without_sampling_are_refused():
     with pytest.raises(ConfigError, match="only apply with do_sample"):
         load_run_spec(None, ["generation.temperature=0.7"])
     assert load_run_spec(None, ["generation.temperature=0.7", "generation.do_sample=true"]).generation.temperature == 0.7
+
+
+def test_cell_id_differs_with_the_dataset():
+    base = {"workload": {"source": "dataset", "task": "caption"}}
+    ids = {
+        cell_id(CellSpec.model_validate({"workload": {**base["workload"], **extra}}))
+        for extra in (
+            {"dataset": {"kind": "parquet", "path": "a.parquet"}},
+            {"dataset": {"kind": "parquet", "path": "b.parquet"}},
+            {"dataset": {"kind": "hub", "path": "org/x", "split": "val"}},
+            {"dataset": {"kind": "hub", "path": "org/x", "split": "val"}, "columns": {"captions": "refs"}},
+        )
+    }
+    assert len(ids) == 4
+
+
+def test_dataset_settings_need_a_dataset_source():
+    with pytest.raises(ConfigError, match="source: dataset only"):
+        load_run_spec(None, ["workload.dataset={kind: parquet, path: a.parquet}"])
+    with pytest.raises(ConfigError, match="workload.limit"):
+        load_run_spec(None, ["workload.source=dataset", "workload.dataset={kind: parquet, path: a.parquet, limit: 3}"])

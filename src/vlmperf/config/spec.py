@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from vlmperf.backends.local.presets import DEFAULT_MODEL
+from vlmperf.workloads.datasets.spec import ColumnMap, DatasetSource
 
 DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
@@ -60,15 +61,32 @@ class LocalTarget(Spec):
 class Workload(Spec):
     """What is asked: a task over samples from a source, and how inputs are shaped."""
 
-    task: Literal["caption", "vqa"] = "caption"
-    source: Literal["builtin", "procedural"] = "builtin"
+    task: Literal["caption", "vqa", "mcq", "coco-caption", "textvqa", "scienceqa-img"] = "caption"
+    source: Literal["builtin", "procedural", "dataset"] = Field(
+        "builtin", description="builtin photos, procedural shapes, or a dataset (hub, parquet, jsonl, imagefolder)"
+    )
+    dataset: DatasetSource | None = Field(
+        None, description="where a dataset source reads (default for coco-caption, textvqa, scienceqa-img: lmms-eval's)"
+    )
+    columns: ColumnMap | None = Field(None, description="which dataset column holds what (default: the task's)")
     limit: PositiveInt | None = Field(None, description="use at most this many samples (procedural: how many to make)")
-    seed: int = Field(0, description="seed of the procedural generator")
-    prompt: str | None = Field(None, description="prompt template; {question} is replaced by the sample's question")
+    seed: int = Field(0, description="seed of the procedural generator and of a dataset's subset")
+    prompt: str | None = Field(
+        None, description="prompt template; fields: {question} {Question} {choices} {context} {ocr}"
+    )
+    ocr_tokens: bool = Field(False, description="textvqa: give the OCR tokens in the prompt, as lmms-eval's ocr option")
     max_input_len: PositiveInt | None = Field(
         None, description="token budget of the text prompt; longer prompts are cut (image tokens never are)"
     )
     image_size: PositiveInt | None = Field(None, description="resize images so the longer side is this many pixels")
+
+    @model_validator(mode="after")
+    def _dataset_settings_fit_the_source(self) -> Workload:
+        if self.source != "dataset" and (self.dataset is not None or self.columns is not None):
+            raise ValueError("dataset and columns apply to source: dataset only")
+        if self.dataset is not None and (self.dataset.limit is not None or self.dataset.seed != 0):
+            raise ValueError("set the subset with workload.limit and workload.seed, not dataset.limit / dataset.seed")
+        return self
 
 
 class Scenario(Spec):

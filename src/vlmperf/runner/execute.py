@@ -20,7 +20,7 @@ from vlmperf.runner.plan import Cell, expand
 from vlmperf.runner.quality import RunQuality
 from vlmperf.store.sqlite import Store, new_run_id
 from vlmperf.workloads.sample import Sample
-from vlmperf.workloads.sources import load_samples
+from vlmperf.workloads.sources import LoadedWorkload, load_workload
 
 
 @dataclass(frozen=True)
@@ -44,25 +44,28 @@ class Plan:
 
     spec: RunSpec
     cells: list[Cell]
-    samples: dict[str, list[Sample]]
+    workloads: dict[str, LoadedWorkload]
     reference: Cell | None = None
 
+    def workload_for(self, cell: Cell) -> LoadedWorkload:
+        return self.workloads[cell.spec.workload.model_dump_json()]
+
     def samples_for(self, cell: Cell) -> list[Sample]:
-        return self.samples[cell.spec.workload.model_dump_json()]
+        return self.workload_for(cell).samples
 
 
 def prepare(run: RunSpec, where: str = "config") -> Plan:
     """Expand the sweep and check every cell's device, model reference and samples, before any work."""
     cells = expand(run, where)
     reference = find_reference(cells, run.reference, where) if run.reference else None
-    samples: dict[str, list[Sample]] = {}
+    workloads: dict[str, LoadedWorkload] = {}
     for cell in cells:
         check_device(cell.spec.target.device)
         check_model_reference(cell.spec.target)
         key = cell.spec.workload.model_dump_json()
-        if key not in samples:
-            samples[key] = load_samples(cell.spec.workload)
-    return Plan(run, cells, samples, reference)
+        if key not in workloads:
+            workloads[key] = load_workload(cell.spec.workload)
+    return Plan(run, cells, workloads, reference)
 
 
 def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: RunEvents | None = None) -> RunOutcome:
@@ -70,6 +73,7 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
     events = events or Silent()
     run, cells = plan.spec, plan.cells
     manifest = build_manifest(run.model_dump(mode="json"), local=True, devices=[c.spec.target.device for c in cells])
+    manifest["datasets"] = [w.provenance for w in plan.workloads.values() if w.provenance is not None]
     run_id = _resumed_run(store, resume, [c.id for c in cells])
     resumed = run_id is not None
     if run_id is None:

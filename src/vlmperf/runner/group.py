@@ -46,7 +46,8 @@ class _ActiveCell:
     def __init__(self, cell: Cell, loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents) -> None:
         self.cell, self._store, self._run_id, self._events = cell, store, run_id, events
         self.records: list[dict[str, Any]] = []
-        self._samples = plan.samples_for(cell)
+        self._workload = plan.workload_for(cell)
+        self._samples = self._workload.samples
         store.start_cell(run_id, cell.id)
         events.cell_started(cell)
         self.measurement = CellMeasurement(loaded, cell.spec, self._samples, self._keep)
@@ -60,7 +61,13 @@ class _ActiveCell:
         where = f"run {self._run_id}, cell {self.cell.id}"
         scores, scoring_info = quality.score(self.cell.spec.workload.task, self.records, self._samples, where)
         summary = {**summarize_records(self.records), **scores}
-        info = {**self.measurement.info(), "quality": scoring_info}
+        workload = self._workload
+        info = {
+            **self.measurement.info(),
+            "quality": scoring_info,
+            "dataset": workload.provenance,
+            "failed_samples": workload.failed,
+        }
         self._store.finish_cell(self._run_id, self.cell.id, summary, info)
         self._events.cell_finished(self.cell, "ok", None)
 

@@ -44,7 +44,8 @@ class CellMeasurement:
     def __init__(self, loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord) -> None:
         task = get_task(spec.workload.task)
         self.template = spec.workload.prompt if spec.workload.prompt is not None else task.default_prompt
-        self._prompts = {sample.id: task.prompt_for(sample, self.template) for sample in samples}
+        ocr = spec.workload.ocr_tokens
+        self._prompts = {sample.id: task.prompt_for(sample, self.template, ocr=ocr) for sample in samples}
         self._loaded = loaded
         self._spec = spec
         self._samples = samples

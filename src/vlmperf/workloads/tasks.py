@@ -1,42 +1,81 @@
 """Tasks: what a sample is asked, declared once each in a registry.
 
-A task turns a sample into the text prompt sent with its images. Adding a task is adding one
-declaration here, not a branch in the backends.
+A task turns a sample into the text prompt sent with its images, and names the dataset it reads
+by default. Adding a task is adding one declaration here (and its scoring in
+`vlmperf.scoring.by_task`), not a branch in the backends. The study tasks use lmms-eval's prompts,
+so their scores are comparable with published ones.
+
+Prompt templates are Python format strings over these fields:
+- `{question}`: the sample's question; `{Question}`: the same with `str.capitalize()` (lmms-eval's
+  TextVQA does this);
+- `{choices}`: the choices as lines `A. text`;
+- `{context}`: `Context: <hint>\n` when the sample has a non-empty hint (ScienceQA), else empty;
+- `{ocr}`: `\nReference OCR token: a, b, ...` when `workload.ocr_tokens` is on and the sample has
+  OCR tokens (TextVQA), else empty.
 """
 
 from __future__ import annotations
 
 import hashlib
+import string
 from dataclasses import dataclass
 
 from vlmperf.errors import InputError
 from vlmperf.workloads.sample import Sample
 
+_MCQ_PROMPT = "{context}{question}\n{choices}\nAnswer with the option's letter from the given choices directly."
+_SHORT_ANSWER = "\nAnswer the question using a single word or phrase."
+
 
 @dataclass(frozen=True)
 class Task:
-    """A named way of asking: its default prompt template and which references it needs."""
+    """A named way of asking: its default prompt template and the dataset preset it reads by default."""
 
     name: str
     default_prompt: str
     needs_question: bool = False
+    dataset_preset: str | None = None
+    column_preset: str | None = None
 
-    def prompt_for(self, sample: Sample, template: str | None = None) -> str:
-        """The prompt text for one sample; `{question}` in the template is the sample's question."""
+    def prompt_for(self, sample: Sample, template: str | None = None, *, ocr: bool = False) -> str:
+        """The prompt text for one sample (see the module docstring for the template fields)."""
         template = template if template is not None else self.default_prompt
-        question = sample.references.question
-        if "{question}" in template:
-            if not question:
-                raise InputError(f"sample {sample.id!r} has no question, but the {self.name} prompt needs one")
-            return template.replace("{question}", question)
-        return template
+        fields = prompt_fields(sample, ocr=ocr)
+        needed = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        unknown = needed - set(PROMPT_FIELDS)
+        if unknown:
+            raise InputError(f"prompt template names {sorted(unknown)}; the fields are {', '.join(PROMPT_FIELDS)}")
+        missing = sorted(name for name in needed if fields.get(name) is None)
+        if missing:
+            raise InputError(f"sample {sample.id!r} has no {', '.join(missing)}, but the {self.name} prompt needs it")
+        return template.format_map(fields)
+
+
+PROMPT_FIELDS = ("question", "Question", "choices", "context", "ocr")
+
+
+def prompt_fields(sample: Sample, *, ocr: bool) -> dict[str, str | None]:
+    refs = sample.references
+    hint = str(sample.meta.get("hint") or "").strip()
+    tokens = sample.meta.get("ocr_tokens") or []
+    return {
+        "question": refs.question,
+        "Question": refs.question.capitalize() if refs.question else None,
+        "choices": "\n".join(f"{chr(65 + i)}. {c}" for i, c in enumerate(refs.choices)) if refs.choices else None,
+        "context": f"Context: {hint}\n" if hint else "",
+        "ocr": f"\nReference OCR token: {', '.join(map(str, tokens))}" if ocr and len(tokens) else "",
+    }
 
 
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
-        Task("caption", "Describe the image in one sentence."),
-        Task("vqa", "{question}\nAnswer the question using a single word or phrase.", needs_question=True),
+        Task("caption", "Describe the image in one sentence.", column_preset="caption"),
+        Task("vqa", "{question}" + _SHORT_ANSWER, needs_question=True, column_preset="vqa"),
+        Task("mcq", _MCQ_PROMPT, needs_question=True, column_preset="mcq"),
+        Task("coco-caption", "Provide a one-sentence caption for the provided image.", dataset_preset="coco-caption2017"),
+        Task("textvqa", "{Question}{ocr}" + _SHORT_ANSWER, needs_question=True, dataset_preset="textvqa"),
+        Task("scienceqa-img", _MCQ_PROMPT, needs_question=True, dataset_preset="scienceqa-img"),
     )
 }
 
