@@ -246,8 +246,10 @@ def test_missing_image_is_an_input_error_naming_the_file(data_copy):
 
 def test_empty_dataset_is_an_input_error(data_copy, monkeypatch):
     (data_copy / "samples.json").write_text("[]")
-    monkeypatch.setitem(sources.SOURCES, "builtin", lambda w: load_builtin_samples(limit=w.limit, folder=data_copy))
-    with pytest.raises(InputError, match="gave no samples"):
+    monkeypatch.setitem(
+        sources.SOURCES, "builtin", lambda w: sources.LoadedWorkload(load_builtin_samples(limit=w.limit, folder=data_copy))
+    )
+    with pytest.raises(InputError, match="gave no usable samples"):
         sources.load_samples(sources.Workload())
 
 
@@ -255,6 +257,8 @@ def test_corrupt_image_stops_the_run_before_the_store_changes(data_copy, monkeyp
     """Through the API the CLI calls: the run's preflight reads the samples before a run is created."""
     first = json.loads((data_copy / "samples.json").read_text())[0]["file"]
     (data_copy / first).write_bytes(b"\x00" * 64)
-    monkeypatch.setitem(sources.SOURCES, "builtin", lambda w: load_builtin_samples(limit=w.limit, folder=data_copy))
+    monkeypatch.setitem(
+        sources.SOURCES, "builtin", lambda w: sources.LoadedWorkload(load_builtin_samples(limit=w.limit, folder=data_copy))
+    )
     with pytest.raises(InputError, match=first):
         api.run(None, overrides=SMALL_RUN[1::2], out=unchanged)
