@@ -7,7 +7,7 @@ import pytest
 import vlmperf.api as vp
 from vlmperf.config.loader import load_run_spec
 from vlmperf.errors import ConfigError
-from vlmperf.runner.agreement import agreement, find_reference
+from vlmperf.runner.agreement import agreement, reference_cells
 from vlmperf.runner.plan import expand
 from vlmperf.store.outputs import first_outputs
 
@@ -31,13 +31,16 @@ def test_first_outputs_keep_each_samples_first_answer():
     assert first_outputs(records, "test") == {"a": "first a", "b": "b", "c": "c"}
 
 
-def test_the_reference_must_name_exactly_one_cell():
-    cells = expand(load_run_spec(None, QUICK))
-    assert find_reference(cells, {"scenario.batch_size": 2}, "x").config["scenario.batch_size"] == 2
-    with pytest.raises(ConfigError, match="names 2 cells"):
-        find_reference(cells, {"target.dtype": "fp32"}, "x")
-    with pytest.raises(ConfigError, match="names no cell"):
-        find_reference(cells, {"scenario.batch_size": 8}, "x")
+def test_each_cell_is_compared_with_its_counterpart_at_the_reference_setting():
+    cells = expand(load_run_spec(None, [*QUICK, "sweep.grid.target.dtype=[fp32, bf16]"]))
+    pairs = reference_cells(cells, {"scenario.batch_size": 1}, "x")
+    assert len(pairs) == 4
+    for cell in cells:
+        reference = pairs[cell.id]
+        assert reference.config["scenario.batch_size"] == 1
+        assert reference.config["target.dtype"] == cell.config["target.dtype"], "same everything but the reference keys"
+    with pytest.raises(ConfigError, match="matches no cell"):
+        reference_cells(cells, {"scenario.batch_size": 8}, "x")
 
 
 def test_a_run_reports_agreement_with_its_reference_cell(tmp_path, monkeypatch):

@@ -441,6 +441,7 @@ def _leaf_changes() -> list[tuple[str, object]]:
         ("measure.min_runs", 4),
         ("measure.min_duration_s", 1.5),
         ("measure.max_runs", 99),
+        ("measure.every_sample", False),
     ]
 
 

@@ -119,11 +119,15 @@ class Generation(Spec):
 
 
 class Measure(Spec):
-    """When to stop measuring a cell: after both `min_runs` timed runs and `min_duration_s` seconds."""
+    """When to stop measuring a cell: after `min_runs` timed runs, `min_duration_s` seconds of them,
+    and (with `every_sample`) once every sample of the workload has been through the model."""
 
     warmup_runs: int = Field(1, ge=0)
     min_runs: PositiveInt = 3
     min_duration_s: float = Field(0.0, ge=0)
+    every_sample: bool = Field(
+        True, description="keep going until every sample was answered once, so quality covers the whole subset"
+    )
     max_runs: PositiveInt = Field(10_000, description="hard cap on timed runs, whatever the duration")
 
     @model_validator(mode="after")
@@ -170,8 +174,9 @@ class RunSpec(CellSpec):
     )
     reference: dict[str, Any] | None = Field(
         None,
-        description="dotted keys naming the reference cell (e.g. {target.dtype: fp32, scenario.batch_size: 1}); "
-        "every cell then reports agreement_vs_reference: the share of samples whose output equals the reference's",
+        description="the reference setting (e.g. {target.dtype: fp32, scenario.batch_size: 1}): each cell is compared "
+        "with the cell equal to it but for these keys, and reports agreement_vs_reference, the share of samples "
+        "whose output equals that cell's",
     )
 
 

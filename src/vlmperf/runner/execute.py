@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from vlmperf.backends.local.loading import check_device, check_model_reference
 from vlmperf.config.spec import RunSpec
-from vlmperf.runner.agreement import find_reference, record_agreement
+from vlmperf.runner.agreement import record_agreement, reference_cells
 from vlmperf.runner.events import RunEvents, Silent
 from vlmperf.runner.group import run_group
 from vlmperf.runner.manifest import build_manifest
@@ -45,7 +45,7 @@ class Plan:
     spec: RunSpec
     cells: list[Cell]
     workloads: dict[str, LoadedWorkload]
-    reference: Cell | None = None
+    references: dict[str, Cell] | None = None
 
     def workload_for(self, cell: Cell) -> LoadedWorkload:
         return self.workloads[cell.spec.workload.model_dump_json()]
@@ -57,7 +57,7 @@ class Plan:
 def prepare(run: RunSpec, where: str = "config") -> Plan:
     """Expand the sweep and check every cell's device, model reference and samples, before any work."""
     cells = expand(run, where)
-    reference = find_reference(cells, run.reference, where) if run.reference else None
+    references = reference_cells(cells, run.reference, where) if run.reference else None
     workloads: dict[str, LoadedWorkload] = {}
     for cell in cells:
         check_device(cell.spec.target.device)
@@ -65,7 +65,7 @@ def prepare(run: RunSpec, where: str = "config") -> Plan:
         key = cell.spec.workload.model_dump_json()
         if key not in workloads:
             workloads[key] = load_workload(cell.spec.workload)
-    return Plan(run, cells, workloads, reference)
+    return Plan(run, cells, workloads, references)
 
 
 def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: RunEvents | None = None) -> RunOutcome:
@@ -94,8 +94,8 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
     try:
         for group in _groups(pending):
             failed += run_group(group, plan, store, run_id, events, quality)
-        if plan.reference is not None:
-            record_agreement(store, run_id, cells, plan.reference)
+        if plan.references:
+            record_agreement(store, run_id, plan.references)
         status = "complete"
     finally:
         quality.close()

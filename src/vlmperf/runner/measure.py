@@ -98,8 +98,9 @@ class CellMeasurement:
 
     def done(self) -> bool:
         measure = self._spec.measure
+        covered = not measure.every_sample or self.runs * self._spec.scenario.batch_size >= len(self._samples)
         return self.runs >= measure.max_runs or (
-            self.runs >= measure.min_runs and self.measured_s >= measure.min_duration_s
+            self.runs >= measure.min_runs and self.measured_s >= measure.min_duration_s and covered
         )
 
     def measure_once(self) -> None:
