@@ -358,7 +358,7 @@ def test_run_is_rescored_per_cell_from_its_outputs(small_run: Path, vlmperf_env,
         ):
             for sample_id, text in zip(ids, texts):
                 outputs.setdefault(sample_id, text)
-        assert scored["task"] == task and scored["n"] == len(outputs) == 2
+        assert scored["task"] == task and scored["n"] == len(outputs) == len(samples), "every sample answered once"
         if task == "vqa":
             answers = {k: list(samples[k].answers) for k in outputs}
             direct = {"vqa_accuracy": vqa_accuracy(outputs, answers), "exact_match": exact_match(outputs, answers)}

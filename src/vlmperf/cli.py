@@ -113,6 +113,9 @@ def run(
         document = run_document(store, outcome.run_id)
     out_console.print(rich_table(document))
     out_console.print(f"stored in {Path(out) / 'vlmperf.db'} as run {outcome.run_id}; `vlmperf report {outcome.run_id}` shows it again")
+    unscored = {(c["info"].get("quality") or {}).get("not_scored") for c in document["cells"]} - {None}
+    for reason in sorted(unscored):
+        err_console.print(f"[yellow]quality not scored[/yellow]: {reason}", markup=True, highlight=False)
     if outcome.failed:
         err_console.print(f"[yellow]{outcome.failed} of {outcome.cells} cells failed[/yellow] (see the table)")
     if outcome.failed and outcome.failed == outcome.cells - outcome.skipped:
