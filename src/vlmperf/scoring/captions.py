@@ -54,7 +54,7 @@ from typing import IO
 
 from vlmperf.errors import InputError
 from vlmperf.scoring.java import require_java
-from vlmperf.scoring.result import MetricResult, interval
+from vlmperf.scoring.result import MetricResult, check_text_references, interval
 
 METRIC_NAMES = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
 # Characters Stanford's PTBTokenizer (with -preserveLines) ends a line at; each becomes a space.
@@ -99,7 +99,7 @@ def caption_metrics(predictions: Mapping[str, str], references: Mapping[str, Seq
     not predicted are ignored. Needs Java (InputError otherwise) and starts two Java processes;
     to score many sets in a row, keep one `CaptionScorer` open, which loads METEOR once.
     """
-    _check_inputs(predictions, references)  # bad input is reported before Java is looked for
+    check_text_references(predictions, references)  # bad input is reported before Java is looked for
     with CaptionScorer() as scorer:
         return scorer.score(predictions, references)
 
@@ -150,7 +150,7 @@ class CaptionScorer:
         """
         if self._pending is not None:
             raise RuntimeError("this CaptionScorer already has a set in progress: call .result() on it first")
-        ids = _check_inputs(predictions, references)
+        ids = check_text_references(predictions, references)
         meteor_module, ptb_module = self._modules[3], self._modules[4]
         if self._meteor is None or not self._meteor.alive():
             if self._meteor is not None:
@@ -216,25 +216,6 @@ class PendingCaptions:
             )
         self._results = results
         return results
-
-
-def _check_inputs(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> list[str]:
-    """The ids to score, in the order of `predictions`; InputError naming the first bad sample."""
-    if not predictions:
-        raise InputError("no predictions to score: caption metrics need at least one prediction")
-    missing = [key for key in predictions if key not in references]
-    if missing:
-        raise InputError(f"no references for {len(missing)} prediction id(s), first: {missing[:5]}")
-    for key, text in predictions.items():
-        if not isinstance(text, str):
-            raise InputError(f"sample {key!r}: the prediction must be a string, got {type(text).__name__}")
-        refs = references[key]
-        if isinstance(refs, str) or not isinstance(refs, Sequence) or len(refs) == 0:
-            raise InputError(f"sample {key!r}: references must be a non-empty list of strings, got {refs!r}")
-        for i, ref in enumerate(refs):
-            if not isinstance(ref, str):
-                raise InputError(f"sample {key!r}: reference {i} must be a string, got {type(ref).__name__}")
-    return list(predictions)
 
 
 def tokenize(

@@ -55,10 +55,26 @@ def check_ids(predictions: Mapping[str, Any], references: Mapping[str, Any], wha
         raise InputError("no predictions to score")
     missing = [key for key in predictions if key not in references]
     if missing:
-        raise InputError(f"no {what} for {len(missing)} id(s), first: {missing[:5]}")
+        raise InputError(f"no {what} for {len(missing)} prediction id(s), first: {missing[:5]}")
 
 
 def mean_result(per_sample: Sequence[float], implementation: dict[str, Any]) -> MetricResult:
     """A metric whose value is the mean of its per-sample scores."""
     scores = tuple(float(v) for v in per_sample)
     return MetricResult(sum(scores) / len(scores), scores, interval(scores), implementation)
+
+
+def check_text_references(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> list[str]:
+    """The ids to score, in the order of `predictions`, where every prediction is a string with a
+    non-empty list of reference strings; otherwise an InputError naming the first bad sample."""
+    check_ids(predictions, references, "references")
+    for key, text in predictions.items():
+        if not isinstance(text, str):
+            raise InputError(f"sample {key!r}: the prediction must be a string, got {type(text).__name__}")
+        refs = references[key]
+        if isinstance(refs, str) or not isinstance(refs, Sequence) or len(refs) == 0:
+            raise InputError(f"sample {key!r}: references must be a non-empty list of strings, got {refs!r}")
+        for i, ref in enumerate(refs):
+            if not isinstance(ref, str):
+                raise InputError(f"sample {key!r}: reference {i} must be a string, got {type(ref).__name__}")
+    return list(predictions)

@@ -25,7 +25,7 @@ import importlib.metadata
 from collections.abc import Callable, Mapping, Sequence
 
 from vlmperf.errors import InputError
-from vlmperf.scoring.result import MetricResult, interval
+from vlmperf.scoring.result import MetricResult, check_text_references, interval
 
 NORMALISATION = (
     "lower-case; delete Unicode punctuation (category P*, as jiwer.RemovePunctuation); "
@@ -104,7 +104,7 @@ def _error_rate(
     reduce,
     corpus: Callable[..., float],
 ) -> MetricResult:
-    ids = _check_inputs(predictions, references)
+    ids = check_text_references(predictions, references)
     jiwer = _jiwer()
     normalise = normaliser()
     # Normalise each text once; jiwer then only splits (the normalisation is idempotent, so this
@@ -165,19 +165,3 @@ def _pair_rate(ref_length: int, chunks: Sequence) -> float:
     return errors / ref_length
 
 
-def _check_inputs(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> list[str]:
-    if not predictions:
-        raise InputError("no predictions to score")
-    missing = [key for key in predictions if key not in references]
-    if missing:
-        raise InputError(f"no references for {len(missing)} prediction id(s), first: {missing[:5]}")
-    for key, text in predictions.items():
-        if not isinstance(text, str):
-            raise InputError(f"sample {key!r}: the prediction must be a string, got {type(text).__name__}")
-        refs = references[key]
-        if isinstance(refs, str) or not isinstance(refs, Sequence) or len(refs) == 0:
-            raise InputError(f"sample {key!r}: references must be a non-empty list of strings, got {refs!r}")
-        for i, ref in enumerate(refs):
-            if not isinstance(ref, str):
-                raise InputError(f"sample {key!r}: reference {i} must be a string, got {type(ref).__name__}")
-    return list(predictions)
