@@ -47,10 +47,9 @@ class _ActiveCell:
         self.cell, self._store, self._run_id, self._events = cell, store, run_id, events
         self.records: list[dict[str, Any]] = []
         self._workload = plan.workload_for(cell)
-        self._samples = self._workload.samples
         store.start_cell(run_id, cell.id)
         events.cell_started(cell)
-        self.measurement = CellMeasurement(loaded, cell.spec, self._samples, self._keep)
+        self.measurement = CellMeasurement(loaded, cell.spec, self._workload.samples, self._keep)
 
     def _keep(self, seq: int, record: dict[str, Any]) -> None:
         self._store.add_record(self._run_id, self.cell.id, seq, record)
@@ -59,9 +58,9 @@ class _ActiveCell:
 
     def finish(self, quality: RunQuality) -> None:
         where = f"run {self._run_id}, cell {self.cell.id}"
-        scores, scoring_info = quality.score(self.cell.spec.workload.task, self.records, self._samples, where)
-        summary = {**summarize_records(self.records), **scores}
         workload = self._workload
+        scores, scoring_info = quality.score(self.cell.spec.workload.task, self.records, workload.samples, where)
+        summary = {**summarize_records(self.records), **scores}
         info = {
             **self.measurement.info(),
             "quality": scoring_info,
