@@ -19,7 +19,6 @@ from vlmperf.runner.manifest import build_manifest
 from vlmperf.runner.plan import Cell, expand
 from vlmperf.runner.quality import RunQuality
 from vlmperf.store.sqlite import Store, new_run_id
-from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.sources import LoadedWorkload, load_workload
 
 
@@ -49,9 +48,6 @@ class Plan:
 
     def workload_for(self, cell: Cell) -> LoadedWorkload:
         return self.workloads[cell.spec.workload.model_dump_json()]
-
-    def samples_for(self, cell: Cell) -> list[Sample]:
-        return self.workload_for(cell).samples
 
 
 def prepare(run: RunSpec, where: str = "config") -> Plan:

@@ -128,12 +128,3 @@ class CellMeasurement:
             "timed_runs": self.runs,
             "measured_s": self.measured_s,
         }
-
-
-def measure_cell(loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord) -> dict[str, Any]:
-    """All of one cell's runs, one after the other; returns the cell's info."""
-    measurement = CellMeasurement(loaded, spec, samples, on_record)
-    measurement.warm_up()
-    while not measurement.done():
-        measurement.measure_once()
-    return measurement.info()

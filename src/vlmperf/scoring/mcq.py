@@ -139,7 +139,8 @@ def mcq_accuracy(
     for qid in predictions:
         if not 0 <= answer_index[qid] < len(choices[qid]):
             raise InputError(
-                f"answer index {answer_index[qid]} out of range for {len(choices[qid])} choices (id {qid!r})"
+                f"answer index {answer_index[qid]} out of range for {len(choices[qid])} choices (id {qid!r}): "
+                "the index counts choices from 0; fix the index or the choices"
             )
     parsed = [parse_choice(predictions[qid], choices[qid]) for qid in predictions]
     correct = tuple(1.0 if p == answer_index[qid] else 0.0 for p, qid in zip(parsed, predictions))

@@ -52,10 +52,12 @@ def interval(per_sample: Sequence[float], value: float | None = None) -> tuple[f
 def check_ids(predictions: Mapping[str, Any], references: Mapping[str, Any], what: str) -> None:
     """Every predicted id must have its references (references for other ids are allowed)."""
     if not predictions:
-        raise InputError("no predictions to score")
+        raise InputError("no predictions to score: give at least one prediction")
     missing = [key for key in predictions if key not in references]
     if missing:
-        raise InputError(f"no {what} for {len(missing)} prediction id(s), first: {missing[:5]}")
+        raise InputError(
+            f"no {what} for {len(missing)} prediction id(s), first: {missing[:5]}; give every predicted id its {what}"
+        )
 
 
 def mean_result(per_sample: Sequence[float], implementation: dict[str, Any]) -> MetricResult:

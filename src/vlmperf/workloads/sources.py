@@ -70,7 +70,10 @@ def _check_task_fits(task: Task, samples: list[Sample]) -> None:
     if task.needs_question:
         missing = [s.id for s in samples if not s.references.question]
         if missing:
-            raise InputError(f"task {task.name!r} needs a question, and samples {missing[:5]} have none")
+            raise InputError(
+                f"task {task.name!r} needs a question, and samples {missing[:5]} have none: "
+                "use data with questions, or a task that asks none (caption, coco-caption)"
+            )
 
 
 def load_workload(workload: Workload) -> LoadedWorkload:

@@ -44,10 +44,16 @@ class Task:
         needed = {name for _, name, _, _ in string.Formatter().parse(template) if name}
         unknown = needed - set(PROMPT_FIELDS)
         if unknown:
-            raise InputError(f"prompt template names {sorted(unknown)}; the fields are {', '.join(PROMPT_FIELDS)}")
+            raise InputError(
+                f"workload.prompt names {sorted(unknown)}; use only the fields {', '.join(PROMPT_FIELDS)} "
+                "(write {{ and }} for literal braces)"
+            )
         missing = sorted(name for name in needed if fields.get(name) is None)
         if missing:
-            raise InputError(f"sample {sample.id!r} has no {', '.join(missing)}, but the {self.name} prompt needs it")
+            raise InputError(
+                f"sample {sample.id!r} has no {', '.join(missing)}, but the {self.name} prompt needs it: "
+                "drop that field from workload.prompt, or use data that has it"
+            )
         return template.format_map(fields)
 
 

@@ -142,7 +142,10 @@ def _build_replica(target: LocalTarget, preset: Preset | None, dtype: torch.dtyp
     config._attn_implementation = target.attn_implementation
     multimodal = _is_multimodal(config)
     if not multimodal:
-        raise InputError(f"no_weights replicas are built for vision-language models; {target.model!r} is not one")
+        raise InputError(
+            f"no_weights replicas are built for vision-language models; {target.model!r} is not one: "
+            "set target.no_weights=false to load its weights, or give a vision-language model's config"
+        )
     model = build_random_model(config, dtype=dtype, device=target.device)
     if preset is not None:
         processor = build_preset_processor(preset, raw["vocab_size"])
