@@ -20,3 +20,22 @@ def vlmperf_env(vlmperf_cache: Path) -> dict[str, str]:
     env = {**os.environ, "VLMPERF_CACHE": str(vlmperf_cache), "NO_COLOR": "1", "TERM": "dumb"}
     env.pop("FORCE_COLOR", None)
     return env
+
+
+@pytest.fixture(scope="session")
+def text_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny text-only Llama saved with save_pretrained, for loading back through the real loader."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from vlmperf.backends.local.synthetic_tokenizer import build_synthetic_tokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    config = LlamaConfig(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=4,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    build_synthetic_tokenizer(512, image_token_id=3, pad_token_id=4).save_pretrained(folder)
+    return folder

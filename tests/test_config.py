@@ -356,3 +356,17 @@ def test_set_when_sweep_cells_is_not_a_list(tmp_path):
     path = write(tmp_path, "sweep:\n  cells: 7\n")
     message = config_error(path, ["scenario.batch_size=2"])
     assert message.startswith(f"{path}: sweep.cells: ") and "list" in message
+
+
+def test_an_unquoted_braced_prompt_says_to_quote_it():
+    message = config_error(None, ["workload.prompt={text}"])
+    assert message.startswith("--set workload.prompt={text}: workload.prompt: Input should be a valid string"), message
+    assert 'quote the text, as in prompt: "{text}"' in message
+
+
+def test_the_task_list_is_the_task_registry():
+    from vlmperf.workloads.tasks import TASKS
+
+    message = config_error(None, ["workload.task=nope"])
+    assert all(f"'{name}'" in message for name in TASKS), message
+    assert load_run_spec(None, ["workload.task=text"]).workload.task == "text"

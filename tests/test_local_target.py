@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from vlmperf.backends.local.generate import generation_config, timed_generate
 from vlmperf.backends.local.inputs import prepare_batch
 from vlmperf.backends.local.loading import load_model
-from vlmperf.backends.local.synthetic_tokenizer import build_synthetic_tokenizer
 from vlmperf.config.spec import Generation, LocalTarget, Workload
 from vlmperf.errors import InputError
 from vlmperf.meters.clock import WallClock
@@ -18,20 +16,6 @@ from vlmperf.workloads.sources import load_samples
 from vlmperf.workloads.tasks import get_task
 
 PROMPTS = ["Describe a cat.", "What colour is the sky on a clear day at noon?", "Name two shapes.", "Count to three please."]
-
-
-@pytest.fixture(scope="module")
-def text_model_dir(tmp_path_factory):
-    """A tiny Llama saved with save_pretrained, loaded back through the real loader."""
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    config = LlamaConfig(
-        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=4,
-    )
-    torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    build_synthetic_tokenizer(512, image_token_id=3, pad_token_id=4).save_pretrained(folder)
-    return folder
 
 
 def _generate(loaded, samples, prompts, batch_size, max_new_tokens=8):

@@ -57,7 +57,7 @@ def test_every_metric_is_documented_with_a_unit():
     for metric in METRICS.values():
         assert len(metric.definition) > 30, metric.name
         assert metric.unit
-        assert metric.name.endswith(("_s", "_bytes", "_tokens")) or metric.unit in ("1/s",)
+        assert metric.name.endswith(("_s", "_bytes", "_tokens", "_chars", "_words", "_per_request")) or metric.unit in ("1/s",)
 
 
 @settings(max_examples=60, deadline=None)

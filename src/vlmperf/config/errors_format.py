@@ -57,5 +57,7 @@ def describe_validation_error(
         got = problem.get("input")
         hidden = isinstance(got, dict) or problem["type"] == "missing" or f"got {got!r}" in message
         shown = "" if hidden else f" (got {got!r})"
+        if problem["type"] == "string_type" and isinstance(got, (dict, list)):
+            shown += "; YAML reads {...} and [...] as a mapping or a list: quote the text, as in prompt: \"{text}\""
         lines.append(f"{where_from}: {key}: {message}{shown}")
     return "\n".join(lines)

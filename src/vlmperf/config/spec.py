@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 
 from vlmperf.backends.local.presets import DEFAULT_MODEL
 from vlmperf.workloads.datasets.spec import ColumnMap, DatasetSource
+from vlmperf.workloads.tasks import PROMPT_FIELDS, TASKS
+
+TaskName = Literal[tuple(TASKS)]  # type: ignore[valid-type]  # the registry is the one list of tasks
 
 DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
@@ -61,7 +64,7 @@ class LocalTarget(Spec):
 class Workload(Spec):
     """What is asked: a task over samples from a source, and how inputs are shaped."""
 
-    task: Literal["caption", "vqa", "mcq", "coco-caption", "textvqa", "scienceqa-img"] = "caption"
+    task: TaskName = "caption"
     source: Literal["builtin", "procedural", "dataset"] = Field(
         "builtin", description="builtin photos, procedural shapes, or a dataset (hub, parquet, jsonl, imagefolder)"
     )
@@ -72,7 +75,7 @@ class Workload(Spec):
     limit: PositiveInt | None = Field(None, description="use at most this many samples (procedural: how many to make)")
     seed: int = Field(0, description="seed of the procedural generator and of a dataset's subset")
     prompt: str | None = Field(
-        None, description="prompt template; fields: {question} {Question} {choices} {context} {ocr}"
+        None, description="prompt template; fields: " + " ".join("{%s}" % name for name in PROMPT_FIELDS)
     )
     ocr_tokens: bool = Field(False, description="textvqa: give the OCR tokens in the prompt, as lmms-eval's ocr option")
     max_input_len: PositiveInt | None = Field(

@@ -115,6 +115,26 @@ def _truncated(record: Record) -> list[float | None]:
     return list(record["truncated_tokens"])
 
 
+@metric("output_chars", "chars", "sample")
+def _output_chars(record: Record) -> list[float | None]:
+    """Characters in one sample's decoded output text (special tokens removed), as scored."""
+    return [len(text) if text is not None else None for text in record.get("outputs") or []]
+
+
+@metric("output_words", "words", "sample")
+def _output_words(record: Record) -> list[float | None]:
+    """Whitespace-separated words in one sample's decoded output text."""
+    return [len(text.split()) if text is not None else None for text in record.get("outputs") or []]
+
+
+@metric("captions_per_request", "captions", "sample")
+def _captions(record: Record) -> list[float | None]:
+    """Captions in one response, for tasks whose answers are captions: the items of the numbered or
+    bulleted list the response holds (reasoning in <think> blocks dropped), or 1 for a non-empty
+    response with no list, 0 for an empty one (vlmperf.metrics.caption_list). Absent for other tasks."""
+    return list(record.get("captions") or [])
+
+
 @metric("peak_memory_bytes", "B")
 def _peak_memory(record: Record) -> list[float | None]:
     """Peak memory during one generate call: CUDA max allocated bytes (reset before the call) on GPU;

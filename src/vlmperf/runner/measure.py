@@ -24,6 +24,7 @@ from vlmperf.backends.local.loading import LoadedModel
 from vlmperf.config.spec import CellSpec
 from vlmperf.meters.clock import clock_for
 from vlmperf.meters.memory import memory_meter_for
+from vlmperf.metrics.caption_list import count_captions
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.tasks import get_task, prompt_hash
 
@@ -43,6 +44,7 @@ class CellMeasurement:
 
     def __init__(self, loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord) -> None:
         task = get_task(spec.workload.task)
+        self._answers_captions = task.answers_captions
         self.template = spec.workload.prompt if spec.workload.prompt is not None else task.default_prompt
         ocr = spec.workload.ocr_tokens
         self._prompts = {sample.id: task.prompt_for(sample, self.template, ocr=ocr) for sample in samples}
@@ -88,6 +90,7 @@ class CellMeasurement:
             "truncated_tokens": batch.truncated_tokens,
             "output_tokens": result.output_tokens,
             "outputs": result.outputs,
+            "captions": [count_captions(o) for o in result.outputs] if self._answers_captions else None,
         }
 
     def warm_up(self) -> None:

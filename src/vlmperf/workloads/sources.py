@@ -77,12 +77,16 @@ def _check_task_fits(task: Task, samples: list[Sample]) -> None:
 
 
 def load_workload(workload: Workload) -> LoadedWorkload:
-    """The workload's samples with images resized; a source with no usable sample is an InputError."""
+    """The workload's samples with images resized (or dropped, for a text-only task); a source with no
+    usable sample is an InputError."""
     loaded = SOURCES[workload.source](workload)
     if not loaded.samples:
         why = f" ({len(loaded.failed)} failed, first: {loaded.failed[0]['reason']})" if loaded.failed else ""
         raise InputError(f"workload source {workload.source!r} gave no usable samples{why}: check workload.limit and the data")
-    _check_task_fits(get_task(workload.task), loaded.samples)
+    task = get_task(workload.task)
+    _check_task_fits(task, loaded.samples)
+    if not task.sends_images:
+        return replace(loaded, samples=[replace(s, images=()) for s in loaded.samples])
     if workload.image_size is None:
         return loaded
     resized = [

@@ -11,7 +11,16 @@ Prompt templates are Python format strings over these fields:
 - `{choices}`: the choices as lines `A. text`;
 - `{context}`: `Context: <hint>\n` when the sample has a non-empty hint (ScienceQA), else empty;
 - `{ocr}`: `\nReference OCR token: a, b, ...` when `workload.ocr_tokens` is on and the sample has
-  OCR tokens (TextVQA), else empty.
+  OCR tokens (TextVQA), else empty;
+- `{caption}`: the sample's first reference caption (the built-in photos have three);
+- `{text}`: the sample's text, from its `text` column (`Sample.meta["text"]`): the prompt of a
+  text-only dataset.
+
+The `text` task sends no images, for text-only models (a VLM answers it from the text alone). Its
+default prompt asks for three captions of a photo described by its first reference caption, as
+the provider study asked its text models; a dataset of prompts sets `workload.prompt: "{text}"`.
+Tasks whose answers are captions have each response parsed into a list of captions
+(`vlmperf.metrics.caption_list`), which gives `captions_per_request`.
 """
 
 from __future__ import annotations
@@ -25,17 +34,27 @@ from vlmperf.workloads.sample import Sample
 
 _MCQ_PROMPT = "{context}{question}\n{choices}\nAnswer with the option's letter from the given choices directly."
 _SHORT_ANSWER = "\nAnswer the question using a single word or phrase."
+_THREE_CAPTIONS = (
+    "Write 3 different one-sentence captions for a photo of this scene: {caption}\n"
+    "Answer with a numbered list, one caption per line."
+)
 
 
 @dataclass(frozen=True)
 class Task:
-    """A named way of asking: its default prompt template and the dataset preset it reads by default."""
+    """A named way of asking: its default prompt template and the dataset preset it reads by default.
+
+    `sends_images` False drops the samples' images (text-only prompts); `answers_captions` says its
+    responses are captions, so each is parsed into a list and counted (`captions_per_request`).
+    """
 
     name: str
     default_prompt: str
     needs_question: bool = False
     dataset_preset: str | None = None
     column_preset: str | None = None
+    sends_images: bool = True
+    answers_captions: bool = False
 
     def prompt_for(self, sample: Sample, template: str | None = None, *, ocr: bool = False) -> str:
         """The prompt text for one sample (see the module docstring for the template fields)."""
@@ -57,7 +76,7 @@ class Task:
         return template.format_map(fields)
 
 
-PROMPT_FIELDS = ("question", "Question", "choices", "context", "ocr")
+PROMPT_FIELDS = ("question", "Question", "choices", "context", "ocr", "caption", "text")
 
 
 def prompt_fields(sample: Sample, *, ocr: bool) -> dict[str, str | None]:
@@ -70,18 +89,26 @@ def prompt_fields(sample: Sample, *, ocr: bool) -> dict[str, str | None]:
         "choices": "\n".join(f"{chr(65 + i)}. {c}" for i, c in enumerate(refs.choices)) if refs.choices else None,
         "context": f"Context: {hint}\n" if hint else "",
         "ocr": f"\nReference OCR token: {', '.join(map(str, tokens))}" if ocr and len(tokens) else "",
+        "caption": refs.captions[0] if refs.captions else None,
+        "text": str(text) if (text := sample.meta.get("text")) is not None else None,
     }
 
 
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
-        Task("caption", "Describe the image in one sentence.", column_preset="caption"),
+        Task("caption", "Describe the image in one sentence.", column_preset="caption", answers_captions=True),
         Task("vqa", "{question}" + _SHORT_ANSWER, needs_question=True, column_preset="vqa"),
         Task("mcq", _MCQ_PROMPT, needs_question=True, column_preset="mcq"),
-        Task("coco-caption", "Provide a one-sentence caption for the provided image.", dataset_preset="coco-caption2017"),
+        Task(
+            "coco-caption",
+            "Provide a one-sentence caption for the provided image.",
+            dataset_preset="coco-caption2017",
+            answers_captions=True,
+        ),
         Task("textvqa", "{Question}{ocr}" + _SHORT_ANSWER, needs_question=True, dataset_preset="textvqa"),
         Task("scienceqa-img", _MCQ_PROMPT, needs_question=True, dataset_preset="scienceqa-img"),
+        Task("text", _THREE_CAPTIONS, column_preset="text", sends_images=False, answers_captions=True),
     )
 }
 

@@ -87,6 +87,7 @@ GENERIC_COLUMNS: dict[str, ColumnMap] = {
     "caption": ColumnMap(id="id", image="image", captions="captions"),
     "vqa": ColumnMap(id="id", image="image", question="question", answers="answers"),
     "mcq": ColumnMap(id="id", image="image", question="question", choices="choices", answer_index="answer"),
+    "text": ColumnMap(id="id", image=None, captions="reference", meta={"text": "text"}),
 }
 
 
