@@ -17,3 +17,15 @@ def test_metrics_doc_names_every_metric():
     text = render()
     for name in METRICS:
         assert f"`{name}`" in text
+
+
+def test_quality_definitions_name_exactly_the_metrics_scorers_produce():
+    from vlmperf.runner.agreement import METRIC as AGREEMENT
+    from vlmperf.scoring.by_task import SCORING
+    from vlmperf.scoring.definitions import QUALITY_METRICS
+
+    produced = {name for scoring in SCORING.values() for name in scoring.metrics} | {AGREEMENT}
+    assert produced == set(QUALITY_METRICS)
+    text = render()
+    assert all(f"| `{name}` |" in text for name in QUALITY_METRICS)
+

@@ -8,11 +8,12 @@ from pathlib import Path
 from vlmperf.metrics.definitions import METRICS
 from vlmperf.metrics.summary import STATISTICS
 from vlmperf.metrics.summary import __doc__ as SUMMARY_DOC
+from vlmperf.scoring.definitions import QUALITY_METRICS
 
 HEADER = """# Metrics
 
-Generated from `src/vlmperf/metrics/definitions.py` by `python -m vlmperf.metrics.docs`; do not
-edit by hand. Metric names are the public schema: JSON keys, CSV column prefixes, report columns.
+Generated from `src/vlmperf/metrics/definitions.py` and `src/vlmperf/scoring/definitions.py` by
+`python -m vlmperf.metrics.docs`; do not edit by hand. Metric names are the public schema: JSON keys, CSV column prefixes, report columns.
 Units live in the name.
 
 `level` says what one value is: `batch` — one per measured generate call over a batch (a record);
@@ -31,6 +32,17 @@ def render() -> str:
         "## Summaries",
         "",
         f"Every metric of a cell is summarised as `{' '.join(STATISTICS)}` and `ci95`. {summary}",
+        "",
+        "## Quality",
+        "",
+        "Scored on each cell's outputs (each sample's first), beside its speed. A quality figure is `value`, "
+        "`ci95` (a 95% percentile bootstrap interval over samples, 2,000 resamples, fixed seed; for corpus "
+        "figures the interval of the per-sample mean shifted onto the value, never below 0) and `n`, with the "
+        "implementation and version, the prompt template hash and the subset recorded beside it.",
+        "",
+        "| metric | implementation | definition |",
+        "|---|---|---|",
+        *(f"| `{m.name}` | {m.implementation} | {m.definition} |" for m in QUALITY_METRICS.values()),
         "",
     ]
     return "\n".join(lines)

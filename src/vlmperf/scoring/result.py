@@ -37,7 +37,8 @@ def interval(per_sample: Sequence[float], value: float | None = None) -> tuple[f
     For metrics whose set-level value is the mean of the per-sample scores the shift is zero. For
     corpus-level metrics (BLEU, METEOR) the interval of the per-sample mean is moved so it is
     centred the same way around the reported value: it describes how much the figure moves with
-    the choice of samples, which is what a reader comparing two cells needs.
+    the choice of samples, which is what a reader comparing two cells needs. Every quality score
+    is non-negative, so a shifted bound below 0 is clipped to 0.
     """
     data = np.asarray(per_sample, dtype=float)
     ci = bootstrap_mean_ci(data)
@@ -46,7 +47,7 @@ def interval(per_sample: Sequence[float], value: float | None = None) -> tuple[f
     if value is None:
         return ci
     shift = value - float(data.mean())
-    return ci[0] + shift, ci[1] + shift
+    return max(0.0, ci[0] + shift), max(0.0, ci[1] + shift)
 
 
 def check_ids(predictions: Mapping[str, Any], references: Mapping[str, Any], what: str) -> None:
