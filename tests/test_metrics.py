@@ -16,7 +16,7 @@ from vlmperf.backends.local.generate import count_output_tokens, timed_generate
 from vlmperf.backends.local.inputs import PreparedBatch
 from vlmperf.meters.clock import WallClock
 from vlmperf.metrics.cell_summary import summarize_records
-from vlmperf.metrics.definitions import METRICS
+from vlmperf.metrics.definitions import METRICS, metrics_for
 from vlmperf.metrics.summary import STATISTICS, summarize
 
 RECORD = {
@@ -30,11 +30,13 @@ RECORD = {
     "vision_tokens": [16, 16, 16, 16],
     "output_tokens": [11, 5, 11, 9],
     "truncated_tokens": [0, 3, 0, 0],
+    "outputs": ["a cat", "", "two  words here", "x"],
+    "captions": [1, 0, 1, 1],
 }
 
 
 def test_every_metric_on_a_hand_computed_record():
-    values = {name: metric.extract(RECORD) for name, metric in METRICS.items()}
+    values = {name: metric.values([RECORD]) for name, metric in metrics_for("local").items()}
     assert values["latency_s"] == [2.0]
     assert values["latency_per_sample_s"] == [0.5]
     assert values["ttft_s"] == [0.5]
@@ -47,17 +49,23 @@ def test_every_metric_on_a_hand_computed_record():
     assert values["input_truncated_tokens"] == [0, 3, 0, 0]
     assert values["peak_memory_bytes"] == [1000]
     assert values["preprocess_s"] == [0.01]
+    assert values["output_chars"] == [5, 0, 15, 1]
+    assert values["output_words"] == [2, 0, 3, 1]
+    assert values["captions_per_request"] == [1, 0, 1, 1]
 
 
 def test_tpot_is_null_for_a_single_token():
-    assert METRICS["tpot_s"].extract({**RECORD, "decode_steps": 1}) == [None]
+    assert METRICS["tpot_s"].values([{**RECORD, "decode_steps": 1}]) == [None]
 
 
 def test_every_metric_is_documented_with_a_unit():
     for metric in METRICS.values():
-        assert len(metric.definition) > 30, metric.name
+        for target in metric.extractors:
+            assert len(metric.definition(target)) > 30, (metric.name, target)
         assert metric.unit
-        assert metric.name.endswith(("_s", "_bytes", "_tokens", "_chars", "_words", "_per_request")) or metric.unit in ("1/s",)
+        assert metric.name.endswith(
+            ("_s", "_bytes", "_tokens", "_chars", "_words", "_per_request", "_pixels", "_usd", "retries")
+        ) or metric.unit in ("1/s",)
 
 
 @settings(max_examples=60, deadline=None)
@@ -130,5 +138,5 @@ def test_window_timings_match_a_scripted_model():
     assert expected_latency <= result.latency_s < expected_latency + 0.04
     assert 0.08 <= result.ttft_s < 0.08 + 0.02
     assert result.steps == 5 and result.output_tokens == [5, 5]
-    tpot = METRICS["tpot_s"].extract({"latency_s": result.latency_s, "ttft_s": result.ttft_s, "decode_steps": 5})[0]
+    tpot = METRICS["tpot_s"].values([{"latency_s": result.latency_s, "ttft_s": result.ttft_s, "decode_steps": 5}])[0]
     assert 0.02 <= tpot < 0.02 + 0.01

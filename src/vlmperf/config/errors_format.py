@@ -9,16 +9,35 @@ from pydantic import BaseModel, ValidationError
 
 
 def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The spec class that owns the field at `loc` (to list the keys it allows)."""
+    """The spec class that owns the field at `loc` (to list the keys it allows); `loc` as pydantic
+    gives it, union tags included (`("target", "endpoint")` is the endpoint target's class)."""
+    from vlmperf.config.spec import TARGET_CLASSES
+
     model: type[BaseModel] = root
-    for part in loc:
-        field = model.model_fields.get(str(part))
+    parts = list(loc)
+    while parts:
+        part = str(parts.pop(0))
+        field = model.model_fields.get(part)
         annotation = getattr(field, "annotation", None)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if part == "target" and parts and parts[0] in TARGET_CLASSES:
+            model = TARGET_CLASSES[parts.pop(0)]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
         else:
             return None
     return model
+
+
+UNION_TAGS = {"target": {"local", "endpoint"}}  # the tags of spec.Target
+"""Tags pydantic puts in an error's location inside a tagged union (`target.endpoint.model`): not keys."""
+
+
+def _without_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    kept: list[Any] = []
+    for part in loc:
+        if not (kept and part in UNION_TAGS.get(str(kept[-1]), ())):
+            kept.append(part)
+    return tuple(kept)
 
 
 def _origin(key: str, where: str, origins: Mapping[str, str] | None) -> str:
@@ -45,11 +64,12 @@ def describe_validation_error(
     """
     lines = []
     for problem in error.errors():
-        loc = tuple(problem["loc"])
+        raw_loc = tuple(problem["loc"])
+        loc = _without_union_tags(raw_loc)
         key = ".".join(str(part) for part in loc) or "(top level)"
         where_from = _origin(key, where, origins)
         if problem["type"] == "extra_forbidden":
-            owner = _model_at(root, loc[:-1])
+            owner = _model_at(root, raw_loc[:-1])
             allowed = ", ".join(owner.model_fields) if owner else "see the docs"
             lines.append(f"{where_from}: {key}: unknown key; allowed keys here: {allowed}")
             continue

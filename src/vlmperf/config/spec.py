@@ -8,10 +8,22 @@ default instead of what the user meant.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
+from vlmperf.backends.endpoint.presets import PRESETS as ENDPOINT_PRESETS
 from vlmperf.backends.local.presets import DEFAULT_MODEL
 from vlmperf.workloads.datasets.spec import ColumnMap, DatasetSource
 from vlmperf.workloads.tasks import PROMPT_FIELDS, TASKS
@@ -61,6 +73,82 @@ class LocalTarget(Spec):
         return self
 
 
+class Price(Spec):
+    """What a provider charges, in US dollars per million tokens (for `cost_usd`)."""
+
+    input_per_mtok: float = Field(..., ge=0)
+    output_per_mtok: float = Field(..., ge=0)
+
+
+class EndpointTarget(Spec):
+    """A model behind an OpenAI-compatible `/chat/completions` endpoint.
+
+    The preset fills the base URL, how the model id is written and which environment variable
+    holds the key; anything set here wins over the preset. The key itself is read from that
+    variable when requests are sent and is never stored.
+    """
+
+    kind: Literal["endpoint"] = "endpoint"
+    preset: str = Field("openai-compatible", description="hf-router, github-models, openai, vllm, tgi, sglang, ollama, "
+                        "transformers-serve, openai-compatible")
+    model: str = Field(..., min_length=1, description="model id as the endpoint names it (hf-router: org/name)")
+    provider: str | None = Field(None, description="hf-router: pin the provider that serves it (model org/name:provider)")
+    base_url: str | None = Field(None, description="base URL ending before /chat/completions (default: the preset's)")
+    api_key_env: str | None = Field(None, description="environment variable holding the key (default: the preset's)")
+    label: str | None = Field(None, description="a name for this target in tables (default: model and provider)")
+    stream: bool = Field(True, description="stream the answer (server-sent events); false: one JSON body")
+    image_transport: Literal["data_url", "url"] = Field(
+        "data_url", description="data_url: images inline as base64; url: the sample's image URL (needs one)"
+    )
+    image_format: Literal["jpeg", "png"] = Field("jpeg", description="encoding of inline images")
+    n: PositiveInt = Field(1, description="choices per request (sent only when above 1)")
+    extra_body: dict[str, Any] = Field(default_factory=dict, description="fields added to every request body as given")
+    connect_timeout_s: PositiveFloat = 10.0
+    first_byte_timeout_s: PositiveFloat = Field(60.0, description="from the request sent to the response headers")
+    idle_timeout_s: PositiveFloat = Field(60.0, description="longest wait between two chunks of a stream")
+    total_timeout_s: PositiveFloat = Field(300.0, description="whole request, retries excluded")
+    retries: NonNegativeInt = Field(0, description="attempts after a 429, 5xx or connect error (off by default)")
+    max_retry_wait_s: PositiveFloat = Field(60.0, description="longest Retry-After honoured; longer ones fail the request")
+    price: Price | None = Field(None, description="USD per million input and output tokens, for cost_usd")
+
+    @field_validator("preset")
+    @classmethod
+    def _preset_is_known(cls, value: str) -> str:
+        if value not in ENDPOINT_PRESETS:
+            raise ValueError(f"unknown endpoint preset; known presets: {', '.join(ENDPOINT_PRESETS)}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("base_url must be an http:// or https:// URL such as http://127.0.0.1:8000/v1")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _preset_needs(self) -> EndpointTarget:
+        preset = ENDPOINT_PRESETS[self.preset]
+        if self.base_url is None and preset.base_url is None:
+            raise ValueError(f"preset {self.preset} is self-hosted: set target.base_url (e.g. http://127.0.0.1:8000/v1)")
+        if self.provider is not None and "{provider}" not in preset.model_format:
+            raise ValueError(f"provider applies to presets that route to providers (hf-router), not to {self.preset}")
+        return self
+
+
+def _target_kind(value: Any) -> str:
+    """Targets without a `kind` are local models (the default target)."""
+    kind = value.get("kind", "local") if isinstance(value, dict) else getattr(value, "kind", "local")
+    return kind if kind in TARGET_KINDS else "local"
+
+
+TARGET_CLASSES: dict[str, type[Spec]] = {"local": LocalTarget, "endpoint": EndpointTarget}
+TARGET_KINDS = tuple(TARGET_CLASSES)
+Target = Annotated[
+    Annotated[LocalTarget, Tag("local")] | Annotated[EndpointTarget, Tag("endpoint")],
+    Discriminator(_target_kind),
+]
+
+
 class Workload(Spec):
     """What is asked: a task over samples from a source, and how inputs are shaped."""
 
@@ -92,11 +180,39 @@ class Workload(Spec):
         return self
 
 
-class Scenario(Spec):
-    """How load is applied. `offline`: fixed-size batches back to back."""
+SCENARIOS_BY_TARGET = {"local": ("offline",), "endpoint": ("single-stream", "concurrent", "rate")}
 
-    kind: Literal["offline"] = "offline"
-    batch_size: PositiveInt = 1
+
+class Scenario(Spec):
+    """How load is applied.
+
+    - `offline` (local targets): fixed-size batches back to back;
+    - `single-stream` (endpoints): one request at a time;
+    - `concurrent` (endpoints): `concurrency` requests in flight, a new one as soon as one ends;
+    - `rate` (endpoints): open loop, `rate` requests per second sent at scheduled times (constant
+      spacing or Poisson arrivals), at most `concurrency` in flight when set.
+    The default kind is the target's first: offline for a local model, single-stream for an endpoint.
+    """
+
+    kind: Literal["offline", "single-stream", "concurrent", "rate"] | None = None
+    batch_size: PositiveInt = Field(1, description="offline: samples per generate call")
+    concurrency: PositiveInt | None = Field(None, description="concurrent: requests in flight; rate: the cap (none: no cap)")
+    rate: PositiveFloat | None = Field(None, description="rate: requests per second")
+    arrival: Literal["constant", "poisson"] = Field("constant", description="rate: evenly spaced or Poisson arrivals")
+
+    @model_validator(mode="after")
+    def _settings_fit_the_kind(self) -> Scenario:
+        if self.kind == "rate" and self.rate is None:
+            raise ValueError("scenario kind rate needs scenario.rate (requests per second)")
+        if self.kind == "concurrent" and self.concurrency is None:
+            raise ValueError("scenario kind concurrent needs scenario.concurrency (requests in flight)")
+        if self.kind not in ("rate", None) and self.rate is not None:
+            raise ValueError("scenario.rate applies to kind rate only")
+        if self.kind not in ("concurrent", "rate", None) and self.concurrency is not None:
+            raise ValueError("scenario.concurrency applies to kinds concurrent and rate only")
+        if self.kind not in ("offline", None) and self.batch_size != 1:
+            raise ValueError("scenario.batch_size applies to kind offline (local models) only")
+        return self
 
 
 class Generation(Spec):
@@ -132,6 +248,9 @@ class Measure(Spec):
         True, description="keep going until every sample was answered once, so quality covers the whole subset"
     )
     max_runs: PositiveInt = Field(10_000, description="hard cap on timed runs, whatever the duration")
+    max_error_rate: float = Field(
+        0.5, ge=0, le=1, description="endpoints: stop a cell early once more than this share of its requests failed"
+    )
 
     @model_validator(mode="after")
     def _cap_not_below_minimum(self) -> Measure:
@@ -143,11 +262,33 @@ class Measure(Spec):
 class CellSpec(Spec):
     """One fully resolved configuration: what a cell measures."""
 
-    target: LocalTarget = LocalTarget()
+    target: Target = LocalTarget()
     workload: Workload = Workload()
     scenario: Scenario = Scenario()
     generation: Generation = Generation()
     measure: Measure = Measure()
+
+    @model_validator(mode="after")
+    def _scenario_fits_the_target(self) -> CellSpec:
+        allowed = SCENARIOS_BY_TARGET[self.target.kind]
+        if self.scenario.kind is None:
+            object.__setattr__(self, "scenario", self.scenario.model_copy(update={"kind": allowed[0]}))
+        elif self.scenario.kind not in allowed:
+            raise ValueError(
+                f"scenario kind {self.scenario.kind} does not apply to {self.target.kind} targets; use one of: "
+                + ", ".join(allowed)
+            )
+        if self.target.kind == "endpoint" and self.workload.max_input_len is not None:
+            raise ValueError(
+                "workload.max_input_len applies to local models (it cuts the prompt with the model's tokenizer); "
+                "leave it out for endpoints"
+            )
+        if self.target.kind == "endpoint" and self.generation.mode == "fixed":
+            raise ValueError(
+                "generation.mode fixed applies to local models; an endpoint stops where it stops "
+                "(vLLM and SGLang accept target.extra_body: {ignore_eos: true} for fixed lengths)"
+            )
+        return self
 
 
 class Sweep(Spec):

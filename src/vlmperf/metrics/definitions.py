@@ -1,47 +1,70 @@
-"""Every metric vlmperf reports, defined once: name (the public schema), unit, level and formula.
+"""Every metric vlmperf reports, defined once per target kind: name (the public schema), unit,
+level and formula.
 
-A metric reads measurement records (one per measured generate call over a batch) and yields
-values: one per record (`level="batch"`) or one per sample in the record (`level="sample"`).
-The docstring of each extractor is its definition; docs/metrics.md is generated from them.
+A metric reads measurement records and yields values: one per record (`level="batch"`: a
+generate call over a batch for a local model, one request for an endpoint), one per sample in
+the record (`level="sample"`), or one per gap between an endpoint's token chunks (`level="gap"`). A record says which backend made it (`backend`, "local" when
+absent); a metric has one extractor per target kind it applies to, whose docstring is its
+definition there (`ttft_s` of a local model and of an endpoint are measured differently and say
+so). docs/metrics.md is generated from them. Local metrics are here, endpoint metrics in
+`vlmperf.metrics.endpoint`, and metrics of the output text, the same for both, in
+`vlmperf.metrics.outputs`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Record = dict[str, Any]
+Extract = Callable[[Record], list[float | None]]
+TargetKind = Literal["local", "endpoint"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Metric:
     name: str
     unit: str
-    level: Literal["batch", "sample"]
-    extract: Callable[[Record], list[float | None]]
+    level: Literal["batch", "sample", "gap"]
+    extractors: dict[str, Extract] = field(default_factory=dict)
+    """One extractor per target kind ("local", "endpoint") the metric applies to."""
 
-    @property
-    def definition(self) -> str:
-        return " ".join((self.extract.__doc__ or "").split())
+    def definition(self, target: str) -> str:
+        return " ".join((self.extractors[target].__doc__ or "").split())
 
     def values(self, records: Iterable[Record]) -> list[float | None]:
-        return [value for record in records for value in self.extract(record)]
+        """Every value of the records, each read by the extractor of the record's backend."""
+        values: list[float | None] = []
+        for record in records:
+            extract = self.extractors.get(record.get("backend", "local"))
+            if extract is not None:
+                values.extend(extract(record))
+        return values
 
 
 METRICS: dict[str, Metric] = {}
 
 
-def metric(name: str, unit: str, level: Literal["batch", "sample"] = "batch"):
-    """Register an extractor as the one definition of a metric."""
+def metric(name: str, unit: str, level: Literal["batch", "sample", "gap"] = "batch", targets: tuple[str, ...] = ("local",)):
+    """Register an extractor as the one definition of a metric for the given target kinds."""
 
-    def register(extract: Callable[[Record], list[float | None]]) -> Callable[[Record], list[float | None]]:
-        if name in METRICS:
-            raise ValueError(f"metric {name} is defined twice")
-        METRICS[name] = Metric(name, unit, level, extract)
+    def register(extract: Extract) -> Extract:
+        known = METRICS.setdefault(name, Metric(name, unit, level))
+        if (known.unit, known.level) != (unit, level):
+            raise ValueError(f"metric {name} is registered with two units or levels")
+        for target in targets:
+            if target in known.extractors:
+                raise ValueError(f"metric {name} is defined twice for {target} targets")
+            known.extractors[target] = extract
         return extract
 
     return register
+
+
+def metrics_for(target: str) -> dict[str, Metric]:
+    """The metrics that apply to a target kind, in definition order."""
+    return {name: m for name, m in METRICS.items() if target in m.extractors}
 
 
 @metric("latency_s", "s")
@@ -115,26 +138,6 @@ def _truncated(record: Record) -> list[float | None]:
     return list(record["truncated_tokens"])
 
 
-@metric("output_chars", "chars", "sample")
-def _output_chars(record: Record) -> list[float | None]:
-    """Characters in one sample's decoded output text (special tokens removed), as scored."""
-    return [len(text) if text is not None else None for text in record.get("outputs") or []]
-
-
-@metric("output_words", "words", "sample")
-def _output_words(record: Record) -> list[float | None]:
-    """Whitespace-separated words in one sample's decoded output text."""
-    return [len(text.split()) if text is not None else None for text in record.get("outputs") or []]
-
-
-@metric("captions_per_request", "captions", "sample")
-def _captions(record: Record) -> list[float | None]:
-    """Captions in one response, for tasks whose answers are captions: the items of the numbered or
-    bulleted list the response holds (reasoning in <think> blocks dropped), or 1 for a non-empty
-    response with no list, 0 for an empty one (vlmperf.metrics.caption_list). Absent for other tasks."""
-    return list(record.get("captions") or [])
-
-
 @metric("peak_memory_bytes", "B")
 def _peak_memory(record: Record) -> list[float | None]:
     """Peak memory during one generate call: CUDA max allocated bytes (reset before the call) on GPU;
@@ -148,3 +151,8 @@ def _preprocess(record: Record) -> list[float | None]:
     """Time to turn a batch of samples into model inputs: prompt truncation, chat template, the
     processor (image transforms and tokenisation) and the copy to the device. Outside latency_s."""
     return [record["preprocess_s"]]
+
+
+# Registered after the local metrics, so tables list local figures first.
+from vlmperf.metrics import endpoint as _endpoint  # noqa: E402,F401
+from vlmperf.metrics import outputs as _outputs  # noqa: E402,F401

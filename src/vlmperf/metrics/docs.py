@@ -5,30 +5,33 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vlmperf.metrics.definitions import METRICS
+from vlmperf.metrics.definitions import metrics_for
 from vlmperf.metrics.summary import STATISTICS
 from vlmperf.metrics.summary import __doc__ as SUMMARY_DOC
 from vlmperf.scoring.definitions import QUALITY_METRICS
 
 HEADER = """# Metrics
 
-Generated from `src/vlmperf/metrics/definitions.py` and `src/vlmperf/scoring/definitions.py` by
-`python -m vlmperf.metrics.docs`; do not edit by hand. Metric names are the public schema: JSON keys, CSV column prefixes, report columns.
-Units live in the name.
+Generated from the metric definitions (`src/vlmperf/metrics/`) and the quality definitions
+(`src/vlmperf/scoring/definitions.py`) by `python -m vlmperf.metrics.docs`; do not edit by hand.
+Metric names are the public schema: JSON keys, CSV column prefixes, report columns. Units live in the name.
 
-`level` says what one value is: `batch` — one per measured generate call over a batch (a record);
-`sample` — one per sample of a record.
+`level` says what one value is: `batch` — one per record (a measured generate call over a batch
+for a local model, one request for an endpoint); `sample` — one per sample of a record; `gap` — one
+per gap between an endpoint's token chunks.
 
 """
 
 
 def render() -> str:
-    lines = [HEADER, "| metric | unit | level | definition |", "|---|---|---|---|"]
-    for metric in METRICS.values():
-        lines.append(f"| `{metric.name}` | {metric.unit} | {metric.level} | {metric.definition} |")
+    lines = [HEADER]
+    for target, title in (("local", "Local models"), ("endpoint", "Endpoints")):
+        lines += [f"## {title}", "", "| metric | unit | level | definition |", "|---|---|---|---|"]
+        for metric in metrics_for(target).values():
+            lines.append(f"| `{metric.name}` | {metric.unit} | {metric.level} | {metric.definition(target)} |")
+        lines.append("")
     summary = " ".join((SUMMARY_DOC or "").split())
     lines += [
-        "",
         "## Summaries",
         "",
         f"Every metric of a cell is summarised as `{' '.join(STATISTICS)}` and `ci95`. {summary}",

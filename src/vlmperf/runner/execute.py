@@ -1,20 +1,20 @@
 """Run a planned sweep in this process: check inputs, create or resume the run, measure by group.
 
 Everything a user can get wrong (devices, model paths, datasets) is checked before the run is
-created, so a mistake never leaves a half-made run behind. Cells that share how the model is
-loaded run on one loaded model (`group`), so a batch-size sweep never reloads. Ctrl-C marks the
-run partial.
+created, so a mistake never leaves a half-made run behind. Cells run in groups, as their backend
+says (`runner.backends`): local cells that share how the model is loaded run on one loaded model,
+so a batch-size sweep never reloads; endpoint cells that differ only in target share one time
+window. Ctrl-C marks the run partial.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vlmperf.backends.local.loading import check_device, check_model_reference
 from vlmperf.config.spec import RunSpec
 from vlmperf.runner.agreement import record_agreement, reference_cells
+from vlmperf.runner.backends import backend_of
 from vlmperf.runner.events import RunEvents, Silent
-from vlmperf.runner.group import run_group
 from vlmperf.runner.manifest import build_manifest
 from vlmperf.runner.plan import Cell, expand
 from vlmperf.runner.quality import RunQuality
@@ -30,11 +30,6 @@ class RunOutcome:
     failed: int
     skipped: int
     resumed: bool
-
-
-def load_key(cell: Cell) -> str:
-    """Cells with the same target (every target field decides how the model is loaded) share one model."""
-    return cell.spec.target.model_dump_json()
 
 
 @dataclass(frozen=True)
@@ -56,8 +51,7 @@ def prepare(run: RunSpec, where: str = "config") -> Plan:
     references = reference_cells(cells, run.reference, where) if run.reference else None
     workloads: dict[str, LoadedWorkload] = {}
     for cell in cells:
-        check_device(cell.spec.target.device)
-        check_model_reference(cell.spec.target)
+        backend_of(cell).check(cell.spec.target)
         key = cell.spec.workload.model_dump_json()
         if key not in workloads:
             workloads[key] = load_workload(cell.spec.workload)
@@ -68,7 +62,8 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
     """Run a prepared sweep; results are in `store` as they are measured."""
     events = events or Silent()
     run, cells = plan.spec, plan.cells
-    manifest = build_manifest(run.model_dump(mode="json"), local=True, devices=[c.spec.target.device for c in cells])
+    local = [c.spec.target.device for c in cells if c.spec.target.kind == "local"]
+    manifest = build_manifest(run.model_dump(mode="json"), local=bool(local), devices=local)
     manifest["datasets"] = [w.provenance for w in plan.workloads.values() if w.provenance is not None]
     run_id = _resumed_run(store, resume, [c.id for c in cells])
     resumed = run_id is not None
@@ -89,7 +84,7 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
     quality = RunQuality()
     try:
         for group in _groups(pending):
-            failed += run_group(group, plan, store, run_id, events, quality)
+            failed += backend_of(group[0]).run_group(group, plan, store, run_id, events, quality)
         if plan.references:
             record_agreement(store, run_id, plan.references)
         status = "complete"
@@ -110,9 +105,10 @@ def _resumed_run(store: Store, resume: bool | str, cell_ids: list[str]) -> str |
 
 
 def _groups(cells: list[Cell]) -> list[list[Cell]]:
-    groups: dict[str, list[Cell]] = {}
+    """Cells that run together (one loaded model; endpoints that differ only in target), in plan order."""
+    groups: dict[tuple[str, str], list[Cell]] = {}
     for cell in cells:
-        groups.setdefault(load_key(cell), []).append(cell)
+        groups.setdefault((cell.spec.target.kind, backend_of(cell).group_key(cell)), []).append(cell)
     return list(groups.values())
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import gc
 import random
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from vlmperf.backends.local.loading import load_model
 from vlmperf.metrics.cell_summary import summarize_records
+from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.measure import CellMeasurement
 from vlmperf.runner.plan import Cell
@@ -26,16 +26,6 @@ if TYPE_CHECKING:
     from vlmperf.runner.execute import Plan
 
 
-def error_of(exc: BaseException) -> dict[str, str]:
-    """The stored form of a cell's error: its type, whole message and traceback."""
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc).strip() or type(exc).__name__,
-        "traceback": "".join(traceback.format_exception(exc)),
-    }
-
-
-INTERRUPTED = {"type": "Interrupted", "message": "stopped by Ctrl-C; --resume measures it again"}
 ORDER_SEED = 0
 """Seed of the random order in which interleaved cells take their timed runs (reproducible order)."""
 
@@ -81,7 +71,7 @@ def run_group(
         for cell in group:
             store.start_cell(run_id, cell.id)
             events.cell_started(cell)
-            _fail(store, run_id, cell, exc, events, stage="load")
+            fail_cell(store, run_id, cell, exc, events, stage="load")
         return len(group)
     try:
         rounds = [group] if plan.spec.interleave else [[cell] for cell in group]
@@ -108,7 +98,7 @@ def _measure_together(
                 store.fail_cell(run_id, unfinished, INTERRUPTED)
             raise
         except Exception as exc:  # stored as a failed cell with its cause; the sweep goes on
-            _fail(store, run_id, cell, exc, events, stage=stage)
+            fail_cell(store, run_id, cell, exc, events, stage=stage)
             failed += 1
             return None
 
@@ -131,12 +121,6 @@ def _measure_together(
             else:
                 _free_device_memory()
     return failed
-
-
-def _fail(store: Store, run_id: str, cell: Cell, exc: Exception, events: RunEvents, stage: str) -> None:
-    error = error_of(exc)
-    store.fail_cell(run_id, cell.id, error, {"failed_at": stage})
-    events.cell_finished(cell, "failed", f"{error['type']}: {error['message'].splitlines()[0]}")
 
 
 def _free_device_memory() -> None:

@@ -26,7 +26,7 @@ from vlmperf.meters.clock import clock_for
 from vlmperf.meters.memory import memory_meter_for
 from vlmperf.metrics.caption_list import count_captions
 from vlmperf.workloads.sample import Sample
-from vlmperf.workloads.tasks import get_task, prompt_hash
+from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
 
 OnRecord = Callable[[int, dict[str, Any]], None]
 
@@ -43,11 +43,9 @@ class CellMeasurement:
     """The warm-up and timed runs of one cell, one run at a time."""
 
     def __init__(self, loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord) -> None:
-        task = get_task(spec.workload.task)
-        self._answers_captions = task.answers_captions
-        self.template = spec.workload.prompt if spec.workload.prompt is not None else task.default_prompt
-        ocr = spec.workload.ocr_tokens
-        self._prompts = {sample.id: task.prompt_for(sample, self.template, ocr=ocr) for sample in samples}
+        workload = spec.workload
+        self._answers_captions = get_task(workload.task).answers_captions
+        self.template, self._prompts = workload_prompts(workload.task, workload.prompt, samples, ocr=workload.ocr_tokens)
         self._loaded = loaded
         self._spec = spec
         self._samples = samples

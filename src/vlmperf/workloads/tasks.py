@@ -120,6 +120,13 @@ def get_task(name: str) -> Task:
         raise InputError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
 
 
+def workload_prompts(task_name: str, template: str | None, samples: list[Sample], *, ocr: bool) -> tuple[str, dict[str, str]]:
+    """The template in force (the workload's, else the task's default) and each sample's prompt by id."""
+    task = get_task(task_name)
+    template = template if template is not None else task.default_prompt
+    return template, {sample.id: task.prompt_for(sample, template, ocr=ocr) for sample in samples}
+
+
 def prompt_hash(template: str) -> str:
     """A short, stable hash of a prompt template, recorded beside every figure it produced."""
     return hashlib.sha256(template.encode()).hexdigest()[:12]

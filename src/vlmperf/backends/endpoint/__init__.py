@@ -1,0 +1,1 @@
+"""The endpoint backend: OpenAI-compatible chat completions over aiohttp; never imports torch."""

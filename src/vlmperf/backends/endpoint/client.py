@@ -1,0 +1,217 @@
+"""One chat-completion request over aiohttp, with every timestamp the endpoint metrics need.
+
+Timestamps are `time.perf_counter_ns()` readings taken in the event loop as things happen:
+the request start (just before aiohttp is asked to send the pre-serialised body), the last body
+byte handed to the transport (aiohttp's request-chunk trace; `request_sent_s`), the response
+headers, and the arrival of every chunk. A chunk counts as a token-bearing chunk when any choice
+carries non-empty `content` or reasoning (`reasoning_content` or `reasoning`): a role-only opening
+chunk, a finish chunk and a usage chunk are not. Failures are classified (`errors`), never raised:
+the load generator records them and goes on.
+
+Retries (off unless `target.retries` > 0) repeat a request after a connect error, a 429 or a 5xx;
+a 429's `Retry-After` is honoured up to `max_retry_wait_s` (a longer one fails the request) and
+other retries back off exponentially. Each attempt's waiting is recorded in
+`rate_limited_wait_s` (429s) or `retry_wait_s`, and the timings are those of the final attempt,
+so waiting never counts as latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from vlmperf.backends.endpoint import errors
+from vlmperf.backends.endpoint.sse import DONE, EventAssembler, UnparsableChunk
+
+BACKOFF_S = 0.5
+"""First wait before a retry without Retry-After; doubled at each attempt."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to send: resolved from a target (URL, headers with the key, limits)."""
+
+    url: str
+    headers: dict[str, str]
+    stream: bool
+    connect_timeout_s: float
+    first_byte_timeout_s: float
+    idle_timeout_s: float
+    total_timeout_s: float
+    retries: int = 0
+    max_retry_wait_s: float = 60.0
+    served_by_headers: tuple[str, ...] = ()
+
+
+@dataclass
+class Attempt:
+    """What one attempt saw (nanosecond perf_counter readings; None where it never happened)."""
+
+    start_ns: int = 0
+    sent_ns: int | None = None
+    headers_ns: int | None = None
+    token_ns: list[int] = field(default_factory=list)
+    token_chars: list[int] = field(default_factory=list)
+    end_ns: int = 0
+    status: int | None = None
+    texts: dict[int, list[str]] = field(default_factory=dict)
+    reasoning_chars: int = 0
+    usage: dict[str, Any] | None = None
+    finish_reasons: dict[int, str] = field(default_factory=dict)
+    response_bytes: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    retry_after_s: float | None = None
+
+
+def trace_config() -> aiohttp.TraceConfig:
+    """A trace that stamps the moment the last request body chunk was handed to the transport."""
+    config = aiohttp.TraceConfig()
+
+    async def chunk_sent(session: Any, context: Any, params: Any) -> None:
+        attempt = context.trace_request_ctx
+        if isinstance(attempt, Attempt):
+            attempt.sent_ns = time.perf_counter_ns()
+
+    config.on_request_chunk_sent.append(chunk_sent)
+    return config
+
+
+async def send(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes) -> tuple[Attempt, dict[str, Any]]:
+    """Send one request (with retries if configured): the final attempt and the retry accounting."""
+    retries = {"retries": 0, "rate_limited_wait_s": 0.0, "retry_wait_s": 0.0}
+    while True:
+        attempt = await _attempt(session, endpoint, body)
+        kind = (attempt.error or {}).get("class")
+        if kind not in errors.RETRYABLE or retries["retries"] >= endpoint.retries:
+            return attempt, retries
+        if kind == errors.RATE_LIMITED and attempt.retry_after_s is not None:
+            if attempt.retry_after_s > endpoint.max_retry_wait_s:
+                attempt.error = {
+                    **(attempt.error or {}),
+                    "message": f"Retry-After {attempt.retry_after_s:g} s is past max_retry_wait_s "
+                    f"{endpoint.max_retry_wait_s:g} s",
+                }
+                return attempt, retries
+            wait, key = attempt.retry_after_s, "rate_limited_wait_s"
+        else:
+            wait = min(BACKOFF_S * 2 ** retries["retries"], endpoint.max_retry_wait_s)
+            key = "rate_limited_wait_s" if kind == errors.RATE_LIMITED else "retry_wait_s"
+        await asyncio.sleep(wait)
+        retries["retries"] += 1
+        retries[key] += wait
+
+
+async def _attempt(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes) -> Attempt:
+    attempt = Attempt()
+    phase = "connect"
+    attempt.start_ns = time.perf_counter_ns()
+    deadline = asyncio.get_running_loop().time() + endpoint.total_timeout_s
+    try:
+        async with asyncio.timeout_at(deadline):
+            async with asyncio.timeout(endpoint.first_byte_timeout_s):
+                response = await session.post(
+                    endpoint.url,
+                    data=body,
+                    headers=endpoint.headers,
+                    trace_request_ctx=attempt,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=endpoint.connect_timeout_s),
+                )
+            phase = "stream"
+            async with response:
+                attempt.headers_ns = time.perf_counter_ns()
+                attempt.status = response.status
+                attempt.headers = {name: response.headers[name] for name in endpoint.served_by_headers if name in response.headers}
+                if response.status >= 400:
+                    await _read_error(response, attempt)
+                elif endpoint.stream:
+                    await _read_stream(response, attempt, endpoint.idle_timeout_s)
+                else:
+                    await _read_json(response, attempt)
+    except TimeoutError:
+        attempt.error = errors.timeout_error(phase, attempt, endpoint, total=asyncio.get_running_loop().time() >= deadline)
+    except UnparsableChunk as exc:
+        attempt.error = {"class": errors.PARSE, "message": str(exc)}
+    except (aiohttp.ClientError, OSError) as exc:
+        attempt.error = errors.transport_error(exc, after_headers=attempt.headers_ns is not None)
+    attempt.end_ns = time.perf_counter_ns()
+    return attempt
+
+
+async def _read_error(response: aiohttp.ClientResponse, attempt: Attempt) -> None:
+    data = await response.read()
+    attempt.response_bytes = len(data)
+    attempt.error = errors.http_error(response.status, data)
+    if response.status == 429:
+        attempt.retry_after_s = errors.retry_after_s(response.headers.get("Retry-After"))
+
+
+async def _read_stream(response: aiohttp.ClientResponse, attempt: Attempt, idle_timeout_s: float) -> None:
+    events = EventAssembler()
+    content = response.content
+    while True:
+        async with asyncio.timeout(idle_timeout_s):
+            line = await content.readline()
+        if not line:
+            payload = events.close()
+            if payload is not None and payload is not DONE:
+                _take_chunk(payload, attempt, time.perf_counter_ns())
+            if payload is not DONE and not attempt.finish_reasons and attempt.usage is None:
+                attempt.error = {"class": errors.DISCONNECT, "message": "the stream ended without [DONE] or a finish reason"}
+            return
+        attempt.response_bytes += len(line)
+        payload = events.feed(line)
+        if payload is DONE:
+            return
+        if payload is not None:
+            _take_chunk(payload, attempt, time.perf_counter_ns())
+
+
+def _take_chunk(payload: Any, attempt: Attempt, now_ns: int) -> None:
+    if not isinstance(payload, dict):
+        raise UnparsableChunk(f"a stream chunk is not a JSON object: {str(payload)[:200]}")
+    if "error" in payload and not payload.get("choices"):
+        attempt.error = {"class": errors.STREAM_ERROR, "message": str(payload["error"])[:500]}
+        return
+    if payload.get("usage"):
+        attempt.usage = payload["usage"]
+    chars = 0
+    for choice in payload.get("choices") or ():
+        delta = choice.get("delta") or {}
+        text = delta.get("content") or ""
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+        if text:
+            attempt.texts.setdefault(choice.get("index", 0), []).append(text)
+        attempt.reasoning_chars += len(reasoning)
+        chars += len(text) + len(reasoning)
+        if choice.get("finish_reason"):
+            attempt.finish_reasons[choice.get("index", 0)] = choice["finish_reason"]
+    if chars:
+        attempt.token_ns.append(now_ns)
+        attempt.token_chars.append(chars)
+
+
+async def _read_json(response: aiohttp.ClientResponse, attempt: Attempt) -> None:
+    data = await response.read()
+    now = time.perf_counter_ns()
+    attempt.response_bytes = len(data)
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise UnparsableChunk(f"the response body is not JSON: {data[:200]!r}") from exc
+    if not isinstance(payload, dict):
+        raise UnparsableChunk(f"the response body is not a JSON object: {data[:200]!r}")
+    attempt.usage = payload.get("usage")
+    for choice in payload.get("choices") or ():
+        message = choice.get("message") or {}
+        attempt.texts[choice.get("index", 0)] = [message.get("content") or ""]
+        attempt.reasoning_chars += len(message.get("reasoning_content") or message.get("reasoning") or "")
+        if choice.get("finish_reason"):
+            attempt.finish_reasons[choice.get("index", 0)] = choice["finish_reason"]
+    attempt.token_ns.append(now)
+    attempt.token_chars.append(sum(len(t[0]) for t in attempt.texts.values()))

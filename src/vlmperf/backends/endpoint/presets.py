@@ -1,0 +1,51 @@
+"""Endpoint presets: where a kind of server lives and how to talk to it, one small declaration each.
+
+A preset gives a default base URL (None for self-hosted servers, whose URL the config must give),
+how the model id is written in requests, the environment variable holding the key, the response
+headers worth recording (which provider served the request), and body fields the endpoint is known
+to reject, so they are never sent to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EndpointPreset:
+    name: str
+    base_url: str | None
+    key_env: str | None
+    model_format: str = "{model}"
+    served_by_headers: tuple[str, ...] = ()
+    rejects: tuple[str, ...] = ()
+    stream_usage: bool = True
+    """Ask for token usage in the last stream chunk (`stream_options: {include_usage: true}`)."""
+
+    def model_id(self, model: str, provider: str | None) -> str:
+        """The model id as this endpoint expects it (hf-router: `org/name:provider` pins a provider)."""
+        if provider is None or "{provider}" not in self.model_format:
+            return model
+        return self.model_format.format(model=model, provider=provider)
+
+
+PRESETS: dict[str, EndpointPreset] = {
+    preset.name: preset
+    for preset in (
+        EndpointPreset(
+            "hf-router",
+            "https://router.huggingface.co/v1",
+            "HF_TOKEN",
+            model_format="{model}:{provider}",
+            served_by_headers=("x-inference-provider",),
+        ),
+        EndpointPreset("github-models", "https://models.github.ai/inference", "GITHUB_TOKEN"),
+        EndpointPreset("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+        EndpointPreset("vllm", None, None),
+        EndpointPreset("tgi", None, None),
+        EndpointPreset("sglang", None, None),
+        EndpointPreset("ollama", None, None),
+        EndpointPreset("transformers-serve", None, None),
+        EndpointPreset("openai-compatible", None, None),
+    )
+}

@@ -1,0 +1,80 @@
+"""The stored record of one endpoint request: its timings in seconds, counts, outputs and error.
+
+Times are seconds relative to the request's own start (the final attempt's), except
+`scheduled_s` and `started_s`, which are relative to the cell's start so that the schedule can be
+checked (`scheduler_lateness_s` = started − scheduled).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vlmperf.backends.endpoint.client import Attempt
+from vlmperf.backends.endpoint.requests import PreparedRequest
+from vlmperf.metrics.caption_list import count_captions
+
+NS = 1e9
+
+
+def request_record(
+    prepared: PreparedRequest,
+    attempt: Attempt,
+    retries: dict[str, Any],
+    *,
+    epoch_ns: int,
+    scheduled_ns: int,
+    answers_captions: bool,
+    served_by_fallback: str | None,
+    in_flight: int,
+    price: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """Everything the endpoint metrics read, for one request."""
+    start = attempt.start_ns
+    texts = ["".join(attempt.texts[index]) for index in sorted(attempt.texts)]
+    ok = attempt.error is None
+    tokens = attempt.token_ns
+    usage = attempt.usage or {}
+    output_tokens, source = (usage.get("completion_tokens"), "usage") if usage.get("completion_tokens") is not None else (
+        (len(tokens), "chunks") if ok else (None, None)
+    )
+    input_tokens = usage.get("prompt_tokens")
+    cost = None
+    if price is not None and input_tokens is not None and source == "usage":
+        cost = (input_tokens * price[0] + output_tokens * price[1]) / 1e6
+    served_by = next(iter(attempt.headers.values()), None)
+    served_by_source = "header" if served_by else ("requested" if served_by_fallback else None)
+    return {
+        "backend": "endpoint",
+        "batch_size": 1,
+        "sample_ids": [prepared.sample_id],
+        "outputs": [texts[0] if texts else ""] if ok else [None],
+        "choices": texts,
+        "captions": ([sum(1 for t in texts if t.strip())] if len(texts) > 1 else [count_captions(texts[0] if texts else "")])
+        if ok and answers_captions
+        else None,
+        "scheduled_s": (scheduled_ns - epoch_ns) / NS,
+        "started_s": (start - epoch_ns) / NS,
+        "in_flight": in_flight,
+        "request_sent_s": (attempt.sent_ns - start) / NS if attempt.sent_ns else None,
+        "headers_s": (attempt.headers_ns - start) / NS if attempt.headers_ns else None,
+        "ttft_s": (tokens[0] - start) / NS if ok and tokens else None,
+        "e2e_s": (tokens[-1] - start) / NS if ok and tokens else None,
+        "end_s": (attempt.end_ns - start) / NS,
+        "itl_s": [(b - a) / NS for a, b in zip(tokens, tokens[1:])] if ok else [],
+        "chunk_chars": list(attempt.token_chars),
+        "output_tokens": [output_tokens],
+        "output_tokens_source": source,
+        "input_tokens": [input_tokens],
+        "cost_usd": cost,
+        "reasoning_chars": attempt.reasoning_chars,
+        "response_bytes": attempt.response_bytes,
+        "image_bytes": prepared.image_bytes,
+        "image_pixels": prepared.image_pixels,
+        "request_bytes": len(prepared.body),
+        "status": attempt.status,
+        "error": attempt.error,
+        "finish_reasons": [attempt.finish_reasons.get(i) for i in sorted(attempt.texts)] or None,
+        "served_by": served_by or served_by_fallback,
+        "served_by_source": served_by_source,
+        **retries,
+    }

@@ -1,0 +1,150 @@
+"""Apply a scenario's load to one or more endpoint targets at once, recording every request.
+
+Targets of one group (cells equal but for their target) share the time window, so drift in the
+network and the providers hits them alike:
+- `single-stream`: one request at a time, round robin over the targets (A, B, C, A, B, C, ...);
+- `concurrent`: each target keeps `concurrency` requests in flight (closed loop);
+- `rate`: each target gets requests at scheduled times (constant or Poisson), sent whether or not
+  earlier ones returned (open loop), at most `concurrency` in flight when a cap is set; a request
+  that waits for a free slot starts late, and its lateness is recorded.
+Each target first sends `warmup_runs` requests (not recorded), then measured requests until its
+stop rule holds: `max_runs` sent, or `min_runs` sent, `min_duration_s` passed and (with
+`every_sample`) every sample sent once. A target whose error share passes `max_error_rate` after
+at least `ERROR_RATE_MIN_REQUESTS` requests stops early, and says why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from vlmperf.backends.endpoint.client import Endpoint, send
+from vlmperf.backends.endpoint.record import request_record
+from vlmperf.backends.endpoint.requests import PreparedRequest
+from vlmperf.config.spec import Measure, Scenario
+from vlmperf.load.arrivals import deadlines, wait_until
+
+ERROR_RATE_MIN_REQUESTS = 10
+
+
+@dataclass
+class TargetLoad:
+    """One cell's target under load: what it sends, and its running counts."""
+
+    name: str
+    endpoint: Endpoint
+    requests: list[PreparedRequest]
+    on_record: Callable[[int, dict[str, Any]], None]
+    answers_captions: bool = False
+    served_by_fallback: str | None = None
+    price: tuple[float, float] | None = None
+    sent: int = 0
+    finished: int = 0
+    failed: int = 0
+    in_flight: int = 0
+    stopped: str | None = None
+    started_ns: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def next_request(self) -> tuple[int, PreparedRequest]:
+        seq = self.sent
+        self.sent += 1
+        return seq, self.requests[seq % len(self.requests)]
+
+    def wants_more(self, measure: Measure) -> bool:
+        if self.stopped:
+            return False
+        if self.sent >= measure.max_runs:
+            return False
+        elapsed_s = (time.perf_counter_ns() - self.started_ns) / 1e9
+        covered = not measure.every_sample or self.sent >= len(self.requests)
+        return not (self.sent >= measure.min_runs and elapsed_s >= measure.min_duration_s and covered)
+
+
+class Driver:
+    """Runs a scenario over targets with one aiohttp session; `run()` is the coroutine to await."""
+
+    def __init__(self, targets: list[TargetLoad], scenario: Scenario, measure: Measure, *, seed: int = 0) -> None:
+        self.targets, self.scenario, self.measure, self.seed = targets, scenario, measure, seed
+        self.epoch_ns = 0
+
+    async def run(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+        for target in self.targets:
+            for _ in range(self.measure.warmup_runs):
+                await send(session, target.endpoint, target.next_request()[1].body)
+            target.sent = 0
+        self.epoch_ns = time.perf_counter_ns()
+        for target in self.targets:
+            target.started_ns = self.epoch_ns
+        kind = self.scenario.kind
+        if kind == "single-stream":
+            await self._single_stream()
+        elif kind == "concurrent":
+            await asyncio.gather(*(self._closed_loop(t) for t in self.targets for _ in range(self.scenario.concurrency or 1)))
+        else:
+            await asyncio.gather(*(self._open_loop(t, number) for number, t in enumerate(self.targets)))
+
+    async def _one(self, target: TargetLoad, seq: int, prepared: PreparedRequest, scheduled_ns: int) -> None:
+        target.in_flight += 1
+        in_flight = target.in_flight
+        try:
+            attempt, retries = await send(self._session, target.endpoint, prepared.body)
+        finally:
+            target.in_flight -= 1
+        record = request_record(
+            prepared, attempt, retries, epoch_ns=self.epoch_ns, scheduled_ns=scheduled_ns,
+            answers_captions=target.answers_captions, served_by_fallback=target.served_by_fallback,
+            in_flight=in_flight, price=target.price,
+        )
+        target.finished += 1
+        target.failed += record["error"] is not None
+        target.records.append(record)
+        target.on_record(seq, record)
+        if target.finished >= ERROR_RATE_MIN_REQUESTS and target.failed / target.finished > self.measure.max_error_rate:
+            target.stopped = target.stopped or (
+                f"stopped early: {target.failed} of {target.finished} requests failed, past max_error_rate "
+                f"{self.measure.max_error_rate:g}"
+            )
+
+    async def _single_stream(self) -> None:
+        while any(t.wants_more(self.measure) for t in self.targets):
+            for target in self.targets:
+                if target.wants_more(self.measure):
+                    seq, prepared = target.next_request()
+                    await self._one(target, seq, prepared, time.perf_counter_ns())
+
+    async def _closed_loop(self, target: TargetLoad) -> None:
+        while target.wants_more(self.measure):
+            seq, prepared = target.next_request()
+            await self._one(target, seq, prepared, time.perf_counter_ns())
+
+    async def _open_loop(self, target: TargetLoad, number: int) -> None:
+        cap = asyncio.Semaphore(self.scenario.concurrency) if self.scenario.concurrency else None
+        tasks: set[asyncio.Task[None]] = set()
+        schedule = deadlines(self.epoch_ns, self.scenario.rate or 1.0, self.scenario.arrival, self.seed + number)
+        while target.wants_more(self.measure):
+            deadline = next(schedule)
+            await wait_until(deadline)
+            if cap is not None:
+                await cap.acquire()
+            seq, prepared = target.next_request()
+            task = asyncio.create_task(self._capped(target, seq, prepared, deadline, cap))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    async def _capped(
+        self, target: TargetLoad, seq: int, prepared: PreparedRequest, deadline: int, cap: asyncio.Semaphore | None
+    ) -> None:
+        try:
+            await self._one(target, seq, prepared, deadline)
+        finally:
+            if cap is not None:
+                cap.release()

@@ -1,0 +1,29 @@
+"""Metrics of the output text, defined the same way for local models and endpoints."""
+
+from __future__ import annotations
+
+from vlmperf.metrics.definitions import Record, metric
+
+BOTH = ("local", "endpoint")
+
+
+@metric("output_chars", "chars", "sample", BOTH)
+def _output_chars(record: Record) -> list[float | None]:
+    """Characters in one sample's output text, as scored: the decoded generation (special tokens
+    removed) of a local model, the first choice's content of an endpoint's answer."""
+    return [len(text) if text is not None else None for text in record.get("outputs") or []]
+
+
+@metric("output_words", "words", "sample", BOTH)
+def _output_words(record: Record) -> list[float | None]:
+    """Whitespace-separated words in one sample's decoded output text."""
+    return [len(text.split()) if text is not None else None for text in record.get("outputs") or []]
+
+
+@metric("captions_per_request", "captions", "sample", BOTH)
+def _captions(record: Record) -> list[float | None]:
+    """Captions in one response, for tasks whose answers are captions: with n > 1 choices, the
+    non-empty choices; otherwise the items of the numbered or bulleted list the response holds
+    (reasoning in <think> blocks dropped), or 1 for a non-empty response with no list, 0 for an
+    empty one (vlmperf.metrics.caption_list). Absent for other tasks and for failed requests."""
+    return list(record.get("captions") or [])

@@ -1,0 +1,77 @@
+"""What the runner needs of each kind of target, in a registry: its checks, its groups, its runner.
+
+Imports are deferred to the moment a kind is used, so a run of endpoints never imports torch or
+transformers, and a run of local models never imports the HTTP client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vlmperf.runner.plan import Cell
+
+if TYPE_CHECKING:
+    from vlmperf.runner.events import RunEvents
+    from vlmperf.runner.execute import Plan
+    from vlmperf.runner.quality import RunQuality
+    from vlmperf.store.sqlite import Store
+
+GroupRunner = Callable[["list[Cell]", "Plan", "Store", str, "RunEvents", "RunQuality"], int]
+
+
+@dataclass(frozen=True)
+class BackendRunner:
+    """check(target) fails before the run on what the user can fix; group_key(cell) says which cells run
+    together; run_group(...) measures one group and returns how many of its cells failed."""
+
+    check: Callable[[Any], None]
+    group_key: Callable[[Cell], str]
+    run_group: GroupRunner
+
+
+def _local_check(target: Any) -> None:
+    from vlmperf.backends.local.loading import check_device, check_model_reference
+
+    check_device(target.device)
+    check_model_reference(target)
+
+
+def _local_group_key(cell: Cell) -> str:
+    """Cells with the same target (every target field decides how the model is loaded) share one model."""
+    return cell.spec.target.model_dump_json()
+
+
+def _local_run(*args: Any) -> int:
+    from vlmperf.runner.group import run_group
+
+    return run_group(*args)
+
+
+def _endpoint_check(target: Any) -> None:
+    from vlmperf.backends.endpoint.resolve import check_target
+
+    check_target(target)
+
+
+def _endpoint_group_key(cell: Cell) -> str:
+    from vlmperf.runner.endpoint_group import group_key
+
+    return group_key(cell)
+
+
+def _endpoint_run(*args: Any) -> int:
+    from vlmperf.runner.endpoint_group import run_endpoint_group
+
+    return run_endpoint_group(*args)
+
+
+BACKENDS: dict[str, BackendRunner] = {
+    "local": BackendRunner(_local_check, _local_group_key, _local_run),
+    "endpoint": BackendRunner(_endpoint_check, _endpoint_group_key, _endpoint_run),
+}
+
+
+def backend_of(cell: Cell) -> BackendRunner:
+    return BACKENDS[cell.spec.target.kind]

@@ -1,0 +1,127 @@
+"""Measure endpoint cells that differ only in their target, together, in one time window.
+
+The group's requests are prepared (images encoded, bodies serialised) before anything is sent;
+then the load driver applies the scenario to all targets at once (round robin for single-stream),
+every request is stored as it finishes, and each cell is summarised and scored on its own
+records. Nothing here imports torch or transformers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from vlmperf.backends.endpoint.client import trace_config
+from vlmperf.backends.endpoint.presets import PRESETS
+from vlmperf.backends.endpoint.requests import prepare_requests
+from vlmperf.backends.endpoint.resolve import resolve_endpoint, target_label
+from vlmperf.config.spec import EndpointTarget
+from vlmperf.errors import VlmperfError
+from vlmperf.load.driver import Driver, TargetLoad
+from vlmperf.metrics.cell_summary import summarize_records
+from vlmperf.metrics.load_figures import load_figures
+from vlmperf.runner.cell_errors import fail_cell
+from vlmperf.runner.events import RunEvents
+from vlmperf.runner.plan import Cell
+from vlmperf.runner.quality import RunQuality
+from vlmperf.store.sqlite import Store
+from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
+
+if TYPE_CHECKING:
+    from vlmperf.runner.execute import Plan
+
+CONNECTIONS_PER_HOST = 0
+"""aiohttp's per-host connection limit: 0 is none, so the scenario alone decides what is in flight."""
+
+
+def group_key(cell: Cell) -> str:
+    """Endpoint cells equal in everything but the target run together."""
+    return cell.spec.model_copy(update={"target": EndpointTarget(model="-", base_url="http://group")}).model_dump_json()
+
+
+def _target_load(cell: Cell, plan: Plan, store: Store, run_id: str, events: RunEvents) -> tuple[TargetLoad, str]:
+    spec = cell.spec
+    target = spec.target
+    assert isinstance(target, EndpointTarget)
+    samples = plan.workload_for(cell).samples
+    template, prompts = workload_prompts(spec.workload.task, spec.workload.prompt, samples, ocr=spec.workload.ocr_tokens)
+
+    def keep(seq: int, record: dict[str, Any]) -> None:
+        store.add_record(run_id, cell.id, seq, record)
+        events.record_measured(cell, seq)
+
+    price = (target.price.input_per_mtok, target.price.output_per_mtok) if target.price else None
+    load = TargetLoad(
+        name=target_label(target),
+        endpoint=resolve_endpoint(target),
+        requests=prepare_requests(samples, prompts, target, spec.generation),
+        on_record=keep,
+        answers_captions=get_task(spec.workload.task).answers_captions,
+        served_by_fallback=target.provider,
+        price=price,
+    )
+    return load, template
+
+
+async def _drive(driver: Driver) -> None:
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST, force_close=False)
+    async with aiohttp.ClientSession(connector=connector, trace_configs=[trace_config()]) as session:
+        await driver.run(session)
+
+
+def run_endpoint_group(
+    group: list[Cell], plan: Plan, store: Store, run_id: str, events: RunEvents, quality: RunQuality
+) -> int:
+    """Send the group's load and store its cells; returns how many failed."""
+    loads: list[tuple[Cell, TargetLoad, str]] = []
+    failed = 0
+    for cell in group:
+        store.start_cell(run_id, cell.id)
+        events.cell_started(cell)
+        try:
+            load, template = _target_load(cell, plan, store, run_id, events)
+        except VlmperfError as exc:
+            fail_cell(store, run_id, cell, exc, events, stage="prepare")
+            failed += 1
+            continue
+        loads.append((cell, load, template))
+    if not loads:
+        return failed
+    spec = loads[0][0].spec
+    driver = Driver([load for _, load, _ in loads], spec.scenario, spec.measure, seed=spec.generation.seed)
+    asyncio.run(_drive(driver))
+    for cell, load, template in loads:
+        _finish(cell, load, template, plan, store, run_id, events, quality)
+    return failed
+
+
+def _finish(
+    cell: Cell, load: TargetLoad, template: str, plan: Plan, store: Store, run_id: str, events: RunEvents,
+    quality: RunQuality,
+) -> None:
+    workload = plan.workload_for(cell)
+    where = f"run {run_id}, cell {cell.id}"
+    ok_records = [r for r in load.records if r["error"] is None]
+    scores, scoring_info = quality.score(cell.spec.workload.task, ok_records, workload.samples, where) if ok_records else (
+        {}, {"not_scored": "no request succeeded"}
+    )
+    summary = {**summarize_records(load.records), **load_figures(load.records, cell.spec.scenario), **scores}
+    target = cell.spec.target
+    assert isinstance(target, EndpointTarget)
+    info = {
+        "target": load.name,
+        "endpoint": {"preset": target.preset, "url": load.endpoint.url, "model_id": PRESETS[target.preset].model_id(
+            target.model, target.provider)},
+        "stopped_early": load.stopped,
+        "prompt_template": template,
+        "prompt_hash": prompt_hash(template),
+        "samples": len(workload.samples),
+        "requests": len(load.records),
+        "quality": scoring_info,
+        "dataset": workload.provenance,
+        "failed_samples": workload.failed,
+    }
+    store.finish_cell(run_id, cell.id, summary, info)
+    events.cell_finished(cell, "ok", load.stopped)
