@@ -22,7 +22,7 @@ def headline_quality(metrics: dict[str, Any]) -> str:
             return f"{name} {metrics[name]['value']:.3g}"
     return "-"
 
-HEADLINE: tuple[tuple[str, str, str], ...] = (
+LOCAL_HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("latency_s", "p50", "latency_ms p50"),
     ("latency_s", "p90", "latency_ms p90"),
     ("latency_per_sample_s", "p50", "ms/sample p50"),
@@ -33,8 +33,33 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("output_tokens", "mean", "out_tok mean"),
     ("peak_memory_bytes", "max", "peak_MiB max"),
 )
-"""(metric, statistic, column title) of the summary table. Titles carry the unit shown: times are
-shown in milliseconds and memory in MiB here, while the JSON and CSV keep the metrics' own units."""
+ENDPOINT_HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("e2e_s", "mean", "e2e_ms mean"),
+    ("e2e_s", "p50", "e2e_ms p50"),
+    ("e2e_s", "min", "e2e_ms min"),
+    ("e2e_s", "max", "e2e_ms max"),
+    ("ttft_s", "p50", "ttft_ms p50"),
+    ("itl_s", "p50", "itl_ms p50"),
+    ("output_chars", "mean", "chars mean"),
+    ("captions_per_request", "mean", "captions/req"),
+    ("total_captions", "value", "captions"),
+    ("requests", "value", "requests"),
+    ("error_rate", "value", "errors"),
+)
+HEADLINES = {"local": LOCAL_HEADLINE, "endpoint": ENDPOINT_HEADLINE}
+"""(metric, statistic, column title) of the summary table, by target kind; a run with both kinds
+shows both sets. Titles carry the unit shown: times are shown in milliseconds and memory in MiB
+here, while the JSON and CSV keep the metrics' own units."""
+
+
+def headline(cells: list[dict[str, Any]]) -> tuple[tuple[str, str, str], ...]:
+    """The summary columns for the target kinds among the cells (local first)."""
+    kinds = {cell["config"].get("target.kind", "local") for cell in cells}
+    columns: list[tuple[str, str, str]] = []
+    for kind, chosen in HEADLINES.items():
+        if kind in kinds:
+            columns += [c for c in chosen if c not in columns]
+    return tuple(columns)
 
 
 def varying_keys(cells: list[dict[str, Any]]) -> list[str]:
@@ -50,7 +75,7 @@ def format_value(metric: str, value: float | None) -> str:
         return "-"
     if metric == "peak_memory_bytes":
         return f"{value / 2**20:.1f}"
-    if METRICS[metric].unit == "s":
+    if metric in METRICS and METRICS[metric].unit == "s":
         return f"{value * 1e3:.4g}"
     return f"{value:.4g}"
 
@@ -61,15 +86,16 @@ def summary_table(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     keys = varying_keys(cells) or ["target.model", "scenario.batch_size"]
     compared = any(AGREEMENT in cell["metrics"] for cell in cells)
     scored = any(name in cell["metrics"] for cell in cells for name in HEADLINE_QUALITY)
+    columns = headline(cells)
     header = [
-        "cell", *keys, "status", *[title for _, _, title in HEADLINE],
+        "cell", *keys, "status", *[title for _, _, title in columns],
         *(["quality"] if scored else []), *(["agree_ref"] if compared else []),
     ]
     rows = []
     for cell in cells:
         row = [cell["id"], *[str(cell["config"].get(k)) for k in keys], cell["status"]]
         if cell["status"] == "ok":
-            row += [format_value(m, (cell["metrics"].get(m) or {}).get(stat)) for m, stat, _ in HEADLINE]
+            row += [format_value(m, (cell["metrics"].get(m) or {}).get(stat)) for m, stat, _ in columns]
             if scored:
                 row.append(headline_quality(cell["metrics"]))
             if compared:
