@@ -156,3 +156,33 @@ def test_an_endpoint_run_imports_neither_torch_nor_transformers(tmp_path):
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'\n"
         )
         subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_ctrl_c_stops_sending_lets_requests_in_flight_finish_and_leaves_a_partial_run(tmp_path, vlmperf_env):
+    import json
+    import signal
+    import time
+
+    out = tmp_path / "results"
+    with ss.ScriptedServer([ss.stream_reply(["a", "b", "c"], 0.3)]) as server:
+        config = _config(tmp_path, server, "{kind: concurrent, concurrency: 2}", "{min_runs: 500, warmup_runs: 0}")
+        command = [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)]
+        process = subprocess.Popen(command, env=vlmperf_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+        served = server.wait_finished(len(server.requests))
+    assert process.returncode == 130, output
+    assert "stored as partial" in output
+    assert all(r.ended == "complete" for r in served), "requests in flight were allowed to finish"
+    report = subprocess.run(
+        [sys.executable, "-m", "vlmperf", "report", "latest", "--out", str(out), "--format", "json"],
+        env=vlmperf_env, capture_output=True, text=True, check=True,
+    )
+    document = json.loads(report.stdout)
+    assert document["run"]["status"] == "partial"
+    (cell,) = document["cells"]
+    assert cell["status"] == "failed" and cell["error"]["type"] == "Interrupted"
+    assert len(vp.records_frame(document["run"]["id"], out=out)) == len(served), "every finished request is kept"

@@ -10,7 +10,9 @@ network and the providers hits them alike:
 Each target first sends `warmup_runs` requests (not recorded), then measured requests until its
 stop rule holds: `max_runs` sent, or `min_runs` sent, `min_duration_s` passed and (with
 `every_sample`) every sample sent once. A target whose error share passes `max_error_rate` after
-at least `ERROR_RATE_MIN_REQUESTS` requests stops early, and says why.
+at least `ERROR_RATE_MIN_REQUESTS` requests stops early, and says why. `interrupt()` (Ctrl-C)
+stops every target from sending, lets requests in flight finish for `INTERRUPT_GRACE_S`, then
+cancels what is left.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from vlmperf.config.spec import Measure, Scenario
 from vlmperf.load.arrivals import deadlines, wait_until
 
 ERROR_RATE_MIN_REQUESTS = 10
+INTERRUPT_GRACE_S = 10.0
+"""After Ctrl-C, how long requests already in flight may take to finish before they are cancelled."""
+INTERRUPTED = "interrupted by Ctrl-C"
 
 
 @dataclass
@@ -72,6 +77,18 @@ class Driver:
     def __init__(self, targets: list[TargetLoad], scenario: Scenario, measure: Measure, *, seed: int = 0) -> None:
         self.targets, self.scenario, self.measure, self.seed = targets, scenario, measure, seed
         self.epoch_ns = 0
+        self.interrupted = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    def interrupt(self) -> None:
+        """Stop sending now; cancel requests still in flight after the grace period."""
+        if self.interrupted:
+            return
+        self.interrupted = True
+        for target in self.targets:
+            target.stopped = INTERRUPTED
+        loop = asyncio.get_running_loop()
+        loop.call_later(INTERRUPT_GRACE_S, lambda: [task.cancel() for task in list(self._in_flight)])
 
     async def run(self, session: aiohttp.ClientSession) -> None:
         self._session = session
@@ -93,9 +110,17 @@ class Driver:
     async def _one(self, target: TargetLoad, seq: int, prepared: PreparedRequest, scheduled_ns: int) -> None:
         target.in_flight += 1
         in_flight = target.in_flight
+        task = asyncio.current_task()
+        assert task is not None
+        self._in_flight.add(task)
         try:
             attempt, retries = await send(self._session, target.endpoint, prepared.body)
+        except asyncio.CancelledError:
+            if not self.interrupted:
+                raise
+            return  # cancelled after the grace period: the request has no record
         finally:
+            self._in_flight.discard(task)
             target.in_flight -= 1
         record = request_record(
             prepared, attempt, retries, epoch_ns=self.epoch_ns, scheduled_ns=scheduled_ns,

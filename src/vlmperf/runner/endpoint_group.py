@@ -9,6 +9,8 @@ records. Nothing here imports torch or transformers.
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -22,7 +24,7 @@ from vlmperf.errors import VlmperfError
 from vlmperf.load.driver import Driver, TargetLoad
 from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.metrics.load_figures import load_figures
-from vlmperf.runner.cell_errors import fail_cell
+from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import RunQuality
@@ -66,9 +68,18 @@ def _target_load(cell: Cell, plan: Plan, store: Store, run_id: str, events: RunE
 
 
 async def _drive(driver: Driver) -> None:
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST, force_close=False)
-    async with aiohttp.ClientSession(connector=connector, trace_configs=[trace_config()]) as session:
-        await driver.run(session)
+    """Run the driver; Ctrl-C (SIGINT) calls driver.interrupt() instead of cancelling everything."""
+    loop = asyncio.get_running_loop()
+    handles_sigint = threading.current_thread() is threading.main_thread()
+    if handles_sigint:
+        loop.add_signal_handler(signal.SIGINT, driver.interrupt)
+    try:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST, force_close=False)
+        async with aiohttp.ClientSession(connector=connector, trace_configs=[trace_config()]) as session:
+            await driver.run(session)
+    finally:
+        if handles_sigint:
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 def run_endpoint_group(
@@ -92,6 +103,10 @@ def run_endpoint_group(
     spec = loads[0][0].spec
     driver = Driver([load for _, load, _ in loads], spec.scenario, spec.measure, seed=spec.generation.seed)
     asyncio.run(_drive(driver))
+    if driver.interrupted:  # what was measured stays in the store; --resume measures these cells again
+        for cell, load, _ in loads:
+            store.fail_cell(run_id, cell.id, INTERRUPTED, {"requests": len(load.records)})
+        raise KeyboardInterrupt
     for cell, load, template in loads:
         _finish(cell, load, template, plan, store, run_id, events, quality)
     return failed

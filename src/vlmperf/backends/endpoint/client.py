@@ -133,6 +133,8 @@ async def _attempt(session: aiohttp.ClientSession, endpoint: Endpoint, body: byt
                     await _read_stream(response, attempt, endpoint.idle_timeout_s)
                 else:
                     await _read_json(response, attempt)
+    except aiohttp.ServerTimeoutError as exc:  # aiohttp's sock_connect timeout; it is also a TimeoutError
+        attempt.error = errors.transport_error(exc, after_headers=attempt.headers_ns is not None)
     except TimeoutError:
         attempt.error = errors.timeout_error(phase, attempt, endpoint, total=asyncio.get_running_loop().time() >= deadline)
     except UnparsableChunk as exc:
@@ -161,7 +163,7 @@ async def _read_stream(response: aiohttp.ClientResponse, attempt: Attempt, idle_
             payload = events.close()
             if payload is not None and payload is not DONE:
                 _take_chunk(payload, attempt, time.perf_counter_ns())
-            if payload is not DONE and not attempt.finish_reasons and attempt.usage is None:
+            if attempt.error is None and payload is not DONE and not attempt.finish_reasons and attempt.usage is None:
                 attempt.error = {"class": errors.DISCONNECT, "message": "the stream ended without [DONE] or a finish reason"}
             return
         attempt.response_bytes += len(line)
@@ -170,6 +172,8 @@ async def _read_stream(response: aiohttp.ClientResponse, attempt: Attempt, idle_
             return
         if payload is not None:
             _take_chunk(payload, attempt, time.perf_counter_ns())
+            if attempt.error is not None:  # an error object in the stream: the answer is over
+                return
 
 
 def _take_chunk(payload: Any, attempt: Attempt, now_ns: int) -> None:
