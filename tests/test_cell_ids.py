@@ -105,6 +105,7 @@ def _leaf_changes() -> list[tuple[str, object]]:
         ("measure.min_duration_s", 1.5),
         ("measure.max_runs", 99),
         ("measure.every_sample", False),
+        ("measure.max_error_rate", 0.1),
     ]
 
 
@@ -115,7 +116,30 @@ def test_every_cell_field_is_covered_by_the_id_test():
     every = {k for k in flatten(CellSpec().model_dump(mode="json")) if k not in ("target.kind", "scenario.kind")}
     every -= {"target.text_layers", "target.vision_layers"}  # need no_weights: checked below
     every -= {"workload.dataset", "workload.columns"}  # need source: dataset: checked below
+    every -= {"scenario.rate", "scenario.concurrency", "scenario.arrival"}  # need an endpoint: checked below
     assert every <= covered, f"add these fields to _leaf_changes: {sorted(every - covered)}"
+
+
+def test_endpoint_scenario_fields_are_part_of_the_id():
+    base = {"target": {"kind": "endpoint", "preset": "vllm", "base_url": "http://127.0.0.1:1/v1", "model": "m"}}
+    rate = {**base, "scenario": {"kind": "rate", "rate": 5}}
+    ids = {
+        cell_id(CellSpec.model_validate(tree))
+        for tree in (
+            base, rate, {**base, "scenario": {"kind": "rate", "rate": 6}},
+            {**base, "scenario": {"kind": "rate", "rate": 5, "arrival": "poisson"}},
+            {**base, "scenario": {"kind": "rate", "rate": 5, "concurrency": 2}},
+            {**base, "target": {**base["target"], "model": "n"}},
+        )
+    }
+    assert len(ids) == 6
+
+
+def test_a_scenario_setting_of_another_kind_is_refused_after_the_default_kind_is_chosen():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="scenario.rate applies to kind rate only"):
+        CellSpec.model_validate({"scenario": {"rate": 5}})
 
 
 @pytest.mark.parametrize(("key", "value"), _leaf_changes(), ids=[k for k, _ in _leaf_changes()])

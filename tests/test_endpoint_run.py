@@ -41,9 +41,9 @@ def test_the_provider_study_runs_against_a_local_server(keys, tmp_path):
         served = server.requests
     assert (outcome.cells, outcome.failed) == (8, 0)
     document = vp.report(outcome.run_id, out=out)
-    by_label = {cell["config"]["target.label"]: cell for cell in document["cells"]}
+    assert {cell["config"]["target.label"] for cell in document["cells"]} >= {"qwen_2_5_vl", "github_gpt41"}
     pixels = sum(s.images[0].width * s.images[0].height for s in load_builtin_samples())
-    for label, cell in by_label.items():
+    for cell in document["cells"]:
         metrics = cell["metrics"]
         assert cell["status"] == "ok" and metrics["requests"]["value"] == 10 and metrics["error_rate"]["value"] == 0
         assert {"ttft_s", "e2e_s", "itl_s", "output_chars", "request_sent_s"} <= set(metrics)

@@ -186,6 +186,44 @@ def score(
         err_console.print(f"wrote {written}")
 
 
+@app.command()
+def calibrate(
+    duration: Annotated[float, typer.Option("--duration", help="seconds per rate step", min=0.1)] = 2.0,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Measure the client itself: its latency floor and the highest request rate it holds here."""
+    import json
+
+    from rich.table import Table
+
+    from vlmperf.load.calibrate import calibrate as measure_client
+
+    if format not in ("table", "json"):
+        raise VlmperfError(f"--format {format!r} is not known; use table or json")
+    result = measure_client(duration_s=duration)
+    if format == "json":
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    floor = result["floor"]
+    out_console.print(
+        f"client floor (single stream, instant loopback server, {floor['requests']} requests): "
+        f"e2e p50 {floor['e2e_s']['p50'] * 1e3:.3f} ms, p99 {floor['e2e_s']['p99'] * 1e3:.3f} ms"
+    )
+    table = Table(title="open-loop rate steps", title_justify="left")
+    for column in ("offered/s", "sent/s", "achieved/s", "lateness p50 ms", "lateness p99 ms", "loop lag p99 ms", "holds"):
+        table.add_column(column)
+    for step in result["steps"]:
+        lateness, lag = step["scheduler_lateness_s"], step["loop_lag_s"]
+        table.add_row(
+            f"{step['offered_rate']:g}", f"{step['sent_rate'] or 0:.1f}", f"{step['achieved_rate'] or 0:.1f}",
+            f"{(lateness['p50'] or 0) * 1e3:.3f}", f"{(lateness['p99'] or 0) * 1e3:.3f}",
+            f"{(lag['p99'] or 0) * 1e3:.3f}", "yes" if step["holds"] else "no",
+        )
+    out_console.print(table)
+    best = result["max_rate"]
+    out_console.print(f"highest rate held: {best:g} requests/s" if best else "no rate step held on this machine")
+
+
 def _click_errors() -> tuple[type[Exception], ...]:
     """Usage-error classes: typer >= 0.24 vendors its own click, older typer uses click itself."""
     found: list[type[Exception]] = []

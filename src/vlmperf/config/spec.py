@@ -271,8 +271,9 @@ class CellSpec(Spec):
     @model_validator(mode="after")
     def _scenario_fits_the_target(self) -> CellSpec:
         allowed = SCENARIOS_BY_TARGET[self.target.kind]
-        if self.scenario.kind is None:
-            object.__setattr__(self, "scenario", self.scenario.model_copy(update={"kind": allowed[0]}))
+        if self.scenario.kind is None:  # validated again with its kind, so kind-specific checks apply
+            resolved = Scenario.model_validate({**self.scenario.model_dump(), "kind": allowed[0]})
+            object.__setattr__(self, "scenario", resolved)
         elif self.scenario.kind not in allowed:
             raise ValueError(
                 f"scenario kind {self.scenario.kind} does not apply to {self.target.kind} targets; use one of: "
