@@ -55,6 +55,8 @@ class TargetLoad:
     stopped: str | None = None
     started_ns: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
+    warmup_errors: list[str] = field(default_factory=list)
+    """Error classes of failed warm-up requests (not measured, but a failing warm-up is worth saying)."""
 
     def next_request(self) -> tuple[int, PreparedRequest]:
         seq = self.sent
@@ -94,7 +96,9 @@ class Driver:
         self._session = session
         for target in self.targets:
             for _ in range(self.measure.warmup_runs):
-                await send(session, target.endpoint, target.next_request()[1].body)
+                attempt, _ = await send(session, target.endpoint, target.next_request()[1].body)
+                if attempt.error is not None:
+                    target.warmup_errors.append(attempt.error["class"])
             target.sent = 0
         self.epoch_ns = time.perf_counter_ns()
         for target in self.targets:

@@ -130,6 +130,7 @@ def _finish(
         "endpoint": {"preset": target.preset, "url": load.endpoint.url, "model_id": PRESETS[target.preset].model_id(
             target.model, target.provider)},
         "stopped_early": load.stopped,
+        "warmup_errors": load.warmup_errors,
         "prompt_template": template,
         "prompt_hash": prompt_hash(template),
         "samples": len(workload.samples),
