@@ -17,7 +17,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from typing import Any
 
 import aiohttp
@@ -68,24 +67,13 @@ def _request() -> PreparedRequest:
     return PreparedRequest("calibration", orjson.dumps(body), 0, 0, 0)
 
 
-async def _loop_lag(stop: asyncio.Event, lags: list[float]) -> None:
-    """How late a LAG_PROBE_S sleep wakes up, again and again until `stop` is set."""
-    while not stop.is_set():
-        started = time.perf_counter()
-        await asyncio.sleep(LAG_PROBE_S)
-        lags.append(time.perf_counter() - started - LAG_PROBE_S)
-
-
 async def _drive(base_url: str, scenario: Scenario, measure: Measure) -> tuple[list[dict[str, Any]], list[float]]:
     target = TargetLoad("calibration", _endpoint(base_url), [_request()], on_record=lambda seq, record: None)
-    stop, lags = asyncio.Event(), []
+    driver = Driver([target], scenario, measure, lag_probe_s=LAG_PROBE_S)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, trace_configs=[trace_config()]) as session:
-        probe = asyncio.create_task(_loop_lag(stop, lags))
-        await Driver([target], scenario, measure).run(session)
-        stop.set()
-        await probe
-    return target.records, lags
+        await driver.run(session)
+    return target.records, driver.loop_lag_s
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:

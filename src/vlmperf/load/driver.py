@@ -12,7 +12,8 @@ stop rule holds: `max_runs` sent, or `min_runs` sent, `min_duration_s` passed an
 `every_sample`) every sample sent once. A target whose error share passes `max_error_rate` after
 at least `ERROR_RATE_MIN_REQUESTS` requests stops early, and says why. `interrupt()` (Ctrl-C)
 stops every target from sending, lets requests in flight finish for `INTERRUPT_GRACE_S`, then
-cancels what is left.
+cancels what is left. While the load runs, a probe records how late a `LAG_PROBE_S` timer
+fires (`loop_lag_s`): a busy loop delays every timestamp the client takes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ ERROR_RATE_MIN_REQUESTS = 10
 INTERRUPT_GRACE_S = 10.0
 """After Ctrl-C, how long requests already in flight may take to finish before they are cancelled."""
 INTERRUPTED = "interrupted by Ctrl-C"
+LAG_PROBE_S = 0.01
+"""Interval of the event-loop lag probe that runs beside the load: how late its timer fires is how
+busy the client's loop is (`loop_lag_s`), the sign of a client-bound measurement."""
 
 
 @dataclass
@@ -76,8 +80,13 @@ class TargetLoad:
 class Driver:
     """Runs a scenario over targets with one aiohttp session; `run()` is the coroutine to await."""
 
-    def __init__(self, targets: list[TargetLoad], scenario: Scenario, measure: Measure, *, seed: int = 0) -> None:
+    def __init__(
+        self, targets: list[TargetLoad], scenario: Scenario, measure: Measure, *, seed: int = 0,
+        lag_probe_s: float = LAG_PROBE_S,
+    ) -> None:
         self.targets, self.scenario, self.measure, self.seed = targets, scenario, measure, seed
+        self.lag_probe_s = lag_probe_s
+        self.loop_lag_s: list[float] = []
         self.epoch_ns = 0
         self.interrupted = False
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -103,13 +112,27 @@ class Driver:
         self.epoch_ns = time.perf_counter_ns()
         for target in self.targets:
             target.started_ns = self.epoch_ns
-        kind = self.scenario.kind
-        if kind == "single-stream":
-            await self._single_stream()
-        elif kind == "concurrent":
-            await asyncio.gather(*(self._closed_loop(t) for t in self.targets for _ in range(self.scenario.concurrency or 1)))
-        else:
-            await asyncio.gather(*(self._open_loop(t, number) for number, t in enumerate(self.targets)))
+        done = asyncio.Event()
+        probe = asyncio.create_task(self._probe_loop_lag(done))
+        try:
+            kind = self.scenario.kind
+            if kind == "single-stream":
+                await self._single_stream()
+            elif kind == "concurrent":
+                await asyncio.gather(
+                    *(self._closed_loop(t) for t in self.targets for _ in range(self.scenario.concurrency or 1))
+                )
+            else:
+                await asyncio.gather(*(self._open_loop(t, number) for number, t in enumerate(self.targets)))
+        finally:
+            done.set()
+            await probe
+
+    async def _probe_loop_lag(self, done: asyncio.Event) -> None:
+        while not done.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(self.lag_probe_s)
+            self.loop_lag_s.append(time.perf_counter() - started - self.lag_probe_s)
 
     async def _one(self, target: TargetLoad, seq: int, prepared: PreparedRequest, scheduled_ns: int) -> None:
         target.in_flight += 1

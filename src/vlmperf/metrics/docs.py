@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from vlmperf.metrics import load_figures
 from vlmperf.metrics.definitions import metrics_for
 from vlmperf.metrics.summary import STATISTICS
 from vlmperf.metrics.summary import __doc__ as SUMMARY_DOC
@@ -30,6 +31,8 @@ def render() -> str:
         for metric in metrics_for(target).values():
             lines.append(f"| `{metric.name}` | {metric.unit} | {metric.level} | {metric.definition(target)} |")
         lines.append("")
+    figures = (load_figures.__doc__ or "").strip().split("\n", 1)
+    lines += ["## Endpoint cell figures", "", figures[1].strip() if len(figures) > 1 else figures[0], ""]
     summary = " ".join((SUMMARY_DOC or "").split())
     lines += [
         "## Summaries",

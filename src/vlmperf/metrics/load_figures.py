@@ -8,7 +8,11 @@ beside the per-request summaries:
 - `achieved_rate`: successful requests / the window from the first start to the last end;
 - `total_captions`: the sum of `captions_per_request` over the cell's successful requests;
 - `served_by`: how many requests each provider answered (from the router's response header, or
-  the provider the model id pinned when the header is absent: `served_by_source` says which).
+  the provider the model id pinned when the header is absent: `served_by_source` says which);
+- `client_bound`: true when the client, not the server, limited the measurement: the event loop
+  ran late (p99 lag of its probe timer above 5 ms, `CLIENT_BOUND_S`), or, in an open loop without
+  a concurrency cap, requests started late (p99 scheduler lateness above 5 ms; with a
+  cap, lateness may be the server holding every slot, so it alone does not flag). `why` says which.
 """
 
 from __future__ import annotations
@@ -17,11 +21,27 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from vlmperf.config.spec import Scenario
 from vlmperf.metrics.definitions import Record
 
+CLIENT_BOUND_S = 0.005
 
-def load_figures(records: Sequence[Record], scenario: Scenario) -> dict[str, Any]:
+
+def client_bound(records: Sequence[Record], scenario: Scenario, loop_lag_s: Sequence[float]) -> dict[str, Any]:
+    """`{"value": bool, "why": [...]}`: did the client limit the measurement (see the module docstring)?"""
+    why = []
+    if loop_lag_s and (lag := float(np.percentile(loop_lag_s, 99))) > CLIENT_BOUND_S:
+        why.append(f"event-loop lag p99 {lag * 1e3:.1f} ms")
+    if scenario.kind == "rate" and scenario.concurrency is None and records:
+        lateness = float(np.percentile([r["started_s"] - r["scheduled_s"] for r in records], 99))
+        if lateness > CLIENT_BOUND_S:
+            why.append(f"scheduler lateness p99 {lateness * 1e3:.1f} ms")
+    return {"value": bool(why), "why": why}
+
+
+def load_figures(records: Sequence[Record], scenario: Scenario, loop_lag_s: Sequence[float] = ()) -> dict[str, Any]:
     """The cell-level figures of an endpoint cell's records (see the module docstring)."""
     if not records:
         return {}
@@ -34,6 +54,7 @@ def load_figures(records: Sequence[Record], scenario: Scenario) -> dict[str, Any
         "error_rate": {"value": len(failed) / len(records), "by_class": dict(Counter(failed))},
         "offered_rate": {"value": scenario.rate if scenario.kind == "rate" else None},
         "achieved_rate": {"value": len(ok) / window if window > 0 else None},
+        "client_bound": client_bound(records, scenario, loop_lag_s),
     }
     if captions:
         figures["total_captions"] = {"value": sum(captions)}

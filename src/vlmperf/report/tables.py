@@ -45,6 +45,7 @@ ENDPOINT_HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("total_captions", "value", "captions"),
     ("requests", "value", "requests"),
     ("error_rate", "value", "errors"),
+    ("client_bound", "value", "client_bound"),
 )
 HEADLINES = {"local": LOCAL_HEADLINE, "endpoint": ENDPOINT_HEADLINE}
 """(metric, statistic, column title) of the summary table, by target kind; a run with both kinds
@@ -73,6 +74,8 @@ def varying_keys(cells: list[dict[str, Any]]) -> list[str]:
 def format_value(metric: str, value: float | None) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if metric == "peak_memory_bytes":
         return f"{value / 2**20:.1f}"
     if metric in METRICS and METRICS[metric].unit == "s":

@@ -108,12 +108,12 @@ def run_endpoint_group(
             store.fail_cell(run_id, cell.id, INTERRUPTED, {"requests": len(load.records)})
         raise KeyboardInterrupt
     for cell, load, template in loads:
-        _finish(cell, load, template, plan, store, run_id, events, quality)
+        _finish(cell, load, template, driver.loop_lag_s, plan, store, run_id, events, quality)
     return failed
 
 
 def _finish(
-    cell: Cell, load: TargetLoad, template: str, plan: Plan, store: Store, run_id: str, events: RunEvents,
+    cell: Cell, load: TargetLoad, template: str, loop_lag_s: list[float], plan: Plan, store: Store, run_id: str, events: RunEvents,
     quality: RunQuality,
 ) -> None:
     workload = plan.workload_for(cell)
@@ -122,7 +122,7 @@ def _finish(
     scores, scoring_info = quality.score(cell.spec.workload.task, ok_records, workload.samples, where) if ok_records else (
         {}, {"not_scored": "no request succeeded"}
     )
-    summary = {**summarize_records(load.records), **load_figures(load.records, cell.spec.scenario), **scores}
+    summary = {**summarize_records(load.records), **load_figures(load.records, cell.spec.scenario, loop_lag_s), **scores}
     target = cell.spec.target
     assert isinstance(target, EndpointTarget)
     info = {
