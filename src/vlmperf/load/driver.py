@@ -13,12 +13,16 @@ stop rule holds: `max_runs` sent, or `min_runs` sent, `min_duration_s` passed an
 at least `ERROR_RATE_MIN_REQUESTS` requests stops early, and says why. `interrupt()` (Ctrl-C)
 stops every target from sending, lets requests in flight finish for `INTERRUPT_GRACE_S`, then
 cancels what is left. While the load runs, a probe records how late a `LAG_PROBE_S` timer
-fires (`loop_lag_s`): a busy loop delays every timestamp the client takes.
+fires (`loop_lag_s`): a busy loop delays every timestamp the client takes. Python's cyclic
+garbage collector is off during the measured window (after one collection and `gc.freeze()`):
+its full collections stalled the loop for 27-40 ms at a time under load, which showed up as
+chunk-timestamp lag (benchmarks/results/load_generator.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,12 +113,15 @@ class Driver:
                 if attempt.error is not None:
                     target.warmup_errors.append(attempt.error["class"])
             target.sent = 0
-        self.epoch_ns = time.perf_counter_ns()
-        for target in self.targets:
-            target.started_ns = self.epoch_ns
+        gc.collect()  # before the clock starts: a collection takes tens of milliseconds
+        gc.freeze()
+        gc.disable()
         done = asyncio.Event()
         probe = asyncio.create_task(self._probe_loop_lag(done))
         try:
+            self.epoch_ns = time.perf_counter_ns()
+            for target in self.targets:
+                target.started_ns = self.epoch_ns
             kind = self.scenario.kind
             if kind == "single-stream":
                 await self._single_stream()
@@ -125,6 +132,8 @@ class Driver:
             else:
                 await asyncio.gather(*(self._open_loop(t, number) for number, t in enumerate(self.targets)))
         finally:
+            gc.enable()
+            gc.unfreeze()
             done.set()
             await probe
 
