@@ -1,6 +1,7 @@
 """Chat-completion request bodies, built and serialised before any clock starts.
 
-Images are encoded once per sample (base64 data URLs, or the sample's own URL), the body is the
+Images are encoded once per sample (base64 data URLs, or the sample's own URLs: a dataset column
+mapped to `Sample.meta["image_urls"]`, a string or a list), the body is the
 OpenAI chat format with the prompt after the images, and it is serialised to bytes with orjson up
 front, so a request's timing covers only the network and the server. Fields are sent only when
 asked: `max_tokens` always, `temperature`/`top_p` only with sampling, `n` only above 1, the
@@ -62,10 +63,12 @@ def _image_parts(sample: Sample, target: EndpointTarget) -> list[EncodedImage]:
     if target.image_transport == "data_url":
         return [encode_image(image, target.image_format) for image in sample.images]
     urls = sample.meta.get("image_urls") or []
+    urls = [urls] if isinstance(urls, str) else list(urls)
     if len(urls) != len(sample.images):
         raise InputError(
-            f"sample {sample.id!r} has no image URL to send (target.image_transport: url); "
-            "use data with image URLs, or image_transport: data_url"
+            f"sample {sample.id!r} has {len(urls)} image URLs for {len(sample.images)} images "
+            "(target.image_transport: url); map a dataset column of image URLs with "
+            "workload.columns.meta: {image_urls: <column>}, or use image_transport: data_url"
         )
     return [EncodedImage(str(url), 0, image.width * image.height) for url, image in zip(urls, sample.images)]
 
