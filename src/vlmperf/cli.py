@@ -116,6 +116,14 @@ def run(
     unscored = {(c["info"].get("quality") or {}).get("not_scored") for c in document["cells"]} - {None}
     for reason in sorted(unscored):
         err_console.print(f"[yellow]quality not scored[/yellow]: {reason}", markup=True, highlight=False)
+    for cell in document["cells"]:
+        bound = cell["metrics"].get("client_bound") or {}
+        if bound.get("value"):
+            err_console.print(
+                f"[yellow]cell {cell['id']} was client-bound[/yellow] ({'; '.join(bound['why'])}): its figures show this "
+                "machine's limit, not the server's; lower the load or run `vlmperf calibrate`",
+                markup=True, highlight=False,
+            )
     if outcome.failed:
         err_console.print(f"[yellow]{outcome.failed} of {outcome.cells} cells failed[/yellow] (see the table)")
     if outcome.failed and outcome.failed == outcome.cells - outcome.skipped:
