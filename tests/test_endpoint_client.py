@@ -271,6 +271,7 @@ def test_429_without_retries_fails_at_once_as_rate_limited():
     assert time.perf_counter() - started < 2
     assert attempt.error["class"] == errors.RATE_LIMITED and attempt.error["status"] == 429
     assert attempt.retry_after_s == 5 and retries == NO_RETRIES and len(served) == 1
+    assert attempt.error["retry_after_s"] == 5, "the stored error says how long the server asked to wait"
 
 
 def test_429_then_success_waits_retry_after_outside_the_latency():

@@ -151,6 +151,7 @@ async def _read_error(response: aiohttp.ClientResponse, attempt: Attempt) -> Non
     attempt.error = errors.http_error(response.status, data)
     if response.status == 429:
         attempt.retry_after_s = errors.retry_after_s(response.headers.get("Retry-After"))
+        attempt.error["retry_after_s"] = attempt.retry_after_s
 
 
 async def _read_stream(response: aiohttp.ClientResponse, attempt: Attempt, idle_timeout_s: float) -> None:
