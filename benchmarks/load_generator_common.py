@@ -1,0 +1,89 @@
+"""Shared pieces of the load-generator benchmark (`load_generator.py`): the pass criteria every goal
+and the report quote, percentile and achieved-rate helpers, and the closed-loop run (the Driver's
+`concurrent` scenario on one aiohttp session, with an event-loop lag probe beside it) that goals 2,
+3 and 5 all drive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import orjson
+
+from vlmperf.backends.endpoint.client import trace_config
+from vlmperf.backends.endpoint.requests import PreparedRequest
+from vlmperf.config.spec import Measure, Scenario
+from vlmperf.load.calibrate import LAG_PROBE_S, _endpoint
+from vlmperf.load.driver import Driver, TargetLoad
+
+REPO = Path(__file__).resolve().parent.parent
+RATE_TOLERANCE = 0.01
+LATENESS_P99_LIMIT_MS = 2.0
+SUSTAINED_RATE = 2000.0
+STREAM_LAG_P99_LIMIT_MS = 5.0
+STARTUP_LIMIT_S = 1.0
+
+
+def pct_ms(values_s: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of seconds, in ms."""
+    if not values_s:
+        return {"p50": None, "p99": None, "max": None}
+    data = np.asarray(values_s) * 1e3
+    return {"p50": float(np.percentile(data, 50)), "p99": float(np.percentile(data, 99)), "max": float(data.max())}
+
+
+def _ms(d: dict[str, float | None] | None) -> dict[str, float | None] | None:
+    """calibrate's seconds percentiles, in ms."""
+    return None if d is None else {k: (None if v is None else v * 1e3) for k, v in d.items()}
+
+
+def achieved(records: list[dict[str, Any]]) -> float | None:
+    """Successful requests / first start to last end (load_figures' achieved_rate)."""
+    ok = [r for r in records if r["error"] is None]
+    if not records:
+        return None
+    window = max(r["started_s"] + r["end_s"] for r in records) - min(r["started_s"] for r in records)
+    return len(ok) / window if window > 0 else None
+
+
+async def _lag_probe(stop: asyncio.Event, lags: list[float]) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(LAG_PROBE_S)
+        lags.append(time.perf_counter() - started - LAG_PROBE_S)
+
+
+async def _closed_loop(
+    base_url: str,
+    requests: list[PreparedRequest],
+    concurrency: int,
+    measure: Measure,
+    warmup: PreparedRequest | None = None,
+) -> tuple[list[dict[str, Any]], int, list[float]]:
+    """The Driver's `concurrent` scenario on one session; (records, epoch_ns, loop lags in s)."""
+    scenario = Scenario(kind="concurrent", concurrency=concurrency)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, trace_configs=[trace_config()]) as session:
+        if warmup is not None:  # opens `concurrency` connections, kept in the pool
+            warm = TargetLoad("warmup", _endpoint(base_url), [warmup], on_record=lambda seq, record: None)
+            once = Measure(
+                warmup_runs=0, min_runs=concurrency, max_runs=concurrency, min_duration_s=0, every_sample=False
+            )
+            await Driver([warm], scenario, once).run(session)
+        target = TargetLoad("bench", _endpoint(base_url), requests, on_record=lambda seq, record: None)
+        driver = Driver([target], scenario, measure)
+        stop, lags = asyncio.Event(), []
+        probe = asyncio.create_task(_lag_probe(stop, lags))
+        await driver.run(session)
+        stop.set()
+        await probe
+    return target.records, driver.epoch_ns, lags
+
+
+def _prepared(body: dict[str, Any]) -> PreparedRequest:
+    return PreparedRequest("bench", orjson.dumps(body), 0, 0, 0)
