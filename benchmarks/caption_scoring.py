@@ -94,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def environment() -> dict[str, Any]:
     from vlmperf import __version__
-    from vlmperf.runner.manifest import cpu_model, git_commit, package_version
+    from vlmperf.runner.manifest import cpu_model, git_commit, load_average, package_version
     from vlmperf.scoring.java import java_version
 
     os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")  # `git status` must not rewrite the index
@@ -117,7 +117,7 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cores_usable": cores,
         "git": git_commit(REPO),
-        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "load_average_start": load_average(),
     }
 
 
@@ -390,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
         report["baseline"] = base
         print(f"pycocoevalcap as-is: {base['total_s']:.2f} s, same values: {base['same_values']}", flush=True)
         same = same and base["same_values"]
-    env["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    from vlmperf.runner.manifest import load_average
+
+    env["load_average_end"] = load_average()
     report["environment"] = env
     report["pass"] = bool(median_total <= GOAL_S and same)
     args.out.mkdir(parents=True, exist_ok=True)

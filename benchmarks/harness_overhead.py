@@ -92,7 +92,7 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from vlmperf import __version__
-    from vlmperf.runner.manifest import cpu_model, git_commit, package_version
+    from vlmperf.runner.manifest import cpu_model, git_commit, load_average, package_version
 
     os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")  # `git status` must not rewrite the index
     facts: dict[str, Any] = {
@@ -112,10 +112,7 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "gpu": torch.cuda.get_device_name(torch.device(args.device)) if args.device.startswith("cuda") else None,
         "git": git_commit(REPO),
     }
-    try:
-        facts["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        facts["load_average_start"] = None
+    facts["load_average_start"] = load_average()
     return facts
 
 
@@ -340,10 +337,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             entry["components_us"] = bench.components(batch_size)
         results[str(batch_size)] = entry
 
-    try:
-        env["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        env["load_average_end"] = None
+    from vlmperf.runner.manifest import load_average
+
+    env["load_average_end"] = load_average()
     return {
         "benchmark": "harness_overhead",
         "criterion": f"median(vlmperf-reported latency / bare generate latency) <= {THRESHOLD} at every batch size",

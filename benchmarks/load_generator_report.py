@@ -50,8 +50,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"lag p50 {_f(judged['lag_ms']['p50'], 3)} / p99 {_f(judged['lag_ms']['p99'], 3)} / max {_f(judged['lag_ms']['max'], 3)} ms over "
             f"{judged['chunks']:,} chunks ({judged['chunks_per_stream'][0]}–{judged['chunks_per_stream'][1]} per stream, "
             f"{st['interval_ms']:g} ms apart, {st['duration_s']:g} s). Not judged: equal lengths (all restart "
-            f"together) p99 {_f(st['variants']['equal']['lag_ms']['p99'], 3)} ms; cyclic GC off "
-            f"p99 {_f(st['variants']['varied_gc_off']['lag_ms']['p99'], 3)} ms | {_yes(st['pass'])} |"
+            f"together) p99 {_f(st['variants']['equal']['lag_ms']['p99'], 3)} ms; one chunk grid "
+            f"p99 {_f(st['variants']['aligned']['lag_ms']['p99'], 3)} ms | {_yes(st['pass'])} |"
         ),
         (
             f"| 4. startup | command to first request < 1 s | median {_f(su['median_s'], 3)} s, max {_f(su['max_s'], 3)} s "

@@ -40,7 +40,7 @@ CONNECTIONS_PER_HOST = 0
 
 def group_key(cell: Cell) -> str:
     """Endpoint cells equal in everything but the target run together."""
-    return cell.spec.model_copy(update={"target": EndpointTarget(model="-", base_url="http://group")}).model_dump_json()
+    return cell.spec.model_dump_json(exclude={"target"})
 
 
 def _target_load(cell: Cell, plan: Plan, store: Store, run_id: str, events: RunEvents) -> tuple[TargetLoad, str]:

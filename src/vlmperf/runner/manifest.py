@@ -32,6 +32,15 @@ def cpu_model() -> str | None:
     return platform.processor() or None
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (rounded), None where the OS has none: a busy machine
+    explains slow figures, so benchmarks record it before and after."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def git_commit(folder: Path) -> dict[str, Any] | None:
     """The commit of the git checkout `folder` is in, and whether it has uncommitted changes."""
     try:

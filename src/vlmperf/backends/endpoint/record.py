@@ -7,6 +7,7 @@ checked (`scheduler_lateness_s` = started − scheduled).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from vlmperf.backends.endpoint.client import Attempt
@@ -14,6 +15,21 @@ from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.metrics.caption_list import count_captions
 
 NS = 1e9
+
+
+def _output_tokens(attempt: Attempt) -> tuple[int | None, str | None]:
+    """(count, source): the server's usage when it reports it, else the token-bearing chunks of a success."""
+    reported = (attempt.usage or {}).get("completion_tokens")
+    if reported is not None:
+        return reported, "usage"
+    return (len(attempt.token_ns), "chunks") if attempt.error is None else (None, None)
+
+
+def _captions(texts: list[str]) -> int:
+    """Captions in one answer: the non-empty choices when there are several, else the parsed list."""
+    if len(texts) > 1:
+        return sum(1 for text in texts if text.strip())
+    return count_captions(texts[0] if texts else "")
 
 
 def request_record(
@@ -33,11 +49,8 @@ def request_record(
     texts = ["".join(attempt.texts[index]) for index in sorted(attempt.texts)]
     ok = attempt.error is None
     tokens = attempt.token_ns
-    usage = attempt.usage or {}
-    output_tokens, source = (usage.get("completion_tokens"), "usage") if usage.get("completion_tokens") is not None else (
-        (len(tokens), "chunks") if ok else (None, None)
-    )
-    input_tokens = usage.get("prompt_tokens")
+    output_tokens, source = _output_tokens(attempt)
+    input_tokens = (attempt.usage or {}).get("prompt_tokens")
     cost = None
     if price is not None and input_tokens is not None and source == "usage":
         cost = (input_tokens * price[0] + output_tokens * price[1]) / 1e6
@@ -49,9 +62,7 @@ def request_record(
         "sample_ids": [prepared.sample_id],
         "outputs": [texts[0] if texts else ""] if ok else [None],
         "choices": texts,
-        "captions": ([sum(1 for t in texts if t.strip())] if len(texts) > 1 else [count_captions(texts[0] if texts else "")])
-        if ok and answers_captions
-        else None,
+        "captions": [_captions(texts)] if ok and answers_captions else None,
         "scheduled_s": (scheduled_ns - epoch_ns) / NS,
         "started_s": (start - epoch_ns) / NS,
         "in_flight": in_flight,
@@ -60,7 +71,7 @@ def request_record(
         "ttft_s": (tokens[0] - start) / NS if ok and tokens else None,
         "e2e_s": (tokens[-1] - start) / NS if ok and tokens else None,
         "end_s": (attempt.end_ns - start) / NS,
-        "itl_s": [(b - a) / NS for a, b in zip(tokens, tokens[1:])] if ok else [],
+        "itl_s": [(b - a) / NS for a, b in itertools.pairwise(tokens)] if ok else [],
         "chunk_chars": list(attempt.token_chars),
         "output_tokens": [output_tokens],
         "output_tokens_source": source,
