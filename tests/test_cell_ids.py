@@ -85,6 +85,10 @@ def _leaf_changes() -> list[tuple[str, object]]:
         ("target.device", "cuda"),
         ("target.attn_implementation", "eager"),
         ("target.trust_remote_code", True),
+        ("target.compile", "default"),
+        ("target.quantization", "torchao-int8"),
+        ("target.speculative", "prompt-lookup"),
+        ("target.threads", 2),
         ("workload.task", "vqa"),
         ("workload.source", "procedural"),
         ("workload.limit", 3),
@@ -106,6 +110,10 @@ def _leaf_changes() -> list[tuple[str, object]]:
         ("measure.max_runs", 99),
         ("measure.every_sample", False),
         ("measure.max_error_rate", 0.1),
+        ("measure.energy", "none"),
+        ("measure.min_energy_window_s", 2.0),
+        ("measure.flops", False),
+        ("measure.profile", True),
     ]
 
 
@@ -115,6 +123,7 @@ def test_every_cell_field_is_covered_by_the_id_test():
 
     every = {k for k in flatten(CellSpec().model_dump(mode="json")) if k not in ("target.kind", "scenario.kind")}
     every -= {"target.text_layers", "target.vision_layers"}  # need no_weights: checked below
+    every -= {"target.assistant_model", "target.draft_tokens"}  # need speculative: checked below
     every -= {"workload.dataset", "workload.columns"}  # need source: dataset: checked below
     every -= {"scenario.rate", "scenario.concurrency", "scenario.arrival"}  # need an endpoint: checked below
     assert every <= covered, f"add these fields to _leaf_changes: {sorted(every - covered)}"
@@ -159,6 +168,19 @@ def test_cell_id_differs_with_layer_counts():
     ids = {
         cell_id(CellSpec.model_validate({"target": {**tree["target"], **extra}}))
         for extra in ({}, {"text_layers": 2}, {"text_layers": 3}, {"vision_layers": 2})
+    }
+    assert len(ids) == 4
+
+
+def test_cell_id_differs_with_the_draft_model_and_its_tokens():
+    ids = {
+        cell_id(CellSpec.model_validate({"target": target}))
+        for target in (
+            {"speculative": "assistant", "assistant_model": "a"},
+            {"speculative": "assistant", "assistant_model": "b"},
+            {"speculative": "assistant", "assistant_model": "a", "draft_tokens": 3},
+            {"speculative": "prompt-lookup", "draft_tokens": 3},
+        )
     }
     assert len(ids) == 4
 

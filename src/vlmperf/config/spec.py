@@ -55,6 +55,22 @@ class LocalTarget(Spec):
     device: str = Field("cpu", description="cpu, cuda or cuda:N")
     attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] = "sdpa"
     trust_remote_code: bool = False
+    compile: Literal["off", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = Field(
+        "off", description="torch.compile the model's forward with this mode (compile_s and recompiles are reported)"
+    )
+    quantization: Literal["none", "torchao-int8", "bnb-8bit", "bnb-4bit"] = Field(
+        "none",
+        description="weight quantisation: torchao int8 weight-only (cpu, cuda), bitsandbytes 8-bit or 4-bit nf4 (cuda)",
+    )
+    speculative: Literal["off", "assistant", "prompt-lookup"] = Field(
+        "off", description="assisted generation with a draft model (assistant_model), or prompt lookup decoding"
+    )
+    assistant_model: str | None = Field(None, description="draft model for speculative: assistant (preset, folder or hub id)")
+    draft_tokens: PositiveInt | None = Field(
+        None, description="tokens drafted per step (assistant: num_assistant_tokens; prompt-lookup: "
+        "prompt_lookup_num_tokens); default: transformers'"
+    )
+    threads: PositiveInt | None = Field(None, description="CPU threads torch uses (default: torch's; recorded either way)")
 
     @field_validator("device")
     @classmethod
@@ -64,12 +80,16 @@ class LocalTarget(Spec):
         return value
 
     @model_validator(mode="after")
-    def _layers_need_no_weights(self) -> LocalTarget:
+    def _settings_are_consistent(self) -> LocalTarget:
         if (self.text_layers or self.vision_layers) and not self.no_weights:
             raise ValueError(
                 "text_layers / vision_layers build a scaled replica and need no_weights: true "
                 "(loaded weights would not match the changed architecture)"
             )
+        if (self.speculative == "assistant") != (self.assistant_model is not None):
+            raise ValueError("speculative: assistant needs assistant_model, and assistant_model needs speculative: assistant")
+        if self.draft_tokens is not None and self.speculative == "off":
+            raise ValueError("draft_tokens applies with speculative: assistant or prompt-lookup")
         return self
 
 
@@ -250,6 +270,18 @@ class Measure(Spec):
     max_runs: PositiveInt = Field(10_000, description="hard cap on timed runs, whatever the duration")
     max_error_rate: float = Field(
         0.5, ge=0, le=1, description="endpoints: stop a cell early once more than this share of its requests failed"
+    )
+    energy: Literal["auto", "nvml", "rapl", "none"] = Field(
+        "auto",
+        description="local: energy counter read at window edges (auto: NVML on GPU, RAPL on CPU where readable, "
+        "else none); naming one that is not available is an error",
+    )
+    min_energy_window_s: PositiveFloat = Field(
+        1.0, description="local, with an energy source: repeat batches until a window lasts this long"
+    )
+    flops: bool = Field(True, description="local: count FLOPs in a pass of their own (once per distinct batch)")
+    profile: bool = Field(
+        False, description="local: time every module in a pass of its own and export a torch.profiler trace"
     )
 
     @model_validator(mode="after")
