@@ -64,8 +64,9 @@ def test_every_metric_is_documented_with_a_unit():
             assert len(metric.definition(target)) > 30, (metric.name, target)
         assert metric.unit
         assert metric.name.endswith(
-            ("_s", "_bytes", "_tokens", "_chars", "_words", "_per_request", "_pixels", "_usd", "retries")
-        ) or metric.unit in ("1/s",)
+            ("_s", "_bytes", "_tokens", "_chars", "_words", "_per_request", "_pixels", "_usd", "retries", "_j", "_w",
+             "flops", "recompiles")
+        ) or metric.unit in ("1/s", "FLOP/s", "ratio")
 
 
 @settings(max_examples=60, deadline=None)
@@ -109,19 +110,24 @@ def test_output_tokens_stop_at_the_first_eos():
     assert count_output_tokens(generated, set()) == [5, 5, 5, 5]
 
 
-class ScriptedModel:
-    """Stands in for a model whose timings are known exactly: the first token after `prefill_s`,
-    then one token every `step_s` (each step's work happens before its token is handed over)."""
+class ScriptedModel(torch.nn.Module):
+    """Stands in for a model whose timings are known exactly: the first token after a forward call of
+    `prefill_s`, then one forward call of `step_s` per token (each step's work happens before its
+    token is handed over)."""
 
     def __init__(self, prefill_s: float, step_s: float, steps: int) -> None:
+        super().__init__()
         self.prefill_s, self.step_s, self.steps = prefill_s, step_s, steps
+
+    def forward(self, input_ids, step):
+        time.sleep(self.prefill_s if step == 0 else self.step_s)
+        return torch.full((input_ids.shape[0], 1), 7)
 
     def generate(self, input_ids, generation_config, streamer, **_):
         streamer.put(input_ids)
         rows = [input_ids]
         for step in range(self.steps):
-            time.sleep(self.prefill_s if step == 0 else self.step_s)
-            token = torch.full((input_ids.shape[0], 1), 7)
+            token = self(input_ids, step)
             streamer.put(token)
             rows.append(token)
         streamer.end()
@@ -130,7 +136,9 @@ class ScriptedModel:
 
 def test_window_timings_match_a_scripted_model():
     model = ScriptedModel(prefill_s=0.08, step_s=0.02, steps=5)
-    loaded = SimpleNamespace(model=model, tokenizer=SimpleNamespace(decode=lambda ids, **_: "x" * len(ids)))
+    loaded = SimpleNamespace(
+        model=model, tokenizer=SimpleNamespace(decode=lambda ids, **_: "x" * len(ids)), speculative=None, target=None
+    )
     batch = PreparedBatch({"input_ids": torch.ones(2, 3, dtype=torch.long)}, ["a", "b"], [3, 3], [0, 0], [0, 0], 3)
     config = SimpleNamespace(eos_token_id=2)
     result = timed_generate(loaded, batch, config, WallClock())
@@ -140,3 +148,8 @@ def test_window_timings_match_a_scripted_model():
     assert result.steps == 5 and result.output_tokens == [5, 5]
     tpot = METRICS["tpot_s"].values([{"latency_s": result.latency_s, "ttft_s": result.ttft_s, "decode_steps": 5}])[0]
     assert 0.02 <= tpot < 0.02 + 0.01
+    stages = result.stages
+    assert 0.08 <= stages["prefill_s"] < 0.08 + 0.01, "the first forward call is the prefill"
+    assert 4 * 0.02 <= stages["decode_s"] < 4 * 0.02 + 0.02, "every later forward call is decoding"
+    assert stages["vision_s"] is None and stages["projector_s"] is None, "a model without a vision tower"
+    assert 0 <= stages["generate_overhead_s"] < 0.01

@@ -131,6 +131,39 @@ def run(
 
 
 @app.command()
+def profile(
+    config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: the built-in demo sweep)")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: dotted.key=value")] = None,
+    out: OutOption = DEFAULT_DIR,
+    top: Annotated[int, typer.Option("--top", help="layer classes shown; the rest are summed in one row")] = 12,
+) -> None:
+    """Run a sweep with a per-module profile of every cell (measure.profile=true): the top layer
+    classes by self time across the sweep's cells, and a torch.profiler trace per cell."""
+    from vlmperf.report.module_profile import module_profile_table, run_profiles
+    from vlmperf.report.schema import run_document
+
+    events = ProgressEvents(err_console)
+    try:
+        outcome = api.run(config, overrides=[*(set_ or []), "measure.profile=true"], out=out, events=events)
+    except KeyboardInterrupt:
+        err_console.print(_interrupted(events.run_id))
+        raise typer.Exit(130) from None
+    with Store.open(out) as store:
+        document = run_document(store, outcome.run_id)
+    out_console.print(rich_table(document))
+    profiles = run_profiles(document)
+    if not profiles:
+        err_console.print("[yellow]no cell finished, so there is no profile[/yellow] (see the table)")
+        raise typer.Exit(1)
+    out_console.print(module_profile_table(profiles, top))
+    for cell in document["cells"]:
+        trace = ((cell.get("info") or {}).get("profile") or {}).get("trace")
+        if trace:
+            out_console.print(f"trace of cell {cell['id']}: {trace['path']} (open in https://ui.perfetto.dev or chrome://tracing)")
+    out_console.print(f"stored as run {outcome.run_id}; `vlmperf report {outcome.run_id}` shows it again")
+
+
+@app.command()
 def report(
     run_id: Annotated[str, typer.Argument(help="run id, or latest")] = "latest",
     format: Annotated[str, typer.Option("--format", "-f", help="table, md, json or csv")] = "table",

@@ -3,7 +3,8 @@ level and formula.
 
 A metric reads measurement records and yields values: one per record (`level="batch"`: a
 generate call over a batch for a local model, one request for an endpoint), one per sample in
-the record (`level="sample"`), or one per gap between an endpoint's token chunks (`level="gap"`). A record says which backend made it (`backend`, "local" when
+the record (`level="sample"`), one per gap between an endpoint's token chunks (`level="gap"`), or one per energy window of
+consecutive timed runs (`level="window"`). A record says which backend made it (`backend`, "local" when
 absent); a metric has one extractor per target kind it applies to, whose docstring is its
 definition there (`ttft_s` of a local model and of an endpoint are measured differently and say
 so). docs/metrics.md is generated from them. Local metrics are here, endpoint metrics in
@@ -26,7 +27,7 @@ TargetKind = Literal["local", "endpoint"]
 class Metric:
     name: str
     unit: str
-    level: Literal["batch", "sample", "gap"]
+    level: Literal["batch", "sample", "gap", "window"]
     extractors: dict[str, Extract] = field(default_factory=dict)
     """One extractor per target kind ("local", "endpoint") the metric applies to."""
 
@@ -46,7 +47,7 @@ class Metric:
 METRICS: dict[str, Metric] = {}
 
 
-def metric(name: str, unit: str, level: Literal["batch", "sample", "gap"] = "batch", targets: tuple[str, ...] = ("local",)):
+def metric(name: str, unit: str, level: Literal["batch", "sample", "gap", "window"] = "batch", targets: tuple[str, ...] = ("local",)):
     """Register an extractor as the one definition of a metric for the given target kinds."""
 
     def register(extract: Extract) -> Extract:
@@ -154,5 +155,9 @@ def _preprocess(record: Record) -> list[float | None]:
 
 
 # Registered after the local metrics, so tables list local figures first.
+from vlmperf.metrics import stages as _stages  # noqa: E402,F401,I001
+from vlmperf.metrics import energy as _energy  # noqa: E402,F401
+from vlmperf.metrics import flops as _flops  # noqa: E402,F401
+from vlmperf.metrics import optimisations as _optimisations  # noqa: E402,F401
 from vlmperf.metrics import endpoint as _endpoint  # noqa: E402,F401
 from vlmperf.metrics import outputs as _outputs  # noqa: E402,F401

@@ -19,7 +19,8 @@ Metric names are the public schema: JSON keys, CSV column prefixes, report colum
 
 `level` says what one value is: `batch` — one per record (a measured generate call over a batch
 for a local model, one request for an endpoint); `sample` — one per sample of a record; `gap` — one
-per gap between an endpoint's token chunks.
+per gap between an endpoint's token chunks; `window` — one per energy window (consecutive timed runs
+of one cell, at least `measure.min_energy_window_s` long).
 
 """
 

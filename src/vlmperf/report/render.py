@@ -11,6 +11,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from vlmperf.report.module_profile import module_profile_table, render_module_profile_markdown, run_profiles
 from vlmperf.report.tables import summary_table, wide_rows
 
 
@@ -34,6 +35,9 @@ def rich_table(document: dict[str, Any]) -> Table:
 def render_table(document: dict[str, Any]) -> str:
     console = Console(file=io.StringIO(), width=250, record=True, color_system=None)
     console.print(rich_table(document))
+    profiles = run_profiles(document)
+    if profiles:
+        console.print(module_profile_table(profiles))
     return console.export_text()
 
 
@@ -45,6 +49,9 @@ def render_markdown(document: dict[str, Any]) -> str:
     header, rows = summary_table(document)
     lines = [f"### {_title(document)}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in rows]
+    profiles = run_profiles(document)
+    if profiles:
+        lines += ["", render_module_profile_markdown(profiles)]
     return "\n".join(lines) + "\n"
 
 

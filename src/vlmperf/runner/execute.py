@@ -1,7 +1,8 @@
 """Run a planned sweep in this process: check inputs, create or resume the run, measure by group.
 
-Everything a user can get wrong (devices, model paths, datasets) is checked before the run is
-created, so a mistake never leaves a half-made run behind. Cells run in groups, as their backend
+Everything a user can get wrong (model paths, datasets, an energy source named explicitly) is
+checked before the run is created, so a mistake never leaves a half-made run behind; what this
+machine lacks for some cells (a GPU, flash-attn, bitsandbytes) fails those cells and the rest run. Cells run in groups, as their backend
 says (`runner.backends`): local cells that share how the model is loaded run on one loaded model,
 so a batch-size sweep never reloads; endpoint cells that differ only in target share one time
 window. Ctrl-C marks the run partial.
@@ -46,12 +47,12 @@ class Plan:
 
 
 def prepare(run: RunSpec, where: str = "config") -> Plan:
-    """Expand the sweep and check every cell's device, model reference and samples, before any work."""
+    """Expand the sweep and check every cell's model reference, energy source and samples, before any work."""
     cells = expand(run, where)
     references = reference_cells(cells, run.reference, where) if run.reference else None
     workloads: dict[str, LoadedWorkload] = {}
     for cell in cells:
-        backend_of(cell).check(cell.spec.target)
+        backend_of(cell).check(cell.spec)
         key = cell.spec.workload.model_dump_json()
         if key not in workloads:
             workloads[key] = load_workload(cell.spec.workload)

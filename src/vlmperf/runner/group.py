@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from vlmperf.backends.local.loading import load_model
 from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
+from vlmperf.runner.energy_context import GroupEnergy
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.measure import CellMeasurement
 from vlmperf.runner.plan import Cell
@@ -33,13 +34,17 @@ ORDER_SEED = 0
 class _ActiveCell:
     """A cell being measured: its measurement, the records kept so far, and its store updates."""
 
-    def __init__(self, cell: Cell, loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents) -> None:
+    def __init__(
+        self, cell: Cell, loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents, energy: GroupEnergy
+    ) -> None:
         self.cell, self._store, self._run_id, self._events = cell, store, run_id, events
         self.records: list[dict[str, Any]] = []
         self._workload = plan.workload_for(cell)
         store.start_cell(run_id, cell.id)
         events.cell_started(cell)
-        self.measurement = CellMeasurement(loaded, cell.spec, self._workload.samples, self._keep)
+        target = cell.spec.target
+        cell_energy = energy.for_cell(target.device, cell.spec.measure.energy)
+        self.measurement = CellMeasurement(loaded, cell.spec, self._workload.samples, self._keep, cell_energy)
 
     def _keep(self, seq: int, record: dict[str, Any]) -> None:
         self._store.add_record(self._run_id, self.cell.id, seq, record)
@@ -50,9 +55,14 @@ class _ActiveCell:
         where = f"run {self._run_id}, cell {self.cell.id}"
         workload = self._workload
         scores, scoring_info = quality.score(self.cell.spec.workload.task, self.records, workload.samples, where)
-        summary = {**summarize_records(self.records), **scores}
+        summary = {**summarize_records(self.records), **self.measurement.figures(), **scores}
+        profile = None
+        if self.cell.spec.measure.profile:
+            trace = self._store.path.parent / "traces" / self._run_id / f"{self.cell.id}.trace.json"
+            profile = self.measurement.profile(trace)
         info = {
             **self.measurement.info(),
+            "profile": profile,
             "quality": scoring_info,
             "dataset": workload.provenance,
             "failed_samples": workload.failed,
@@ -75,14 +85,25 @@ def run_group(
         return len(group)
     try:
         rounds = [group] if plan.spec.interleave else [[cell] for cell in group]
-        return sum(_measure_together(cells, loaded, plan, store, run_id, events, quality) for cells in rounds)
+        energy = GroupEnergy()  # idle power is measured once per loaded model
+        try:
+            return sum(_measure_together(cells, loaded, plan, store, run_id, events, quality, energy) for cells in rounds)
+        finally:
+            energy.close()
     finally:
         del loaded
         _free_device_memory()
 
 
 def _measure_together(
-    cells: list[Cell], loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents, quality: RunQuality
+    cells: list[Cell],
+    loaded: Any,
+    plan: Plan,
+    store: Store,
+    run_id: str,
+    events: RunEvents,
+    quality: RunQuality,
+    energy: GroupEnergy,
 ) -> int:
     """Warm every cell up, then give each unfinished cell one timed run per round, in random order."""
     rng = random.Random(ORDER_SEED)
@@ -103,7 +124,7 @@ def _measure_together(
             return None
 
     for cell in cells:
-        started = attempt(cell, lambda cell=cell: _ActiveCell(cell, loaded, plan, store, run_id, events), "prepare")
+        started = attempt(cell, lambda cell=cell: _ActiveCell(cell, loaded, plan, store, run_id, events, energy), "prepare")
         if started is not None and attempt(cell, lambda a=started: a.measurement.warm_up() or True, "warm-up"):
             active.append(started)
         else:

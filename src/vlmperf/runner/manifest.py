@@ -94,17 +94,26 @@ def _nvidia_driver() -> str | None:
 
 
 def devices_used(devices: list[str]) -> dict[str, str | None]:
-    """Each device the run's cells use, with its name (the CPU model for cpu)."""
+    """Each device the run's cells use, with its name (the CPU model for cpu; null for a GPU this
+    machine does not have, whose cells fail when they load)."""
     named: dict[str, str | None] = {}
     for device in sorted(set(devices)):
         if device.startswith("cuda"):
             import torch
 
             index = int(device.split(":")[1]) if ":" in device else 0
-            named[device] = torch.cuda.get_device_name(index)
+            present = torch.cuda.is_available() and index < torch.cuda.device_count()
+            named[device] = torch.cuda.get_device_name(index) if present else None  # its cells fail at load
         else:
             named[device] = cpu_model()
     return named
+
+
+def gpu_states(devices: list[str]) -> dict[str, dict[str, Any] | None]:
+    """Clocks, temperature, power limit and clock-event reasons of each GPU the run uses, at its start."""
+    from vlmperf.meters.gpu_telemetry import gpu_telemetry
+
+    return {device: gpu_telemetry(device) for device in sorted(set(devices)) if device.startswith("cuda")}
 
 
 def build_manifest(config: dict[str, Any], *, local: bool, devices: list[str] | None = None) -> dict[str, Any]:
@@ -125,4 +134,5 @@ def build_manifest(config: dict[str, Any], *, local: bool, devices: list[str] | 
     if local:
         manifest.update(torch_environment())
         manifest["devices"] = devices_used(devices or [])
+        manifest["gpu_telemetry"] = gpu_states(devices or [])
     return manifest

@@ -4,31 +4,52 @@ Each timed run is one batch: preprocess it (timed on its own), reset the memory 
 measured generate call. Batches take the workload's samples in order, wrapping around, so every
 batch size sees the same samples in the same order.
 
-A cell's measurement is an object with one timed run per `measure_once()` call, so the runner can
-interleave the cells that share a loaded model in random order (DESIGN: measurement rules) or run
-them one after the other. `min_duration_s` counts the cell's own timed runs (preprocessing plus
-generate), so it means the same in both orders.
+A cell's measurement is an object with one measured window per `measure_once()` call, so the
+runner can interleave the cells that share a loaded model in random order (DESIGN: measurement
+rules) or run them one after the other. Without an energy counter a window is one timed run; with
+one, it is as many timed runs, back to back, as fill `measure.min_energy_window_s`, their batches
+prepared before the counter is read. `min_duration_s` counts the cell's own timed runs
+(preprocessing plus generate), so it means the same in both orders. FLOPs are counted after the
+window has closed, never inside it.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from vlmperf.backends.local.generate import generation_config, timed_generate
-from vlmperf.backends.local.inputs import prepare_batch
+from vlmperf.backends.local.compile import CompileMonitor
+from vlmperf.backends.local.generate import generate_kwargs, generation_config, timed_generate
+from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loading import LoadedModel
 from vlmperf.config.spec import CellSpec
 from vlmperf.meters.clock import clock_for
+from vlmperf.meters.energy import EnergyWindow
+from vlmperf.meters.gpu_peaks import peak_flops_per_s
+from vlmperf.meters.gpu_telemetry import gpu_telemetry
 from vlmperf.meters.memory import memory_meter_for
+from vlmperf.meters.module_times import profile_generate
+from vlmperf.meters.torch_trace import export_trace
 from vlmperf.metrics.caption_list import count_captions
+from vlmperf.runner.energy_context import CellEnergy
+from vlmperf.runner.flop_pass import FlopPass
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
 
 OnRecord = Callable[[int, dict[str, Any]], None]
+
+WINDOW_MARGIN = 1.25
+"""Energy windows are sized from the typical latency with this margin, so they reach their minimum."""
+
+
+def device_name(device: str) -> str | None:
+    """The GPU's name as torch reports it (for its peak FLOP/s), None on CPU."""
+    return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None
 
 
 def batches(samples: list[Sample], batch_size: int) -> Iterator[list[Sample]]:
@@ -40,9 +61,11 @@ def batches(samples: list[Sample], batch_size: int) -> Iterator[list[Sample]]:
 
 
 class CellMeasurement:
-    """The warm-up and timed runs of one cell, one run at a time."""
+    """The warm-up and measured windows of one cell, one window at a time."""
 
-    def __init__(self, loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord) -> None:
+    def __init__(
+        self, loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord, energy: CellEnergy
+    ) -> None:
         workload = spec.workload
         self._answers_captions = get_task(workload.task).answers_captions
         self.template, self._prompts = workload_prompts(workload.task, workload.prompt, samples, ocr=workload.ocr_tokens)
@@ -51,15 +74,27 @@ class CellMeasurement:
         self._samples = samples
         self._on_record = on_record
         self._config = generation_config(loaded, spec.generation)
+        self._extra = generate_kwargs(loaded, spec.target)
         self._clock = clock_for(spec.target.device)
         self._memory = memory_meter_for(spec.target.device)
+        self._energy = energy
+        self._flops = FlopPass(loaded.model, self._untimed_generate) if spec.measure.flops else None
+        name = device_name(spec.target.device)
+        self._peak_flops = peak_flops_per_s(name, spec.target.dtype) if name else None
+        self._compile = CompileMonitor() if spec.target.compile != "off" else None
         self._timed = batches(samples, spec.scenario.batch_size)
+        self._latencies: list[float] = []
+        self.compile_costs: dict[str, Any] | None = None
         self.runs = 0
+        self.windows = 0
         self.measured_s = 0.0
 
-    def _run_batch(self, group: list[Sample], seq: int) -> dict[str, Any]:
+    def _untimed_generate(self, batch: PreparedBatch) -> Any:
+        """The timed run's generate call, for the passes that count or profile it."""
+        return self._loaded.model.generate(**batch.inputs, generation_config=self._config, **self._extra)
+
+    def _prepare(self, group: list[Sample], seq: int) -> tuple[PreparedBatch, float]:
         spec = self._spec
-        torch.manual_seed(spec.generation.seed + seq)  # sampling is reproducible per run, in any order
         started = time.perf_counter_ns()
         batch = prepare_batch(
             self._loaded,
@@ -69,10 +104,16 @@ class CellMeasurement:
             device=spec.target.device,
         )
         self._clock.synchronize()  # inputs are on the device before the window opens
-        preprocess_s = (time.perf_counter_ns() - started) / 1e9
+        return batch, (time.perf_counter_ns() - started) / 1e9
+
+    def _run_batch(self, batch: PreparedBatch, preprocess_s: float, seq: int) -> dict[str, Any]:
+        """One timed generate call and its record (FLOPs and energy are added after the window)."""
+        spec = self._spec
+        torch.manual_seed(spec.generation.seed + seq)  # sampling is reproducible per run, in any order
         self._memory.reset()
+        compiled = self._compile.snapshot() if self._compile else None
         started_unix = time.time()
-        result = timed_generate(self._loaded, batch, self._config, self._clock)
+        result = timed_generate(self._loaded, batch, self._config, self._clock, self._extra)
         self.measured_s += preprocess_s + result.latency_s
         return {
             "batch_size": spec.scenario.batch_size,
@@ -82,6 +123,7 @@ class CellMeasurement:
             "ttft_s": result.ttft_s,
             "decode_steps": result.steps,
             "preprocess_s": preprocess_s,
+            "stages": result.stages,
             "peak_memory_bytes": self._memory.peak_bytes(),
             "input_tokens": batch.input_tokens,
             "vision_tokens": batch.vision_tokens,
@@ -89,12 +131,28 @@ class CellMeasurement:
             "output_tokens": result.output_tokens,
             "outputs": result.outputs,
             "captions": [count_captions(o) for o in result.outputs] if self._answers_captions else None,
+            "recompiles": self._compile.since(compiled)["recompiles"] if self._compile else None,
+            "speculative": result.speculative,
+            "peak_flops_per_s": self._peak_flops,
+            "energy": None,
+            "flops": None,
         }
 
+    def _count_flops(self, batch: PreparedBatch, seq: int) -> dict[str, Any]:
+        """The batch's FLOPs, counted on a replay of its timed run (same sampling seed)."""
+        generation = self._spec.generation
+        torch.manual_seed(generation.seed + seq)
+        return self._flops.count(batch, (tuple(batch.sample_ids), seq if generation.do_sample else None))
+
     def warm_up(self) -> None:
+        """Untimed runs; with torch.compile, what compiling cost is recorded here (compile_s)."""
         warmup = batches(self._samples, self._spec.scenario.batch_size)
+        compiled = self._compile.snapshot() if self._compile else None
         for seq in range(self._spec.measure.warmup_runs):
-            self._run_batch(next(warmup), -1 - seq)
+            record = self._run_batch(*self._prepare(next(warmup), -1 - seq), -1 - seq)
+            self._latencies.append(record["latency_s"])
+        if self._compile:
+            self.compile_costs = self._compile.since(compiled)
         self.measured_s = 0.0
 
     def done(self) -> bool:
@@ -104,9 +162,58 @@ class CellMeasurement:
             self.runs >= measure.min_runs and self.measured_s >= measure.min_duration_s and covered
         )
 
+    def _window_size(self) -> int:
+        """Timed runs that fill an energy window, from the latencies seen so far (1 without a counter)."""
+        if self._energy.source is None or not self._latencies:
+            return 1
+        typical = sorted(self._latencies)[len(self._latencies) // 2]
+        return max(1, math.ceil(self._spec.measure.min_energy_window_s / max(typical, 1e-6) * WINDOW_MARGIN))
+
+    def _fill_window(self, window: EnergyWindow | None, prepared: list, records: list[dict[str, Any]]) -> int:
+        """Runs more batches while the window is shorter than its minimum (the batches prepared before
+        it were too few: the latency estimate was high). Their preprocessing is then inside the window;
+        the count is recorded as `prepared_inside`."""
+        if window is None:
+            return 0
+        inside = 0
+        minimum, cap = self._spec.measure.min_energy_window_s, self._spec.measure.max_runs - self.runs
+        while window.elapsed_s() < minimum and len(records) < cap:
+            prepared.append(self._prepare(next(self._timed), self.runs + len(records)))
+            records.append(self._run_batch(*prepared[-1], self.runs + len(records)))
+            inside += 1
+        return inside
+
     def measure_once(self) -> None:
-        self._on_record(self.runs, self._run_batch(next(self._timed), self.runs))
-        self.runs += 1
+        """One measured window: its timed runs, then (outside it) their FLOP counts, then their records."""
+        size = min(self._window_size(), self._spec.measure.max_runs - self.runs)
+        prepared = [self._prepare(next(self._timed), self.runs + i) for i in range(size)]
+        energy = self._energy
+        window = EnergyWindow(energy.source, idle_power_w=energy.idle_power_w) if energy.source is not None else None
+        if window is not None:
+            window.start()
+        try:
+            records = [self._run_batch(batch, pre, self.runs + i) for i, (batch, pre) in enumerate(prepared)]
+            inside = self._fill_window(window, prepared, records)
+        except BaseException:
+            if window is not None:
+                window.cancel()
+            raise
+        if window is not None:
+            records[-1]["energy"] = {
+                **window.stop().as_dict(),
+                "window": self.windows,
+                "runs": len(records),
+                "samples": sum(r["batch_size"] for r in records),
+                "output_tokens": sum(sum(r["output_tokens"]) for r in records),
+                "prepared_inside": inside,
+            }
+        self._latencies += [r["latency_s"] for r in records]
+        for (batch, _), record in zip(prepared, records):
+            if self._flops is not None:
+                record["flops"] = self._count_flops(batch, self.runs)
+            self._on_record(self.runs, record)
+            self.runs += 1
+        self.windows += 1
 
     def info(self) -> dict[str, Any]:
         """What the cell's figures were measured with (stored beside its summary)."""
@@ -116,6 +223,11 @@ class CellMeasurement:
             warnings.append(
                 "random weights with generation.mode natural: output lengths (and so latency) depend on when a "
                 "random model happens to emit EOS; use generation.mode fixed for speed work"
+            )
+        if spec.target.compile != "off" and spec.measure.warmup_runs == 0:
+            warnings.append(
+                "compile with measure.warmup_runs 0: compiling happened inside the first timed run (see recompiles); "
+                "set warmup_runs to 1 or more so compile_s is paid in warm-up"
             )
         return {
             "model": loaded.info,
@@ -127,5 +239,31 @@ class CellMeasurement:
             "prompt_hash": prompt_hash(self.template),
             "samples": len(self._samples),
             "timed_runs": self.runs,
+            "windows": self.windows,
             "measured_s": self.measured_s,
+            "energy": self._energy.info(),
+            "flops": self._flops.info() if self._flops is not None else None,
+            "peak_flops_per_s": self._peak_flops,
+            "compile": self.compile_costs,
+            "device_name": device_name(spec.target.device),
+            "gpu_telemetry": gpu_telemetry(spec.target.device),
+            "threads": torch.get_num_threads(),
         }
+
+    def profile(self, trace_path: Path) -> dict[str, Any]:
+        """The per-module profile of the cell's first batch, and its torch.profiler trace: passes of
+        their own, after the timed runs, on the same generate call."""
+        batch, _ = self._prepare(next(batches(self._samples, self._spec.scenario.batch_size)), 0)
+        model, seed = self._loaded.model, self._spec.generation.seed
+        self._untimed_generate(batch)  # once unhooked first: one-time costs of this batch stay out of the profile
+        torch.manual_seed(seed)
+        modules = profile_generate(model, lambda: self._untimed_generate(batch), self._clock)
+        torch.manual_seed(seed)
+        trace = export_trace(lambda: self._untimed_generate(batch), trace_path, self._spec.target.device, model=model)
+        return {"sample_ids": batch.sample_ids, "modules": modules, "trace": trace}
+
+    def figures(self) -> dict[str, Any]:
+        """Figures of the cell as a whole, beside the summaries of its records."""
+        if self.compile_costs is None:
+            return {}
+        return {"compile_s": {"value": self.compile_costs["compile_s"]}}

@@ -4,6 +4,13 @@ The window is `generate` itself. Its edges are clock marks with one device synch
 the end mark; the first generated token is marked from inside generate by a streamer (transformers
 hands each step's tokens to it; the first hand-off is the prompt). Nothing else runs inside the
 window: preprocessing, copying to the device and decoding the output happen outside it.
+
+The loaded model's optimisations reach generate through two functions, so that any other pass
+(FLOP counting, profiling) can make exactly the timed call,
+`model.generate(**inputs, generation_config=config, **generate_kwargs(loaded))`:
+`generation_config` (static cache and compile config, prompt lookup) and `generate_kwargs` (the
+draft model). With speculative decoding the model's generate is the observed one installed at
+load (see `speculative.Speculative.install`), so every such call decodes alike.
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ import torch
 from transformers import GenerationConfig
 from transformers.generation.streamers import BaseStreamer
 
+from vlmperf.backends.local.compile import apply_compile
 from vlmperf.backends.local.inputs import PreparedBatch
 from vlmperf.backends.local.loading import LoadedModel
-from vlmperf.config.spec import Generation
+from vlmperf.config.spec import Generation, LocalTarget
 from vlmperf.meters.clock import Clock
+from vlmperf.meters.stages import StageTimer
 
 
 class FirstTokenMarker(BaseStreamer):
@@ -44,11 +53,19 @@ class FirstTokenMarker(BaseStreamer):
 
 @dataclass
 class GenerateResult:
+    """One timed call. `steps`: hand-offs to the streamer after the prompt, i.e. decoding steps (with
+    speculative decoding: verification steps, each adding 1 or more tokens)."""
+
     latency_s: float
     ttft_s: float | None
     steps: int
     output_tokens: list[int]
     outputs: list[str]
+    speculative: dict[str, Any] | None = None
+    """SpeculativeStats.as_dict() of this call (None without speculative decoding)."""
+    stages: dict[str, float | None] | None = None
+    """The stage breakdown of this call (`vlmperf.meters.stages`), taken inside the window by module
+    hooks that only record clock marks."""
 
 
 def generation_config(loaded: LoadedModel, spec: Generation) -> GenerationConfig:
@@ -56,7 +73,8 @@ def generation_config(loaded: LoadedModel, spec: Generation) -> GenerationConfig
 
     The model's own generation defaults were reduced to its token ids when it was loaded (see
     `loading._neutralise_generation_defaults`); here every setting that changes the work per step
-    or the outputs is pinned, and the result is recorded with each cell.
+    or the outputs is pinned, and the result is recorded with each cell. The loaded model's own
+    optimisations are added: a static cache and compile config (compile), prompt lookup.
     """
     ids = loaded.model.generation_config
     config = GenerationConfig(
@@ -73,7 +91,21 @@ def generation_config(loaded: LoadedModel, spec: Generation) -> GenerationConfig
     )
     if spec.do_sample:
         config.temperature, config.top_p, config.top_k = spec.temperature, spec.top_p, 0
+    apply_compile(config, loaded.compile_config)
+    if loaded.speculative is not None:
+        loaded.speculative.configure(config)
     return config
+
+
+def generate_kwargs(loaded: LoadedModel, target: LocalTarget | None = None) -> dict[str, Any]:
+    """The keyword arguments of the cell's generate call besides the inputs, generation_config and streamer.
+
+    `target`, when given, must be the target the model was loaded for (cells share a loaded model
+    only when their targets are equal); a mismatch is a bug in the caller.
+    """
+    if target is not None and loaded.target is not None and target != loaded.target:
+        raise ValueError(f"generate_kwargs: the model was loaded for {loaded.target!r}, not for {target!r}")
+    return loaded.speculative.generate_kwargs() if loaded.speculative is not None else {}
 
 
 def eos_ids(config: GenerationConfig) -> set[int]:
@@ -90,8 +122,12 @@ def count_output_tokens(generated: torch.Tensor, eos: set[int]) -> list[int]:
     return counts
 
 
-def timed_generate(loaded: LoadedModel, batch: PreparedBatch, config: GenerationConfig, clock: Clock) -> GenerateResult:
-    """Run generate once inside a measured window and return its timings and outputs.
+def timed_generate(
+    loaded: LoadedModel, batch: PreparedBatch, config: GenerationConfig, clock: Clock, extra: dict[str, Any] | None = None
+) -> GenerateResult:
+    """Run generate once inside a measured window and return its timings, stages and outputs.
+
+    `extra`: generate_kwargs(loaded) (computed here when not given).
 
     No grad mode is set here: generate sets its own (no_grad), exactly as in a user's loop. Wrapping
     the call in inference_mode made the measured call about 10% faster than a bare generate loop on
@@ -99,13 +135,19 @@ def timed_generate(loaded: LoadedModel, batch: PreparedBatch, config: Generation
     sees.
     """
     marker = FirstTokenMarker(clock)
-    start = clock.mark()
-    sequences = loaded.model.generate(**batch.inputs, generation_config=config, streamer=marker)
-    end = clock.mark()
+    extra = generate_kwargs(loaded) if extra is None else extra
+    with StageTimer(loaded.model, clock) as stages:
+        start = clock.mark()
+        sequences = loaded.model.generate(**batch.inputs, generation_config=config, streamer=marker, **extra)
+        end = clock.mark()
     clock.synchronize()
+    speculative = loaded.speculative.last_stats if loaded.speculative is not None else None
     latency = clock.elapsed_s(start, end)
     ttft = clock.elapsed_s(start, marker.first_token_mark) if marker.first_token_mark is not None else None
     generated = sequences[:, batch.prompt_length :].cpu()
     counts = count_output_tokens(generated, eos_ids(config))
     outputs = [loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(generated, counts)]
-    return GenerateResult(latency, ttft, marker.steps, counts, outputs)
+    return GenerateResult(
+        latency, ttft, marker.steps, counts, outputs,
+        speculative.as_dict() if speculative is not None else None, stages.seconds(latency),
+    )

@@ -4,6 +4,11 @@ A reference is one of: a preset (`builtin:tiny-llava`, `llava-1.5-7b`, or a hub 
 replicates, with `no_weights`), a local folder holding a saved model, or a hub id. Vision-language
 models load with AutoModelForImageTextToText + AutoProcessor; text-only causal LMs with
 AutoModelForCausalLM + AutoTokenizer.
+
+What the machine cannot run (a missing GPU, package or compiler) fails here, at load time, so it
+fails the cells that ask for it and not the sweep. The optimisations a target asks for are set up
+here too: quantization while loading, CPU threads, and the compile and speculative settings that
+`generate.generation_config` / `generate.generate_kwargs` hand to each generate call.
 """
 
 from __future__ import annotations
@@ -25,7 +30,21 @@ from transformers import (
 from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 from transformers.utils import logging as transformers_logging
 
+from vlmperf.backends.local.availability import check_target
+from vlmperf.backends.local.compile import (
+    check_compile_fits,
+    check_model_compiles,
+    compile_config,
+    compile_info,
+    fresh_compile_state,
+)
 from vlmperf.backends.local.presets import TINY_LLAVA, Preset, find_preset, preset_names
+from vlmperf.backends.local.quantize import (
+    pretrained_quantization_config,
+    quantization_info,
+    quantize_built_model,
+    reload_quantized,
+)
 from vlmperf.backends.local.replica import (
     build_preset_processor,
     build_random_model,
@@ -33,6 +52,7 @@ from vlmperf.backends.local.replica import (
     scaled_config,
     to_pretrained_config,
 )
+from vlmperf.backends.local.speculative import Speculative, assistant_target, check_same_vocabulary
 from vlmperf.config.spec import LocalTarget
 from vlmperf.errors import InputError
 
@@ -40,6 +60,8 @@ DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, 
 transformers_logging.disable_progress_bar()  # the run has its own progress bar
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_DEFAULT_THREADS = torch.get_num_threads()
+"""torch's own intra-op thread count on this machine, restored for targets that do not set threads."""
 
 
 @dataclass
@@ -52,24 +74,12 @@ class LoadedModel:
     multimodal: bool
     image_token_id: int | None
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def check_device(device: str) -> None:
-    """Fail before any work when the device does not exist on this machine."""
-    if not device.startswith("cuda"):
-        return
-    if not torch.cuda.is_available():
-        raise InputError(
-            f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA device here; "
-            "use target.device=cpu or run on a machine with a GPU and a CUDA build of torch"
-        )
-    index = int(device.split(":")[1]) if ":" in device else 0
-    if index >= torch.cuda.device_count():
-        count = torch.cuda.device_count()
-        raise InputError(
-            f"device {device!r} does not exist: this machine has {count} CUDA device(s); "
-            f"use cuda:0 to cuda:{count - 1}, or cpu"
-        )
+    compile_config: Any = None
+    """transformers' CompileConfig for the decoding steps (None: not compiled); one object per model, so
+    generate() reuses its compiled function across calls."""
+    speculative: Speculative | None = None
+    target: LocalTarget | None = None
+    """What it was loaded for (None for a draft model)."""
 
 
 def is_local_path(model: str) -> bool:
@@ -104,8 +114,67 @@ def _source(target: LocalTarget, preset: Preset | None) -> str:
     return target.model
 
 
+def check_model_references(target: LocalTarget) -> None:
+    """The target's model and, with speculative: assistant, its draft model (both before any work)."""
+    check_model_reference(target)
+    if target.assistant_model is not None:
+        check_model_reference(assistant_target(target))
+
+
+def set_threads(threads: int | None) -> dict[str, Any]:
+    """Set torch's intra-op CPU threads (None: torch's default here) and say what torch now uses.
+
+    The setting is process-wide, so a target without `threads` gets the default back rather than
+    whatever the previous cell set. Inter-op threads can only be set before torch's first parallel
+    work, so they are recorded, not set.
+    """
+    torch.set_num_threads(threads or _DEFAULT_THREADS)
+    return {
+        "requested": threads,
+        "intra_op_threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "default_intra_op_threads": _DEFAULT_THREADS,
+    }
+
+
 def load_model(target: LocalTarget) -> LoadedModel:
-    """Load (or build) the target's model on its device and dtype, in eval mode."""
+    """Load (or build) the target's model on its device and dtype, in eval mode, with its optimisations.
+
+    Raises InputError, before reading any weights, when this machine cannot run the target.
+    """
+    check_target(target)
+    check_compile_fits(target)
+    threads = set_threads(target.threads)
+    if target.compile != "off":
+        fresh_compile_state()
+    loaded = _load(target)
+    loaded.info.setdefault("quantization", None)
+    loaded.info["threads"] = threads
+    _set_up_compile(loaded, target.compile, target.device)
+    _set_up_speculative(loaded, target)
+    loaded.target = target
+    return loaded
+
+
+def _set_up_compile(loaded: LoadedModel, mode: str, device: str) -> None:
+    check_model_compiles(loaded.model, mode)
+    loaded.compile_config = compile_config(mode) if mode != "off" else None
+    loaded.info["compile"] = compile_info(loaded.compile_config, device)
+
+
+def _set_up_speculative(loaded: LoadedModel, target: LocalTarget) -> None:
+    """Load the draft model (same loader, device, dtype) and route generate through the observed path."""
+    if target.speculative != "off":
+        draft = None
+        if target.assistant_model is not None:
+            draft = _load(assistant_target(target))
+            check_same_vocabulary(loaded, draft, target.assistant_model)
+        loaded.speculative = Speculative(target.speculative, target.draft_tokens, draft, loaded.image_token_id)
+        loaded.speculative.install(loaded.model)
+    loaded.info["speculative"] = loaded.speculative.info if loaded.speculative is not None else None
+
+
+def _load(target: LocalTarget) -> LoadedModel:
     dtype = DTYPES[target.dtype]
     preset = find_preset(target.model)
     if target.no_weights:
@@ -114,19 +183,27 @@ def load_model(target: LocalTarget) -> LoadedModel:
     config = AutoConfig.from_pretrained(source, revision=target.revision, trust_remote_code=target.trust_remote_code)
     multimodal = _is_multimodal(config)
     model_class = AutoModelForImageTextToText if multimodal else AutoModelForCausalLM
+    quantization = pretrained_quantization_config(target.quantization, dtype)
+    placement = {"quantization_config": quantization, "device_map": {"": target.device}} if quantization else {}
     model = model_class.from_pretrained(
         source,
         revision=target.revision,
         dtype=dtype,
         attn_implementation=target.attn_implementation,
         trust_remote_code=target.trust_remote_code,
-    ).to(target.device)
+        **placement,
+    )
+    if not quantization:
+        model = model.to(target.device)
     processor = (AutoProcessor if multimodal else AutoTokenizer).from_pretrained(
         source, revision=target.revision, trust_remote_code=target.trust_remote_code
     )
     weights = "random (built-in model)" if preset is TINY_LLAVA else "pretrained"
     tokenizer_kind = "synthetic stand-in (built-in model)" if preset is TINY_LLAVA else "model's own"
-    return _finish(model, processor, multimodal, {"weights": weights, "config_source": source, "tokenizer": tokenizer_kind})
+    info = {"weights": weights, "config_source": source, "tokenizer": tokenizer_kind}
+    if quantization:
+        info["quantization"] = quantization_info(model, target.quantization, "from_pretrained quantization_config")
+    return _finish(model, processor, multimodal, info)
 
 
 def _build_replica(target: LocalTarget, preset: Preset | None, dtype: torch.dtype) -> LoadedModel:
@@ -146,7 +223,7 @@ def _build_replica(target: LocalTarget, preset: Preset | None, dtype: torch.dtyp
             f"no_weights replicas are built for vision-language models; {target.model!r} is not one: "
             "set target.no_weights=false to load its weights, or give a vision-language model's config"
         )
-    model = build_random_model(config, dtype=dtype, device=target.device)
+    model, quantization = _random_model(config, target, dtype)
     if preset is not None:
         processor = build_preset_processor(preset, raw["vocab_size"])
         tokenizer_kind = "synthetic stand-in (preset)"
@@ -154,7 +231,26 @@ def _build_replica(target: LocalTarget, preset: Preset | None, dtype: torch.dtyp
         processor = AutoProcessor.from_pretrained(source, revision=target.revision, trust_remote_code=target.trust_remote_code)
         tokenizer_kind = "model's own"
     info = {"weights": "random (no_weights replica)", "config_source": config_source, "tokenizer": tokenizer_kind}
+    if quantization is not None:
+        info["quantization"] = quantization
     return _finish(model, processor, multimodal, info)
+
+
+def _random_model(config: Any, target: LocalTarget, dtype: torch.dtype) -> tuple[Any, dict[str, Any] | None]:
+    """The replica with random weights, quantized as the target asks, and what was quantized."""
+    kind = target.quantization
+    if kind.startswith("bnb-"):  # bitsandbytes quantizes while from_pretrained moves weights to the GPU
+        built = build_random_model(config, dtype=dtype, device="cpu")
+        model = reload_quantized(
+            built, kind, dtype=dtype, device=target.device, attn_implementation=target.attn_implementation,
+            model_class=AutoModelForImageTextToText,
+        )
+        return model, quantization_info(model, kind, "replica saved and loaded back with from_pretrained quantization_config")
+    model = build_random_model(config, dtype=dtype, device=target.device)
+    if kind == "torchao-int8":
+        quantize_built_model(model)
+        return model, quantization_info(model, kind, "torchao quantize_ on the built replica")
+    return model, None
 
 
 def _neutralise_generation_defaults(model: Any, tokenizer: Any, info: dict[str, Any]) -> None:

@@ -182,6 +182,12 @@ class EnergyWindow:
             self._thread = threading.Thread(target=self._keep_reading, args=(interval / 4,), daemon=True)
             self._thread.start()
 
+    def elapsed_s(self) -> float:
+        """Seconds since start(), from the window's clock (the counter is not read)."""
+        if self._start is None:
+            raise RuntimeError("EnergyWindow.elapsed_s() before start()")
+        return self._clock() - self._start[0]
+
     def _keep_reading(self, every_s: float) -> None:
         try:
             while not self._stopping.wait(every_s):
