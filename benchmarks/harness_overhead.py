@@ -125,9 +125,10 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         import torch
 
+        from vlmperf.backends.local.availability import check_device
         from vlmperf.backends.local.generate import FirstTokenMarker, generation_config, timed_generate
         from vlmperf.backends.local.inputs import prepare_batch
-        from vlmperf.backends.local.loading import check_device, load_model
+        from vlmperf.backends.local.loading import load_model
         from vlmperf.config.spec import Generation, LocalTarget, Workload
         from vlmperf.meters.clock import clock_for
         from vlmperf.meters.memory import memory_meter_for

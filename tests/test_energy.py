@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pynvml
 import pytest
+from fixtures.nvml_driver import NO_DRIVER
 
 from vlmperf.errors import InputError
 from vlmperf.meters.energy import (
@@ -183,16 +184,6 @@ def test_powercap_without_a_package_zone(tmp_path):
 # ---------------------------------------------------------------- NVML through a fake binding
 
 
-def _nvml_starts() -> bool:
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return False
-    pynvml.nvmlShutdown()
-    return True
-
-
-NO_DRIVER = not _nvml_starts()
 
 
 class FakeNvml(types.SimpleNamespace):

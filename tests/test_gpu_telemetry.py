@@ -13,6 +13,7 @@ import types
 
 import pynvml
 import pytest
+from fixtures.nvml_driver import NO_DRIVER
 
 from vlmperf.meters.gpu_telemetry import decode_reasons, gpu_telemetry, reason_names, telemetry_or_reason
 
@@ -164,16 +165,6 @@ def test_gpu_nvml_cannot_find_gives_none_and_the_reason():
     assert fake.active == 0
 
 
-def _nvml_starts() -> bool:
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return False
-    pynvml.nvmlShutdown()
-    return True
-
-
-NO_DRIVER = not _nvml_starts()
 
 
 @pytest.mark.skipif(not NO_DRIVER, reason="an NVIDIA driver is installed here")

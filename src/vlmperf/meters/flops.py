@@ -48,7 +48,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode, flop_registry, register_flop_formula, sdpa_flop_count
 
 from vlmperf.errors import InputError
-from vlmperf.meters.stages import find_stage_modules
+from vlmperf.meters.stages import find_stage_modules, submodule
 
 aten = torch.ops.aten
 
@@ -149,24 +149,15 @@ class _UncountedOps(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def _submodule(model: torch.nn.Module, path: str) -> torch.nn.Module | None:
-    module: Any = model
-    for part in path.split("."):
-        module = getattr(module, part, None)
-        if not isinstance(module, torch.nn.Module):
-            return None
-    return module
-
-
 def find_stages(model: torch.nn.Module) -> dict[str, list[torch.nn.Module]]:
     """The modules of each stage that the model has: vision tower and projector by the stage timer's
     table, the decoder stack by `LANGUAGE_MODEL_PATHS`, the lm head as the output embeddings."""
     found = find_stage_modules(model)
     stages: dict[str, list[torch.nn.Module]] = {"vision": list(found.vision), "projector": list(found.projector)}
-    language = next((m for p in LANGUAGE_MODEL_PATHS if (m := _submodule(model, p)) is not None), None)
+    language = next((m for p in LANGUAGE_MODEL_PATHS if (m := submodule(model, p)) is not None), None)
     stages["language_model"] = [language] if language is not None and language is not model else []
     get_head = getattr(model, "get_output_embeddings", None)
-    head = get_head() if callable(get_head) else _submodule(model, "lm_head")
+    head = get_head() if callable(get_head) else submodule(model, "lm_head")
     stages["lm_head"] = [head] if isinstance(head, torch.nn.Module) else []
     return {name: modules for name, modules in stages.items() if modules}
 

@@ -33,7 +33,7 @@ from typing import Any
 import torch
 
 from vlmperf.meters.clock import Clock
-from vlmperf.meters.stages import eager
+from vlmperf.meters.hooks import HookSet
 
 PHASES = ("prefill", "decode")
 
@@ -69,7 +69,7 @@ class _Stats:
         return row
 
 
-class ModuleTimer:
+class ModuleTimer(HookSet):
     """Hooks on every module of a model, logging a clock mark at each forward call's start and end.
 
     ``with ModuleTimer(model, clock) as timer: run_generate()``, then ``clock.synchronize()`` and
@@ -77,27 +77,14 @@ class ModuleTimer:
     """
 
     def __init__(self, model: torch.nn.Module, clock: Clock) -> None:
+        super().__init__()
         self._clock = clock
         self._named = list(model.named_modules())  # index 0 is the model itself
         self._log: list[tuple[int, bool, Any]] = []  # (module index, entering?, mark)
-        self._handles: list[Any] = []
 
-    def __enter__(self) -> ModuleTimer:
-        try:
-            for index, (_, module) in enumerate(self._named):
-                self._hook(index, module)
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        """Remove every hook this timer installed (safe to call twice)."""
-        while self._handles:
-            self._handles.pop().remove()
+    def install(self) -> None:
+        for index, (_, module) in enumerate(self._named):
+            self._hook(index, module)
 
     def _hook(self, index: int, module: torch.nn.Module) -> None:
         log, clock = self._log, self._clock
@@ -108,8 +95,7 @@ class ModuleTimer:
         def after(_module: torch.nn.Module, _args: Any, _output: Any) -> None:
             log.append((index, False, clock.mark()))
 
-        self._handles.append(module.register_forward_pre_hook(eager(before)))
-        self._handles.append(module.register_forward_hook(eager(after)))
+        self._add(module, before, after)
 
     def profile(self) -> dict[str, Any]:
         """The JSON-able profile of everything logged (read only after the clock was synchronised)."""

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from vlmperf.meters.clock import Clock
+from vlmperf.meters.hooks import HookSet
 
 STAGES = ("vision_s", "projector_s", "prefill_s", "decode_s")
 """The stages that partition the forward passes of one generate call, in pipeline order."""
@@ -67,13 +68,14 @@ class StageModules:
 def _resolve(model: torch.nn.Module, groups: tuple[tuple[str, ...], ...]) -> tuple[torch.nn.Module, ...]:
     for group in groups:
         for prefix in PREFIXES:
-            found = [_submodule(model, prefix + path) for path in group]
+            found = [submodule(model, prefix + path) for path in group]
             if all(module is not None for module in found):
                 return tuple(found)  # type: ignore[arg-type]
     return ()
 
 
-def _submodule(model: torch.nn.Module, path: str) -> torch.nn.Module | None:
+def submodule(model: torch.nn.Module, path: str) -> torch.nn.Module | None:
+    """The module at a dotted attribute path, or None when the model has none there."""
     module: Any = model
     for part in path.split("."):
         module = getattr(module, part, None)
@@ -91,18 +93,6 @@ def find_stage_modules(model: torch.nn.Module) -> StageModules:
     return StageModules(top=model, vision=vision, projector=projector, projector_in_vision=nested)
 
 
-def eager(hook: Any) -> Any:
-    """A hook torch.compile runs as is instead of tracing it.
-
-    generate compiles `model.__call__` for the decoding steps when asked (transformers' static-cache
-    path), and that call runs the model's hooks. Traced, a hook that reads the host clock breaks
-    the graph, and its bookkeeping (a growing list) becomes a guard that recompiles every step
-    until torch's recompile limit. Left out of tracing, it adds no graph and no recompilation
-    (torch 2.13, eager and inductor backends: tests/test_stages.py checks the graph count).
-    """
-    return torch.compiler.disable(hook, reason="vlmperf timing hook: clock marks run eagerly")
-
-
 @dataclass
 class _Call:
     start: Any
@@ -111,7 +101,7 @@ class _Call:
     """Which top-model forward call was open when this call began (None: outside any)."""
 
 
-class StageTimer:
+class StageTimer(HookSet):
     """Install stage hooks for one generate call; read the stages after one synchronisation.
 
     ``with StageTimer(model, clock) as stages: model.generate(...)``, then ``clock.synchronize()``
@@ -119,9 +109,9 @@ class StageTimer:
     """
 
     def __init__(self, model: torch.nn.Module, clock: Clock) -> None:
+        super().__init__()
         self.modules = find_stage_modules(model)
         self._clock = clock
-        self._handles: list[Any] = []
         self._calls: dict[str, list[_Call]] = {"top": [], "vision": [], "projector": []}
         self._open: dict[int, list[tuple[Any, int | None]]] = {}
         self._top_open = 0
@@ -131,25 +121,12 @@ class StageTimer:
         """Forward calls of the top model so far: the prompt pass plus one per later step."""
         return len(self._calls["top"])
 
-    def __enter__(self) -> StageTimer:
-        try:
-            self._hook(self.modules.top, "top")
-            for module in self.modules.vision:
-                self._hook(module, "vision")
-            for module in self.modules.projector:
-                self._hook(module, "projector")
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        """Remove every hook this timer installed (safe to call twice)."""
-        while self._handles:
-            self._handles.pop().remove()
+    def install(self) -> None:
+        self._hook(self.modules.top, "top")
+        for module in self.modules.vision:
+            self._hook(module, "vision")
+        for module in self.modules.projector:
+            self._hook(module, "projector")
 
     def _hook(self, module: torch.nn.Module, stage: str) -> None:
         clock, calls, key = self._clock, self._calls[stage], id(module)
@@ -170,8 +147,7 @@ class StageTimer:
                 self._top_open -= 1
             calls.append(_Call(start, end, index))
 
-        self._handles.append(module.register_forward_pre_hook(eager(before)))
-        self._handles.append(module.register_forward_hook(eager(after)))
+        self._add(module, before, after)
 
     def _total(self, stage: str, where: Any = None) -> float:
         return sum(self._clock.elapsed_s(c.start, c.end) for c in self._calls[stage] if where is None or where(c))

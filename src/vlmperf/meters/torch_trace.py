@@ -17,34 +17,22 @@ from typing import Any
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from vlmperf.meters.stages import eager
+from vlmperf.meters.hooks import HookSet
 
 MODULE_RANGE_PREFIX = "module: "
 """Names of the module ranges in the trace; they are left out of the top-ops summary."""
 
 
-class ModuleRanges:
+class ModuleRanges(HookSet):
     """Forward hooks that open a profiler range per module call, named by the module's path."""
 
     def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
         self._model = model
-        self._handles: list[Any] = []
 
-    def __enter__(self) -> ModuleRanges:
-        try:
-            for name, module in self._model.named_modules():
-                self._hook(name or type(module).__name__, module)
-        except BaseException:
-            self.remove()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-    def remove(self) -> None:
-        while self._handles:
-            self._handles.pop().remove()
+    def install(self) -> None:
+        for name, module in self._model.named_modules():
+            self._hook(name or type(module).__name__, module)
 
     def _hook(self, name: str, module: torch.nn.Module) -> None:
         title = f"{MODULE_RANGE_PREFIX}{name} ({type(module).__name__})"
@@ -58,8 +46,7 @@ class ModuleRanges:
         def after(_module: torch.nn.Module, _args: Any, _output: Any) -> None:
             open_ranges.pop().__exit__(None, None, None)
 
-        self._handles.append(module.register_forward_pre_hook(eager(before)))
-        self._handles.append(module.register_forward_hook(eager(after)))
+        self._add(module, before, after)
 
 
 def export_trace(
