@@ -114,3 +114,40 @@ def test_a_quantizer_that_cannot_compile_fails_instead_of_running_eager():
     with pytest.raises(InputError, match="NotCompilable.*compile off"):
         check_model_compiles(Model(), "default")
     check_model_compiles(Model(), "off")
+
+
+def test_the_flop_pass_leaves_the_timed_runs_compiled(shared_cache):
+    """Dynamo refuses to compile under FlopCounterMode and the refusal sticks to the model's forward:
+    a FLOP pass on the compiled config left every later timed run eager (found in review). The passes
+    run with compilation off for their own call, so the compiled decode step still runs in every timed
+    run after a FLOP pass. A counting backend tells: each run of compiled code is one call of it."""
+    from vlmperf.config.spec import CellSpec
+    from vlmperf.runner.energy_context import CellEnergy
+    from vlmperf.runner.measure import CellMeasurement
+
+    compiled_calls = []
+
+    def counting(graph, example_inputs):
+        def run(*args):
+            compiled_calls.append(1)
+            return graph.forward(*args)
+
+        return run
+
+    loaded = load_model(LocalTarget(compile="default"))
+    loaded.compile_config.backend = counting
+    spec = CellSpec.model_validate({
+        "target": {"compile": "default"}, "workload": {"limit": 1},
+        "generation": {"max_new_tokens": 6, "mode": "fixed"}, "measure": {"warmup_runs": 1, "flops": True},
+    })
+    records = []
+    measurement = CellMeasurement(loaded, spec, load_samples(Workload(limit=1)), lambda seq, r: records.append(r),
+                                  CellEnergy(None, "no sensor in this test", None))
+    measurement.warm_up()
+    per_window = []
+    for _ in range(3):  # the first window's FLOP pass runs after its timed run, before the next two
+        compiled_calls.clear()
+        measurement.measure_once()
+        per_window.append(len(compiled_calls))
+    assert records[0]["flops"] is not None and records[0]["flops"]["decode"] > 0
+    assert per_window == [5, 5, 5], "every timed run decodes its 5 later tokens with the compiled step"

@@ -137,3 +137,31 @@ def test_profile_command_shows_layer_classes_across_batch_sizes(tmp_path, vlmper
         env={**os.environ, **vlmperf_env}, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
     )
     assert report.returncode == 0 and "top modules by self time" in report.stdout, "the report shows the profile too"
+
+
+class FailsAfterIdle(ConstantPower):
+    """Answers the idle window, then fails as a driver reset would (CounterError)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read_j(self) -> float:
+        from vlmperf.meters.energy import CounterError
+
+        self.reads += 1
+        if self.reads > 2:
+            raise CounterError("counter went backwards: a GPU reset?")
+        return super().read_j()
+
+
+def test_a_counter_that_fails_mid_run_gives_null_energy_and_keeps_the_runs(cache, monkeypatch):
+    import vlmperf.runner.energy_context as energy_context
+
+    monkeypatch.setattr(energy_context, "open_energy_source", lambda device, requested: (FailsAfterIdle(), None))
+    monkeypatch.setattr(energy_context, "IDLE_WINDOW_S", 0.05)
+    outcome = vp.run(overrides=[*QUICK, "measure.flops=false", "sweep.grid.scenario.batch_size=[1]"], out=cache)
+    assert outcome.failed == 0, "a failed counter costs the energy figure, not the cell"
+    records = vp.records_frame(outcome.run_id, out=cache).to_dict("records")
+    windows = [r["energy"] for r in records if r["energy"] is not None]
+    assert windows and all(w["energy_j"] is None and "GPU reset" in w["energy_note"] for w in windows)
+    assert "energy_j" not in vp.report(outcome.run_id, out=cache)["cells"][0]["metrics"]

@@ -4,7 +4,9 @@ A counter (NVML's total-energy counter on GPU, RAPL package + DRAM on CPU) is re
 edges of an energy window: consecutive timed generate calls of one cell, repeated until the
 window lasts `measure.min_energy_window_s` (counters update every few tens of milliseconds, so a
 shorter window would measure the counter's steps, not the model). The window's batches are
-prepared before it opens, so preprocessing is not in it. The record that closes a window carries
+prepared before it opens, so preprocessing is not in it, unless the latency estimate that sized the
+window was too high: the batches run to fill it are then prepared inside it, and the window's
+`prepared_inside` says how many. The record that closes a window carries
 `energy`; without a sensor no record does, and these metrics are null (`energy_source: none`).
 """
 
@@ -61,5 +63,6 @@ def _power(record: Record) -> list[float | None]:
 @metric("idle_power_w", "W", "window")
 def _idle_power(record: Record) -> list[float | None]:
     """Power drawn with the model loaded and nothing running: the counter difference over a quiet
-    2 s window before the loaded model's first cell, divided by its duration."""
+    2 s window, measured once per loaded model and energy source before the first cell that reads
+    it, divided by its duration."""
     return _window(record, "idle_power_w")

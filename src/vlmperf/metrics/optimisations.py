@@ -4,8 +4,8 @@
 between torch._dynamo's compile-start and compile-end callbacks during the cell's warm-up (tracing
 and code generation, C++ / Triton builds and CUDA-graph recording included). Cells that share a
 loaded model share its compiled code: transformers' static-cache path compiles the decode step once
-for batch size 1 and once for every larger batch size, so only the first cell of each pays, and a
-model's whole compile cost is the sum over its cells.
+for batch size 1 and once more for all larger batch sizes (dynamic shapes), so only the first cell
+of each of the two pays, and a model's whole compile cost is the sum over its cells.
 """
 
 from __future__ import annotations

@@ -109,7 +109,7 @@ def run_profiles(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     (e.g. "scenario.batch_size=4"), in cell order."""
     from vlmperf.report.tables import varying_keys
 
-    cells = [c for c in document["cells"] if (c.get("info") or {}).get("profile")]
+    cells = [c for c in document["cells"] if ((c.get("info") or {}).get("profile") or {}).get("modules")]
     keys = varying_keys(cells)
     return {
         (", ".join(f"{k}={c['config'].get(k)}" for k in keys) or c["id"]): c["info"]["profile"]["modules"]

@@ -2,7 +2,7 @@
 
 One source per (device, requested setting), opened the first time a cell asks for it; its idle
 power is measured right then, with the model loaded and nothing running, so every cell of the
-group is compared with the same idle figure.
+group that reads that source is compared with the same idle figure.
 """
 
 from __future__ import annotations
@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from vlmperf.meters.energy import EnergySource, measure_idle_power_w, open_energy_source
+from vlmperf.meters.energy import (
+    CounterError,
+    EnergyReading,
+    EnergySource,
+    EnergyWindow,
+    measure_idle_power_w,
+    open_energy_source,
+)
 
 IDLE_WINDOW_S = 2.0
 """How long the quiet window that measures idle power lasts (counters update every ~20-100 ms)."""
@@ -58,7 +65,11 @@ class GroupEnergy:
         key = (device, requested)
         if key not in self._opened:
             source, why = open_energy_source(device, requested)
-            idle = measure_idle_power_w(source, IDLE_WINDOW_S) if source is not None else None
+            try:
+                idle = measure_idle_power_w(source, IDLE_WINDOW_S) if source is not None else None
+            except BaseException:
+                source.close()
+                raise
             self._opened[key] = CellEnergy(source, why, idle)
         return self._opened[key]
 
@@ -68,3 +79,42 @@ class GroupEnergy:
             if opened.source is not None:
                 opened.source.close()
         self._opened.clear()
+
+
+class RunWindow:
+    """The energy window around one measured window's timed runs: nothing without a source, and a null
+    figure with the reason when the counter fails (a driver reset, NVML gone): the runs are kept."""
+
+    def __init__(self, energy: CellEnergy) -> None:
+        self._energy = energy
+        self._window = EnergyWindow(energy.source, idle_power_w=energy.idle_power_w) if energy.source else None
+        self._failed: str | None = None
+
+    def start(self) -> None:
+        if self._window is None:
+            return
+        try:
+            self._window.start()
+        except CounterError as exc:
+            self._window, self._failed = None, str(exc)
+
+    def elapsed_s(self) -> float | None:
+        """Seconds since start, None when no counter is being read."""
+        return self._window.elapsed_s() if self._window is not None else None
+
+    def cancel(self) -> None:
+        if self._window is not None:
+            self._window.cancel()
+
+    def close(self, runs_s: float) -> dict[str, Any] | None:
+        """The window's reading as a dict (None without a source); `runs_s` stands in for the duration
+        when the counter failed before the window opened."""
+        if self._window is None and self._failed is None:
+            return None
+        if self._window is not None:
+            try:
+                return self._window.stop().as_dict()
+            except CounterError as exc:
+                self._failed, runs_s = str(exc), self._window.elapsed_s()
+        source = self._energy.source
+        return EnergyReading(None, runs_s, source.name, self._energy.idle_power_w, self._failed).as_dict()

@@ -23,6 +23,8 @@ class FlopPass:
         self._counts: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._first: dict[str, Any] | None = None
         self.uncounted_ops: dict[str, int] = {}
+        self.errors: list[str] = []
+        """Why a counting pass failed (the batch's FLOPs are null), e.g. out of memory on the device."""
         self.seconds = 0.0
         """Wall time spent counting (outside every timed window), for the cell's info."""
 
@@ -31,8 +33,14 @@ class FlopPass:
         not count (a partial count would understate the work; the cell's info names the ops)."""
         if key not in self._counts:
             started = time.perf_counter()
-            counted = count_generate_flops(self._model, lambda: self._run_generate(batch))
-            self.seconds += time.perf_counter() - started
+            try:
+                counted = count_generate_flops(self._model, lambda: self._run_generate(batch))
+            except Exception as exc:  # the count is optional: the timed runs stand, the figure is null with why
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                self._counts[key] = None
+                return None
+            finally:
+                self.seconds += time.perf_counter() - started
             self.uncounted_ops.update(counted.uncounted_ops)
             self._counts[key] = (
                 {"prefill": counted.prefill_flops, "decode": counted.decode_flops} if counted.complete else None
@@ -55,5 +63,6 @@ class FlopPass:
             "counted_batches": len(self._counts),
             "counting_s": self.seconds,
             "uncounted_ops": self.uncounted_ops,
+            "errors": self.errors,
             "first_batch": self._first,
         }

@@ -59,7 +59,10 @@ class _ActiveCell:
         profile = None
         if self.cell.spec.measure.profile:
             trace = self._store.path.parent / "traces" / self._run_id / f"{self.cell.id}.trace.json"
-            profile = self.measurement.profile(trace)
+            try:
+                profile = self.measurement.profile(trace)
+            except Exception as exc:  # the profile is an extra pass: the cell's measured figures stand
+                profile = {"error": f"{type(exc).__name__}: {exc}"}
         info = {
             **self.measurement.info(),
             "profile": profile,

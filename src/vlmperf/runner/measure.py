@@ -15,6 +15,7 @@ window has closed, never inside it.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -29,14 +30,13 @@ from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loading import LoadedModel
 from vlmperf.config.spec import CellSpec
 from vlmperf.meters.clock import clock_for
-from vlmperf.meters.energy import EnergyWindow
 from vlmperf.meters.gpu_peaks import peak_flops_per_s
 from vlmperf.meters.gpu_telemetry import gpu_telemetry
 from vlmperf.meters.memory import memory_meter_for
 from vlmperf.meters.module_times import profile_generate
 from vlmperf.meters.torch_trace import export_trace
 from vlmperf.metrics.caption_list import count_captions
-from vlmperf.runner.energy_context import CellEnergy
+from vlmperf.runner.energy_context import CellEnergy, RunWindow
 from vlmperf.runner.flop_pass import FlopPass
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
@@ -45,6 +45,20 @@ OnRecord = Callable[[int, dict[str, Any]], None]
 
 WINDOW_MARGIN = 1.25
 """Energy windows are sized from the typical latency with this margin, so they reach their minimum."""
+
+
+def counts_flops(spec: CellSpec) -> bool:
+    return why_no_flops(spec) is None
+
+
+def why_no_flops(spec: CellSpec) -> str | None:
+    """Why a cell has no FLOP count, or None when it is counted."""
+    if not spec.measure.flops:
+        return "measure.flops is false"
+    if spec.target.attn_implementation == "flash_attention_2":
+        return ("the FLOP counter has no formula for flash-attn's kernels, so attention would be missing from the "
+                "count; count an sdpa cell of the same shapes instead (the work is the same)")
+    return None
 
 
 def device_name(device: str) -> str | None:
@@ -74,26 +88,32 @@ class CellMeasurement:
         self._samples = samples
         self._on_record = on_record
         self._config = generation_config(loaded, spec.generation)
+        self._uncompiled = copy.deepcopy(self._config)
+        self._uncompiled.disable_compile = True
         self._extra = generate_kwargs(loaded, spec.target)
         self._clock = clock_for(spec.target.device)
         self._memory = memory_meter_for(spec.target.device)
         self._energy = energy
-        self._flops = FlopPass(loaded.model, self._untimed_generate) if spec.measure.flops else None
+        self._flops = FlopPass(loaded.model, self._untimed_generate) if counts_flops(spec) else None
         name = device_name(spec.target.device)
         self._peak_flops = peak_flops_per_s(name, spec.target.dtype) if name else None
         self._compile = CompileMonitor() if spec.target.compile != "off" else None
         self._timed = batches(samples, spec.scenario.batch_size)
-        self._latencies: list[float] = []
+        self._latencies: list[float] = []  # of timed runs: they size the energy windows
+        self._warm_latency: float | None = None
         self.compile_costs: dict[str, Any] | None = None
         self.runs = 0
         self.windows = 0
         self.measured_s = 0.0
 
     def _untimed_generate(self, batch: PreparedBatch) -> Any:
-        """The timed run's generate call, for the passes that count or profile it."""
-        return self._loaded.model.generate(**batch.inputs, generation_config=self._config, **self._extra)
+        """The timed run's generate call, for the passes that count or profile it, with compilation off
+        for that call only: dynamo will not compile under the FLOP counter's dispatch mode, and the
+        refusal sticks to the model's forward, so every later timed run would silently run eager.
+        The static cache stays, so the work counted is the work timed."""
+        return self._loaded.model.generate(**batch.inputs, generation_config=self._uncompiled, **self._extra)
 
-    def _prepare(self, group: list[Sample], seq: int) -> tuple[PreparedBatch, float]:
+    def _prepare(self, group: list[Sample]) -> tuple[PreparedBatch, float]:
         spec = self._spec
         started = time.perf_counter_ns()
         batch = prepare_batch(
@@ -149,8 +169,8 @@ class CellMeasurement:
         warmup = batches(self._samples, self._spec.scenario.batch_size)
         compiled = self._compile.snapshot() if self._compile else None
         for seq in range(self._spec.measure.warmup_runs):
-            record = self._run_batch(*self._prepare(next(warmup), -1 - seq), -1 - seq)
-            self._latencies.append(record["latency_s"])
+            record = self._run_batch(*self._prepare(next(warmup)), -1 - seq)
+            self._warm_latency = record["latency_s"]  # the last one: past first-call and compile costs
         if self._compile:
             self.compile_costs = self._compile.since(compiled)
         self.measured_s = 0.0
@@ -163,22 +183,26 @@ class CellMeasurement:
         )
 
     def _window_size(self) -> int:
-        """Timed runs that fill an energy window, from the latencies seen so far (1 without a counter)."""
-        if self._energy.source is None or not self._latencies:
+        """Timed runs that fill an energy window, from the timed latencies so far (before any: the last
+        warm-up run's; 1 without a counter)."""
+        if self._energy.source is None:
             return 1
-        typical = sorted(self._latencies)[len(self._latencies) // 2]
+        if self._latencies:
+            typical = sorted(self._latencies)[len(self._latencies) // 2]
+        elif self._warm_latency is not None:
+            typical = self._warm_latency
+        else:
+            return 1
         return max(1, math.ceil(self._spec.measure.min_energy_window_s / max(typical, 1e-6) * WINDOW_MARGIN))
 
-    def _fill_window(self, window: EnergyWindow | None, prepared: list, records: list[dict[str, Any]]) -> int:
+    def _fill_window(self, window: RunWindow, prepared: list, records: list[dict[str, Any]]) -> int:
         """Runs more batches while the window is shorter than its minimum (the batches prepared before
         it were too few: the latency estimate was high). Their preprocessing is then inside the window;
         the count is recorded as `prepared_inside`."""
-        if window is None:
-            return 0
         inside = 0
         minimum, cap = self._spec.measure.min_energy_window_s, self._spec.measure.max_runs - self.runs
-        while window.elapsed_s() < minimum and len(records) < cap:
-            prepared.append(self._prepare(next(self._timed), self.runs + len(records)))
+        while (elapsed := window.elapsed_s()) is not None and elapsed < minimum and len(records) < cap:
+            prepared.append(self._prepare(next(self._timed)))
             records.append(self._run_batch(*prepared[-1], self.runs + len(records)))
             inside += 1
         return inside
@@ -186,21 +210,19 @@ class CellMeasurement:
     def measure_once(self) -> None:
         """One measured window: its timed runs, then (outside it) their FLOP counts, then their records."""
         size = min(self._window_size(), self._spec.measure.max_runs - self.runs)
-        prepared = [self._prepare(next(self._timed), self.runs + i) for i in range(size)]
-        energy = self._energy
-        window = EnergyWindow(energy.source, idle_power_w=energy.idle_power_w) if energy.source is not None else None
-        if window is not None:
-            window.start()
+        prepared = [self._prepare(next(self._timed)) for _ in range(size)]
+        window = RunWindow(self._energy)
+        window.start()
         try:
             records = [self._run_batch(batch, pre, self.runs + i) for i, (batch, pre) in enumerate(prepared)]
             inside = self._fill_window(window, prepared, records)
         except BaseException:
-            if window is not None:
-                window.cancel()
+            window.cancel()
             raise
-        if window is not None:
+        reading = window.close(sum(r["latency_s"] for r in records))
+        if reading is not None:
             records[-1]["energy"] = {
-                **window.stop().as_dict(),
+                **reading,
                 "window": self.windows,
                 "runs": len(records),
                 "samples": sum(r["batch_size"] for r in records),
@@ -242,7 +264,7 @@ class CellMeasurement:
             "windows": self.windows,
             "measured_s": self.measured_s,
             "energy": self._energy.info(),
-            "flops": self._flops.info() if self._flops is not None else None,
+            "flops": self._flops.info() if self._flops is not None else {"not_counted": why_no_flops(spec)},
             "peak_flops_per_s": self._peak_flops,
             "compile": self.compile_costs,
             "device_name": device_name(spec.target.device),
@@ -253,7 +275,7 @@ class CellMeasurement:
     def profile(self, trace_path: Path) -> dict[str, Any]:
         """The per-module profile of the cell's first batch, and its torch.profiler trace: passes of
         their own, after the timed runs, on the same generate call."""
-        batch, _ = self._prepare(next(batches(self._samples, self._spec.scenario.batch_size)), 0)
+        batch, _ = self._prepare(next(batches(self._samples, self._spec.scenario.batch_size)))
         model, seed = self._loaded.model, self._spec.generation.seed
         self._untimed_generate(batch)  # once unhooked first: one-time costs of this batch stay out of the profile
         torch.manual_seed(seed)

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from vlmperf.meters.energy.counters import EnergyUnavailable, WrappingCounter
+from vlmperf.meters.energy.counters import CounterError, EnergyUnavailable, WrappingCounter
 
 _NO_ENERGY = "or set measure.energy to none"
 
@@ -161,7 +161,12 @@ class NvmlEnergySource:
             raise
 
     def read_j(self) -> float:
-        return self._counter.update(self._raw_mj()) / 1e3
+        """Joules since the source was opened; an NVML failure mid-run is a CounterError (no figure)."""
+        try:
+            raw = self._raw_mj()
+        except self._nvml.NVMLError as exc:
+            raise CounterError(f"NVML stopped answering the energy counter: {exc}") from exc
+        return self._counter.update(raw) / 1e3
 
     def describe(self) -> dict:
         return {
