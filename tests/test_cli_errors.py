@@ -194,7 +194,7 @@ def test_debug_shows_the_traceback(unchanged, env):
 
 def test_report_unknown_format(unchanged, env):
     lines = error_lines(vlmperf("report", "--format", "xml", "--out", str(unchanged), env=env))
-    assert lines == ["error: --format 'xml' is not known; use one of: table, md, json, csv"]
+    assert lines == ["error: --format 'xml' is not known; use one of: table, md, json, csv, html, study"]
 
 
 def test_report_unknown_run(unchanged, env):

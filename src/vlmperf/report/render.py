@@ -69,9 +69,26 @@ def render_csv(document: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def render_study(document: dict[str, Any]) -> str:
+    """The studies' markdown tables (`vlmperf.report.study_tables`): providers, and local points."""
+    from vlmperf.report.study_tables import render_study_markdown
+
+    return render_study_markdown(document)
+
+
+def render_html(document: dict[str, Any], records: Any = None) -> str:
+    """The self-contained HTML report (`vlmperf.report.html`); imported here only, so plotly is
+    loaded only for HTML. `records`: the Store (or cell id -> records callable) to draw CDFs and outputs from."""
+    from vlmperf.report.html import render_html as html
+
+    return html(document, records)
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "table": render_table,
     "md": render_markdown,
     "json": render_json,
     "csv": render_csv,
+    "html": render_html,
+    "study": render_study,
 }

@@ -1,0 +1,115 @@
+"""Plotly figure specs as plain dicts: the page's one look, units, colours and the `Plot` type.
+
+Figures are built as the JSON plotly.js reads (`{"data": [...], "layout": {...}}`), not as
+`plotly.graph_objects` figures: validating objects costs time per trace and the page only needs
+the JSON. The tests validate every figure against plotly's schema instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vlmperf.metrics.definitions import METRICS
+from vlmperf.report.html.escape import plot_text
+
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+SCALES = {"s": (1e3, "ms"), "B": (1 / 2**20, "MiB")}
+"""Units shown in a scaled form, as in the terminal table: (factor, unit shown)."""
+SI_UNITS = {"FLOP", "FLOP/s"}
+"""Units whose axes use SI prefixes (18.6M) rather than scaling."""
+HEIGHT, LEGEND_ROW, MAX_HEIGHT = 380, 19, 900
+WIDE_LEGEND, WIDE_CATEGORIES = 8, 12
+
+
+@dataclass
+class Plot:
+    """One plot of the page: `kind` (the `data-plot` attribute), a unique `id`, and its figure."""
+
+    kind: str
+    id: str
+    title: str
+    caption: str
+    figure: dict[str, Any]
+    attrs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def traces(self) -> int:
+        return len(self.figure["data"])
+
+    @property
+    def wide(self) -> bool:
+        """Whether the plot needs the page's full width: a long legend or many categories on x."""
+        categories = max((len(t.get("x") or []) for t in self.figure["data"] if t.get("type") == "bar"), default=0)
+        return legend_entries(self.figure["data"]) > WIDE_LEGEND or categories > WIDE_CATEGORIES
+
+
+def color(index: int, alpha: float | None = None) -> str:
+    hex_color = PALETTE[index % len(PALETTE)]
+    if alpha is None:
+        return hex_color
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def unit_of(metric: str) -> str:
+    known = METRICS.get(metric)
+    return known.unit if known else ""
+
+
+def scale(metric: str) -> tuple[float, str]:
+    """(factor, unit shown) for a metric: seconds shown in ms, bytes in MiB, others as they are."""
+    unit = unit_of(metric)
+    return SCALES.get(unit, (1.0, unit))
+
+
+def scaled(metric: str, value: float | None) -> float | None:
+    return None if value is None else round_sig(value * scale(metric)[0])
+
+
+def round_sig(value: float, digits: int = 5) -> float:
+    """A float rounded to `digits` significant digits, so the embedded JSON stays short."""
+    return float(f"{value:.{digits}g}")
+
+
+def axis_title(metric: str, statistic: str = "") -> str:
+    shown = scale(metric)[1]
+    name = f"{metric} {statistic}".strip()
+    return f"{name} ({shown})" if shown else name
+
+
+def axis(title: str, metric: str = "", **extra: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {"title": {"text": plot_text(title)}, "automargin": True, "zeroline": False}
+    if unit_of(metric) in SI_UNITS:
+        spec["tickformat"] = ".3s"
+    return {**spec, **{k: v for k, v in extra.items() if v is not None}}
+
+
+def legend_entries(data: list[dict[str, Any]]) -> int:
+    return sum(1 for trace in data if trace.get("showlegend", True))
+
+
+def figure(data: list[dict[str, Any]], x: dict[str, Any], y: dict[str, Any], **layout: Any) -> dict[str, Any]:
+    """A figure with the page's layout: white background, hover on the nearest point, the legend on
+    the right (plotly keeps room for it there, where one below would cover the x axis title), and
+    taller when the legend is long."""
+    base = {
+        "xaxis": x,
+        "yaxis": y,
+        "height": min(MAX_HEIGHT, max(HEIGHT, 80 + LEGEND_ROW * legend_entries(data))),
+        "margin": {"l": 60, "r": 20, "t": 20, "b": 50},
+        "showlegend": legend_entries(data) > 1,
+        "hovermode": "closest",
+        "plot_bgcolor": "#fff",
+        "paper_bgcolor": "#fff",
+    }
+    return {"data": data, "layout": {**base, **layout}}
+
+
+def slug(*parts: str) -> str:
+    """An id-safe name: letters, digits and dashes."""
+    joined = "-".join(parts)
+    return "".join(ch if ch.isalnum() else "-" for ch in joined).strip("-").lower()

@@ -1,0 +1,110 @@
+"""Quality against cost, with the Pareto frontier: which settings are worth what they cost.
+
+One scatter per cost (latency per sample, energy per sample) for the run's headline quality
+metric: each ok cell a point with its quality's 95% interval, and the frontier of the cells no
+other cell beats on both (lower cost and better quality; for wer and cer better is lower).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vlmperf.report.html.cells import CellView, RunView
+from vlmperf.report.html.escape import plot_text
+from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, scaled, slug
+
+QUALITY_ORDER = (
+    "vqa_accuracy", "mcq_accuracy", "exact_match", "cider", "bleu_4", "rouge_l", "meteor", "wer", "cer",
+    "agreement_vs_reference",
+)
+"""The quality metric drawn: the first of these that at least two ok cells have."""
+LOWER_IS_BETTER = {"wer", "cer", "parse_failure_rate"}
+COSTS = {
+    "latency": {"local": "latency_per_sample_s", "endpoint": "e2e_s"},
+    "energy": {"local": "energy_per_sample_j"},
+}
+"""Each cost axis: the metric (its p50) that stands for it, by target kind."""
+
+
+def pareto_front(points: list[tuple[float, float]], lower_is_better: bool = False) -> list[int]:
+    """Indices of the points on the frontier: lower cost (x) and better quality (y), in cost order.
+
+    A point is on it when no point costs the same or less and is at least as good while being
+    strictly better in one of the two. Sorting by cost (ties: best quality first) and keeping each
+    point that beats every cheaper one gives exactly those points.
+    """
+    sign = -1.0 if lower_is_better else 1.0
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -sign * points[i][1]))
+    front: list[int] = []
+    best = float("-inf")
+    for i in order:
+        if sign * points[i][1] > best:
+            front.append(i)
+            best = sign * points[i][1]
+    return front
+
+
+def quality_metric(view: RunView) -> str | None:
+    for name in QUALITY_ORDER:
+        if sum(c.stat(name, "value") is not None for c in view.ok) >= 2:
+            return name
+    return None
+
+
+def _cost(cell: CellView, cost: str) -> tuple[str, float] | None:
+    metric = COSTS[cost].get(cell.kind)
+    value = cell.stat(metric, "p50") if metric else None
+    return None if value is None else (metric, value)
+
+
+def _error_bars(cells: list[CellView], quality: str) -> dict[str, Any] | None:
+    intervals = [c.ci95(quality) for c in cells]
+    if not any(intervals):
+        return None
+    values = [c.stat(quality, "value") or 0.0 for c in cells]
+    return {
+        "type": "data", "symmetric": False, "color": "#999",
+        "array": [(ci[1] - v) if ci else 0 for ci, v in zip(intervals, values)],
+        "arrayminus": [(v - ci[0]) if ci else 0 for ci, v in zip(intervals, values)],
+    }
+
+
+def _plot(view: RunView, quality: str, cost: str) -> Plot | None:
+    rows = [(c, _cost(c, cost)) for c in view.ok if c.stat(quality, "value") is not None]
+    rows = [(c, found) for c, found in rows if found is not None]
+    if len(rows) < 2:
+        return None
+    cells = [c for c, _ in rows]
+    metrics = sorted({metric for _, (metric, _) in rows})
+    xs = [scaled(metric, value) for _, (metric, value) in rows]
+    ys = [c.stat(quality, "value") for c in cells]
+    front = pareto_front(list(zip(xs, ys)), quality in LOWER_IS_BETTER)
+    points: dict[str, Any] = {
+        "type": "scatter", "mode": "markers", "name": "cells", "x": xs, "y": ys,
+        "text": [plot_text(c.label) for c in cells], "marker": {"size": 10, "color": color(0)},
+        "hovertemplate": "%{text}<br>cost %{x:.4g}<br>" + quality + " %{y:.4g}<extra></extra>",
+    }
+    bars = _error_bars(cells, quality)
+    if bars:
+        points["error_y"] = bars
+    frontier = {
+        "type": "scatter", "mode": "lines+markers", "name": "Pareto frontier", "line": {"shape": "hv", "color": color(3)},
+        "x": [xs[i] for i in front], "y": [ys[i] for i in front], "marker": {"size": 6, "color": color(3)},
+        "hoverinfo": "skip",
+    }
+    direction = "lower is better" if quality in LOWER_IS_BETTER else "higher is better"
+    return Plot(
+        kind="quality",
+        id=slug("plot", "quality", quality, "vs", cost),
+        title=f"{quality} against {cost}",
+        caption=f"each ok cell with its 95% interval; {quality}: {direction}; x: p50 of {', '.join(metrics)}",
+        figure=figure([points, frontier], axis(axis_title(metrics[0], "p50")), axis(quality)),
+        attrs={"metric": quality, "axis": cost},
+    )
+
+
+def quality_plots(view: RunView) -> list[Plot]:
+    quality = quality_metric(view)
+    if quality is None:
+        return []
+    return [plot for cost in COSTS if (plot := _plot(view, quality, cost)) is not None]

@@ -1,0 +1,128 @@
+"""The HTML report in a real browser: Playwright driving the system Chromium, headless, offline.
+
+The page is opened from a file with every network request refused; it must log no console error,
+draw every plot (one drawn trace element per trace the figure declares), sort its table on a
+click, and show hostile model outputs as text that never runs. A screenshot of the page is kept
+in test-artifacts/ for a person to look at. `.ci/run` installs Chromium; on a machine without
+it this module is skipped, except under CI, where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+import vlmperf.api as vp
+from vlmperf.report.html import render_html
+from vlmperf.report.schema import run_document
+from vlmperf.store.sqlite import Store
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+QUICK = [
+    "measure.min_runs=3", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
+    "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 2, 3]",
+]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("the browser tests need Chromium: .ci/run installs it (apt-get install chromium)")
+    pytest.skip("no Chromium here (apt-get install chromium); CI installs it", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need playwright (the test extra)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        yield launched
+        launched.close()
+
+
+def open_offline(browser, path: Path):
+    """The page from its file, with any request that leaves the file refused and recorded."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    refused, console_errors = [], []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
+               else (refused.append(route.request.url), route.abort()))
+    page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, refused, console_errors
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory, vlmperf_cache):
+    out = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
+        outcome = vp.run(overrides=QUICK, out=out)
+    with Store.open(out, create=False) as store:
+        html = render_html(run_document(store, outcome.run_id), records=store)
+    path = out / "report.html"
+    path.write_text(html)
+    return path
+
+
+def test_every_plot_is_drawn_offline_without_console_errors(browser, report_file):
+    page, refused, console_errors = open_offline(browser, report_file)
+    plots = page.locator("div.plot")
+    assert plots.count() >= 3, "the batch-size sweep has its plots"
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('div.plot')].every(d => d.classList.contains('js-plotly-plot'))"
+    )
+    for index in range(plots.count()):
+        plot = plots.nth(index)
+        declared = int(plot.get_attribute("data-traces"))
+        drawn = plot.locator("g.trace, g.barlayer g.trace, g.scatterlayer g.trace").count()
+        name = plot.get_attribute("data-plot")
+        assert drawn >= declared > 0, f"plot {name} ({plot.get_attribute('id')}): {drawn} drawn of {declared} traces"
+    assert refused == [], "the page asks for nothing outside its file"
+    assert console_errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "report-html.png"), full_page=True)
+    page.close()
+
+
+def test_the_summary_table_sorts_on_a_click(browser, report_file):
+    page, _, _ = open_offline(browser, report_file)
+    header = page.locator("table#summary thead th", has_text="latency_ms p50")
+    column = int(header.get_attribute("data-col"))
+
+    def column_values():
+        cells = page.locator(f"table#summary tbody tr td:nth-child({column + 1})")
+        return [float(cells.nth(i).get_attribute("data-sort")) for i in range(cells.count())]
+
+    header.click()
+    assert column_values() == sorted(column_values())
+    header.click()
+    assert column_values() == sorted(column_values(), reverse=True)
+    page.close()
+
+
+def test_hostile_outputs_are_shown_as_text_and_never_run(browser, tmp_path):
+    """Outputs, sample ids, config values and an error message carrying <script>alert(1)</script> and
+    <img src=x onerror=alert(1)>: any of them running would open an alert dialog."""
+    from test_report_html import IMG, SCRIPT, _hostile_store
+
+    with _hostile_store(tmp_path) as store:
+        html = render_html(run_document(store, "hostile"), records=store)
+    path = tmp_path / "hostile.html"
+    path.write_text(html)
+    dialogs = []
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    assert dialogs == [], "no untrusted text ran as code"
+    assert page.locator("img").count() == 0
+    shown = page.locator("#outputs").inner_text()
+    assert SCRIPT in shown and IMG in shown, "the output is shown, as text"
+    assert IMG in page.locator("#failures").inner_text(), "so is the error message"
+    page.close()

@@ -1,0 +1,291 @@
+"""The HTML report: self-contained, one row per cell, the plots a run's sweep calls for, and every
+piece of untrusted text (outputs, sample ids, config values, errors) shown as text, never markup."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+import vlmperf.api as vp
+from vlmperf.metrics.summary import summarize
+from vlmperf.report.html import render_html
+from vlmperf.report.html.escape import script_json
+from vlmperf.report.html.plots_quality import pareto_front
+from vlmperf.report.html.records import CDF_POINTS, cdf_points
+from vlmperf.report.html.table import table_rows
+from vlmperf.report.render import RENDERERS
+from vlmperf.report.schema import run_document
+from vlmperf.report.tables import summary_table
+from vlmperf.store.sqlite import Store
+
+plotly = pytest.importorskip("plotly", reason="the HTML report needs the report extra (plotly)")
+
+QUICK = [
+    "measure.min_runs=2", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
+    "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 3]",
+]
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+CLOSE = "</script><script>alert(2)</script>"
+
+
+class Page(HTMLParser):
+    """The tags of a page and the text of the summary table, parsed the way a browser tokenises them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.rows: list[list[str]] = []
+        self._in_summary = False
+        self._cell: list[str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "table":
+            self._in_summary = dict(attrs).get("id") == "summary"
+        elif tag == "tr" and self._in_summary:
+            self.rows.append([])
+        elif tag in ("td", "th") and self._in_summary:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "table":
+            self._in_summary = False
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str | None]]:
+        wanted = {k.replace("_", "-"): v for k, v in attrs.items()}
+        return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in wanted.items())]
+
+
+def figures(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="vlmperf-figures">(.*?)</script>', html, re.S)
+    assert match, "the figures travel as one JSON script element"
+    return json.loads(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, vlmperf_cache):
+    """A real run of the built-in model over batch sizes 1 and 3, and its page built with the store."""
+    out = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
+        outcome = vp.run(overrides=QUICK, out=out)
+    with Store.open(out, create=False) as store:
+        document = run_document(store, outcome.run_id)
+        html = render_html(document, records=store)
+    return out, document, html
+
+
+def test_the_page_is_one_self_contained_file(small_run):
+    _, _, html = small_run
+    page = Page(html)
+    scripts = [attrs for tag, attrs in page.tags if tag == "script"]
+    assert len(scripts) == 3 and not any("src" in attrs for attrs in scripts), "plotly.js and our script are inline"
+    for tag, attrs in page.tags:
+        for name, value in attrs.items():
+            if name in ("src", "href") and value:
+                assert not re.match(r"^(https?:)?//", value), f"<{tag} {name}={value}> would need the network"
+    assert not page.find("link"), "no stylesheet is fetched"
+    assert html.count("plotly.js v") == 1, "plotly.js is embedded once"
+
+
+def test_the_summary_table_has_a_row_per_cell_and_the_terminal_columns(small_run):
+    _, document, html = small_run
+    page = Page(html)
+    header, *rows = page.rows
+    terminal_header, _ = summary_table(document)
+    assert header == [*terminal_header, "error"]
+    assert [row[0] for row in rows] == [cell["id"] for cell in document["cells"]]
+    assert [a["data-status"] for a in page.find("tr") if "data-status" in a] == ["ok", "ok"]
+    numeric = [a for t, a in page.tags if t == "td" and "data-sort" in a]
+    assert numeric, "numeric cells carry their value for sorting"
+
+
+def test_plots_follow_the_swept_batch_size_and_match_their_figures(small_run):
+    _, _, html = small_run
+    page = Page(html)
+    drawn = figures(html)
+    divs = page.find("div", **{"class": "plot"})
+    assert {d["id"] for d in divs} == set(drawn), "each plot div has its figure, and no figure is orphaned"
+    sweep = {d["data-metric"] for d in page.find("div", data_plot="sweep", data_axis="scenario.batch_size")}
+    assert {"latency_s", "throughput_samples_per_s", "flops"} <= sweep
+    kinds = {d["data-plot"] for d in divs}
+    assert {"sweep", "cdf", "stages", "flops"} <= kinds
+    assert "targets" not in kinds, "nothing categorical varies in a batch-size sweep"
+    assert "energy_per_sample_j" not in sweep, "no energy sensor on this machine: no energy plot"
+    for div in divs:
+        figure = drawn[div["id"]]
+        assert int(div["data-traces"]) == len(figure["data"])
+        plotly.graph_objects.Figure(figure)  # raises on anything plotly.js would not understand
+
+
+def test_latency_cdfs_and_outputs_come_from_the_records(small_run):
+    _, document, html = small_run
+    cdf = figures(html)["plot-latency-cdf"]
+    assert len(cdf["data"]) == len(document["cells"])
+    assert all(trace["y"][-1] == 1.0 for trace in cdf["data"])
+    page = Page(html)
+    shown = page.find("div", **{"class": "outputs-cell"})
+    assert [d["data-cell"] for d in shown] == [c["id"] for c in document["cells"]]
+    assert html.count('<td class="sample">') == 3 * len(document["cells"]), "the first 3 samples of each cell"
+
+
+def test_without_records_the_page_says_what_is_missing(small_run):
+    _, document, _ = small_run
+    html = render_html(document)
+    assert "records were not read" in html
+    assert "plot-latency-cdf" not in html and 'id="outputs"' not in html
+    assert 'data-plot="sweep"' in html, "plots from the summaries are still drawn"
+
+
+def test_the_report_command_writes_the_html_page(small_run, tmp_path, vlmperf_env):
+    out, document, _ = small_run
+    target = tmp_path / "report.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "vlmperf", "report", document["run"]["id"], "--format", "html", "-o", str(target),
+         "--out", str(out)],
+        env=vlmperf_env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    html = target.read_text()
+    assert html.startswith("<!DOCTYPE html>") and '<table id="summary"' in html
+    assert RENDERERS["html"] is not None
+
+
+def _hostile_store(folder):
+    """A run written through the Store API whose outputs, ids, config values and errors are all hostile."""
+    store = Store.open(folder)
+    store.create_run("hostile", f"name {SCRIPT}", {"note": CLOSE})
+    rng = np.random.default_rng(0)
+    for position, model in enumerate([f"model-{SCRIPT}", f"model-{CLOSE}"]):
+        cell_id = f"cell{position}"
+        config = {"target.kind": "local", "target.model": model, "scenario.batch_size": 1}
+        store.add_cell("hostile", cell_id, position, config, {"target.model": model})
+        store.start_cell("hostile", cell_id)
+        latencies = rng.uniform(0.1, 0.2, 50)
+        for seq, latency in enumerate(latencies):
+            outputs = [f"{SCRIPT} and {IMG}" if seq == 0 else "fine"]
+            store.add_record("hostile", cell_id, seq, {"batch_size": 1, "sample_ids": [IMG if seq == 1 else f"s{seq}"],
+                                                        "outputs": outputs, "latency_s": float(latency)})
+        store.finish_cell("hostile", cell_id, {"latency_s": summarize(latencies.tolist())}, {})
+    store.add_cell("hostile", "broken", 2, {"target.kind": "local", "target.model": "x", "scenario.batch_size": 1}, {})
+    store.start_cell("hostile", "broken")
+    store.fail_cell("hostile", "broken", {"type": "RuntimeError", "message": f"boom {IMG}\nsecond line {SCRIPT}"})
+    return store
+
+
+def test_untrusted_text_is_shown_as_text_never_as_markup(tmp_path):
+    with _hostile_store(tmp_path) as store:
+        html = render_html(run_document(store, "hostile"), records=store)
+    page = Page(html)
+    assert not page.find("img"), "an output's <img onerror> must not become an element"
+    assert [a.get("type") for t, a in page.tags if t == "script"] == ["application/json", None, None]
+    assert SCRIPT not in html and IMG not in html and "alert(2)</script>" not in html
+    assert html.count("</script>") == 3, "only our own scripts end; no string closes one early"
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; and &lt;img src=x onerror=alert(1)&gt;" in html, "the output is shown"
+    assert '<td class="sample">&lt;img src=x onerror=alert(1)&gt;</td>' in html, "sample ids are escaped"
+    figure_json = re.search(r'id="vlmperf-figures">(.*?)</script>', html, re.S).group(1)
+    assert "<" not in figure_json and ">" not in figure_json, "no string in the JSON can close its element"
+    labels = [trace["name"] for trace in json.loads(figure_json)["plot-latency-cdf"]["data"]]
+    assert labels[0] == "model=model-&lt;script&gt;alert(1)&lt;/script&gt;", "plotly shows the label as text"
+
+
+def test_a_failed_cell_shows_its_error_escaped(tmp_path):
+    with _hostile_store(tmp_path) as store:
+        document = run_document(store, "hostile")
+        html = render_html(document, records=store)
+    header, rows = table_rows(document)
+    failed = rows[[c["id"] for c in document["cells"]].index("broken")]
+    assert failed[-1].startswith("RuntimeError: boom") and set(failed[header.index("status") + 1 : -1]) <= {""}
+    page = Page(html)
+    row = next(r for r in page.rows[1:] if r[0] == "broken")
+    assert row[-1] == f"RuntimeError: boom {IMG}\nsecond line {SCRIPT}", "the whole message, as text"
+    assert page.find("div", **{"class": "failure", "data-cell": "broken"})
+
+
+def _endpoint_document():
+    """Two providers, each at concurrency 1 and 4: per-provider CDFs, mean bars, sweep plots by concurrency."""
+    rng = np.random.default_rng(1)
+    cells, records = [], {}
+    for provider, base in (("novita", 0.8), ("nebius", 1.2)):
+        for concurrency in (1, 4):
+            cell_id = f"{provider}-c{concurrency}"
+            e2e = rng.lognormal(np.log(base * (1 + concurrency / 10)), 0.2, 400)
+            records[cell_id] = [{"backend": "endpoint", "seq": i, "e2e_s": float(v), "sample_ids": [f"s{i}"],
+                                 "outputs": [None if i == 0 else f"caption {i}"], "error": {"class": "5xx"} if i == 0 else None}
+                                for i, v in enumerate(e2e)]
+            config = {"target.kind": "endpoint", "target.model": "Qwen/Qwen2.5-VL-7B-Instruct", "target.provider": provider,
+                      "scenario.kind": "concurrent", "scenario.concurrency": concurrency}
+            metrics = {"e2e_s": summarize(e2e.tolist()), "ttft_s": summarize((e2e / 3).tolist()),
+                       "achieved_rate": {"value": concurrency / base}}
+            cells.append({"id": cell_id, "config": config, "swept": {}, "status": "ok", "error": None,
+                          "metrics": metrics, "info": {}})
+    run = {"id": "ep", "created": "2026-11-22T00:00:00+00:00", "name": "providers", "status": "complete",
+           "manifest": {}, "unfinished_cells": []}
+    return {"run": run, "cells": cells}, records
+
+
+def test_endpoint_runs_get_provider_cdfs_mean_bars_and_concurrency_plots():
+    document, records = _endpoint_document()
+    html = render_html(document, records=lambda cell_id: records[cell_id])
+    drawn, page = figures(html), Page(html)
+    sweep = page.find("div", data_plot="sweep", data_axis="scenario.concurrency")
+    assert {d["data-metric"] for d in sweep} == {"e2e_s", "ttft_s", "achieved_rate"}
+    e2e = drawn[next(d["id"] for d in sweep if d["data-metric"] == "e2e_s")]
+    assert [t["name"] for t in e2e["data"] if t.get("showlegend", True)] == ["provider=novita", "provider=nebius"]
+    assert len(e2e["data"]) == 6, "a p50 line and two band edges per provider"
+    cdf = drawn["plot-latency-cdf"]
+    assert len(cdf["data"]) == 4 and all(len(t["x"]) <= CDF_POINTS for t in cdf["data"])
+    bars = drawn["plot-target-means"]["data"]
+    assert [t["name"] for t in bars] == ["e2e_s mean", "ttft_s mean"] and "error_y" in bars[0]
+    assert "no output (5xx)" in html, "a failed request shows its error class instead of an output"
+    for figure in drawn.values():
+        plotly.graph_objects.Figure(figure)
+
+
+def test_cdf_points_keep_the_extremes_and_at_most_200_points():
+    values = np.random.default_rng(2).exponential(size=100_000)
+    x, y = cdf_points(values)
+    assert len(x) <= CDF_POINTS and x[0] == values.min() and x[-1] == values.max() and y[-1] == 1.0
+    assert np.all(np.diff(x) >= 0) and np.all(np.diff(y) > 0)
+    assert abs(np.interp(0.5, y, x) - np.median(values)) < 0.02
+    small_x, small_y = cdf_points(np.array([3.0, 1.0, 2.0]))
+    assert small_x.tolist() == [1.0, 2.0, 3.0] and small_y.tolist() == pytest.approx([1 / 3, 2 / 3, 1.0])
+
+
+def test_pareto_front_keeps_the_cells_no_other_beats_on_both():
+    points = [(10.0, 0.5), (20.0, 0.7), (15.0, 0.4), (30.0, 0.7), (5.0, 0.2)]
+    assert pareto_front(points) == [4, 0, 1], "cheapest first; (15, 0.4) and (30, 0.7) are beaten"
+    errors = [(10.0, 0.3), (20.0, 0.2), (5.0, 0.4)]
+    assert pareto_front(errors, lower_is_better=True) == [2, 0, 1], "for wer, lower is better"
+
+
+def test_script_json_cannot_close_its_element():
+    dumped = script_json({"a": CLOSE, "b": "x & y > z"})
+    assert "<" not in dumped and ">" not in dumped and "&" not in dumped
+    assert json.loads(dumped) == {"a": CLOSE, "b": "x & y > z"}
+
+
+def test_records_must_be_a_store_or_a_callable():
+    document, _ = _endpoint_document()
+    with pytest.raises(TypeError, match="Store or a callable"):
+        render_html(document, records=[{"e2e_s": 1.0}])
+
+
+def test_importing_the_renderers_does_not_import_plotly():
+    code = "import sys, vlmperf.report.render, vlmperf.report.html; assert 'plotly' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
