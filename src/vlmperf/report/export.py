@@ -15,6 +15,7 @@ Parquet cannot store). CSV needs nothing beyond the core install; Parquet needs 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -57,13 +58,20 @@ def _csv_value(value: Any) -> Any:
     return value
 
 
+def csv_text(header: list[str], rows: list[dict[str, Any]]) -> str:
+    """CSV with a header row; null as an empty field, lists and mappings as JSON text (the one CSV
+    layout of vlmperf: `report --format csv` and `export` both write it)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n", extrasaction="raise")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _csv_value(row.get(k)) for k in header})
+    return out.getvalue()
+
+
 def write_csv(header: list[str], rows: list[dict[str, Any]], path: Path) -> None:
-    """CSV with a header row; null as an empty field, lists and mappings as JSON text."""
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n", extrasaction="raise")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _csv_value(row.get(k)) for k in header})
+        handle.write(csv_text(header, rows))
 
 
 def _pyarrow():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +10,7 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from vlmperf.report.export import csv_text
 from vlmperf.report.module_profile import module_profile_table, render_module_profile_markdown, run_profiles
 from vlmperf.report.tables import summary_table, wide_rows
 
@@ -60,13 +60,7 @@ def render_json(document: dict[str, Any]) -> str:
 
 
 def render_csv(document: dict[str, Any]) -> str:
-    header, rows = wide_rows(document)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return out.getvalue()
+    return csv_text(*wide_rows(document))
 
 
 def render_study(document: dict[str, Any]) -> str:
