@@ -47,6 +47,10 @@ class ProgressEvents:
     def record_measured(self, cell: Cell, seq: int) -> None:
         self._progress.update(self._task, description=f"{_label(cell)} (run {seq + 1})", refresh=True)
 
+    def step_started(self, cell: Cell | None, stage: str) -> None:
+        if cell is None:
+            self._progress.update(self._task, description=stage, refresh=True)
+
     def cell_finished(self, cell: Cell, status: str, error: str | None) -> None:
         if error:
             self._progress.console.print(f"[red]cell {cell.id} failed[/red]: {error}")

@@ -56,6 +56,23 @@ def _stored(run_id: str, out: Path, records: bool = True) -> tuple[dict, list[di
         return document, store.records(document["run"]["id"]) if records else None
 
 
+COMPARE_FORMATS = ("table", "json", "html")
+
+
+def _write(text: str, output: Path | None) -> None:
+    """`text` to stdout, or to the file `output` (saying so on stderr)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise VlmperfError(
+            f"cannot write {output} ({exc.strerror or exc}): give -o a file in an existing, writable folder"
+        ) from exc
+    err_console.print(f"wrote {output}", markup=False, highlight=False, soft_wrap=True)
+
+
 @app.command()
 def compare(
     run_a: Annotated[str, typer.Argument(help="the baseline run (A): run id, or latest")],
@@ -72,28 +89,38 @@ def compare(
         help="exit 1 when a matched cell's metric got worse by more than PCT percent and its 95% bootstrap interval "
         "of the difference excludes 0",
     )] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    format: Annotated[str, typer.Option(
+        "--format", "-f", help="table, json, or html (a self-contained page with a forest plot: needs the report extra)"
+    )] = "table",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write to this file instead of stdout")] = None,
     out: OutOption = DEFAULT_DIR,
     out_b: Annotated[Optional[Path], typer.Option("--out-b", help="results store of RUN_B, when not --out")] = None,
 ) -> None:
     """Compare two runs cell by cell (cells matched by config): deltas of B against A with a bootstrap
     interval and a Mann-Whitney p-value, from the records. Exits 1 on a regression past
-    --fail-on-regression, 2 when no cell could be compared."""
+    --fail-on-regression, 2 when no cell could be compared (in every format, after writing the output)."""
     import orjson
 
     from vlmperf.report import compare as cmp
+    from vlmperf.report import compare_view as view
 
-    if format not in ("table", "json"):
-        raise VlmperfError(f"--format {format!r} is not known; use table or json")
+    if format not in COMPARE_FORMATS:
+        raise VlmperfError(f"--format {format!r} is not known; use one of: {', '.join(COMPARE_FORMATS)}")
     metrics = metric or list(cmp.DEFAULT_METRICS)
     cmp.check_metrics(metrics, stat)
     (doc_a, records_a), (doc_b, records_b) = _stored(run_a, out), _stored(run_b, out_b or out)
     comparison = cmp.compare_runs(doc_a, records_a, doc_b, records_b, metrics, stat=stat, ignore=ignore or [])
-    if format == "json":
-        sys.stdout.write(orjson.dumps(comparison, option=orjson.OPT_INDENT_2).decode() + "\n")
+    if format == "html":
+        from vlmperf.report.html import render_comparison
+
+        _write(render_comparison(comparison, fail_on_regression), output)
+    elif format == "json":
+        _write(orjson.dumps(comparison, option=orjson.OPT_INDENT_2).decode() + "\n", output)
+    elif output is not None:
+        _write(view.table_text(comparison), output)
     else:
-        out_console.print(cmp.comparison_table(comparison))
-    for line in cmp.unmatched_lines(comparison) + [f"cell {s['cell_a']}: {s['why']}" for s in comparison["skipped"]]:
+        out_console.print(view.comparison_table(comparison))
+    for line in view.unmatched_lines(comparison) + view.skipped_lines(comparison):
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not comparison["rows"]:
         raise VlmperfError(

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
@@ -339,6 +340,51 @@ class Sweep(Spec):
         return grid
 
 
+class Executor(Spec):
+    """Where the groups of cells run: in this process, each in a child process, or as Ray tasks.
+
+    Not part of any cell's config (and so not of its id): a cell measured by any executor is the
+    same cell, which is what lets a run resume under another executor.
+    """
+
+    kind: Literal["local", "process", "ray"] = Field(
+        "local",
+        description="local: in this process; process: each group of cells sharing a model in a child process, so a "
+        "crash, an out-of-memory kill or a hang fails those cells only; ray: each group a Ray task on a cluster",
+    )
+    cell_timeout_s: PositiveFloat | None = Field(
+        None,
+        description="process, ray: the most time one cell's steps (warm-up, timed runs, summary) may take in all; "
+        "a group's own steps (loading the model, an endpoint group's load) may take this times its cell count",
+    )
+    max_retries: NonNegativeInt = Field(
+        1,
+        description="process, ray: times a group is started again after its process or Ray worker died; the cell it was "
+        "running is charged and fails once charged more than this",
+    )
+    memory_gb: PositiveFloat | None = Field(
+        None,
+        description="process: a group's process is killed when its resident memory passes this; ray: the memory each "
+        "group's task asks the scheduler for",
+    )
+    cpus: PositiveFloat = Field(1.0, description="ray: CPUs each group's task asks for")
+    gpus: NonNegativeFloat | None = Field(
+        None, description="ray: GPUs each group's task asks for (default: 1 for a local target on cuda, else 0)"
+    )
+    ray_address: str | None = Field(
+        None, description="ray: the cluster to join (default: RAY_ADDRESS, else a local runtime on loopback)"
+    )
+
+    @model_validator(mode="after")
+    def _isolation_settings_need_isolation(self) -> Executor:
+        if self.kind == "local" and (self.cell_timeout_s is not None or self.memory_gb is not None):
+            raise ValueError(
+                "cell_timeout_s and memory_gb need executor kind process or ray: a cell running in this process "
+                "cannot be stopped without stopping the run"
+            )
+        return self
+
+
 class RunSpec(CellSpec):
     """A whole run: a name, the base cell, the sweep that expands it, and how cells are ordered."""
 
@@ -355,6 +401,7 @@ class RunSpec(CellSpec):
         "with the cell equal to it but for these keys, and reports agreement_vs_reference, the share of samples "
         "whose output equals that cell's",
     )
+    executor: Executor = Executor()
 
 
 CELL_SECTIONS: tuple[str, ...] = tuple(CellSpec.model_fields)

@@ -27,13 +27,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import numpy as np
-from rich.markup import escape
-from rich.table import Table
 
 from vlmperf.errors import InputError
 from vlmperf.metrics.definitions import METRICS, Record
 from vlmperf.metrics.summary import BOOTSTRAP_MIN_N, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-from vlmperf.report.tables import format_value, varying_keys
+from vlmperf.report.tables import varying_keys
 from vlmperf.scoring.definitions import QUALITY_METRICS
 
 Cell = dict[str, Any]
@@ -264,35 +262,3 @@ def regressions(comparison: dict[str, Any], threshold_pct: float) -> list[dict[s
         return pct is None or (pct if row["direction"] == "lower" else -pct) > threshold_pct
 
     return [row for row in comparison["rows"] if row["worse"] and past(row)]
-
-
-def comparison_table(comparison: dict[str, Any]) -> Table:
-    """The terminal table: the keys that tell cells apart, A, B, the change with its interval, p, verdict."""
-    title = f"run {comparison['b']['run_id']} (B) against {comparison['a']['run_id']} (A), {comparison['stat']}"
-    table = Table(title=title, title_justify="left")
-    keys = comparison["keys"] or ["cell_a"]
-    for column in (*keys, "metric", "A", "B", "delta %", "95% CI %", "p", "verdict"):
-        table.add_column(column, justify="left" if column in (*keys, "metric", "verdict") else "right")
-    for row in comparison["rows"]:
-        unit = " ms" if METRICS[row["metric"]].unit == "s" else ""
-        low_high = row["ci95_delta_pct"]
-        table.add_row(
-            *[escape(str(row["config"].get(k, row.get(k)))) for k in keys], row["metric"],
-            format_value(row["metric"], row["a"]) + unit, format_value(row["metric"], row["b"]) + unit,
-            "-" if row["delta_pct"] is None else f"{row['delta_pct']:+.1f}",
-            "-" if low_high is None else f"[{low_high[0]:+.1f}, {low_high[1]:+.1f}]",
-            "-" if row["p_value"] is None else f"{row['p_value']:.2g}",
-            f"[red]{row['verdict']}[/red]" if row["worse"] else row["verdict"],
-        )
-    return table
-
-
-def unmatched_lines(comparison: dict[str, Any]) -> list[str]:
-    """One line per cell without a partner: how it differs from the closest cell of the other run."""
-    lines = []
-    for side, other in (("a", "B"), ("b", "A")):
-        for entry in comparison[f"unmatched_{side}"]:
-            differs = "; ".join(f"{k}: {v['a']!r} in A, {v['b']!r} in B" for k, v in entry["differs"].items())
-            lines.append(f"cell {entry['cell']} of run {side.upper()} has no partner in run {other}"
-                         + (f" (closest differs in {differs})" if differs else ""))
-    return lines

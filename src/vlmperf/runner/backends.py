@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from vlmperf.runner.events import RunEvents
     from vlmperf.runner.execute import Plan
     from vlmperf.runner.quality import RunQuality
-    from vlmperf.store.sqlite import Store
+    from vlmperf.runner.sink import CellSink
 
-GroupRunner = Callable[["list[Cell]", "Plan", "Store", str, "RunEvents", "RunQuality"], int]
+GroupRunner = Callable[["list[Cell]", "Plan", "CellSink", str, "RunEvents", "RunQuality"], int]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ def _local_group_key(cell: Cell) -> str:
 
 
 def _local_run(*args: Any) -> int:
+    from vlmperf.backends.local.availability import silence_known_import_noise
+
+    silence_known_import_noise()  # again: a group may run in a fresh process (runner.executors)
     from vlmperf.runner.group import run_group
 
     return run_group(*args)

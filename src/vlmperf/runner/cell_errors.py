@@ -6,7 +6,7 @@ import traceback
 
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
-from vlmperf.store.sqlite import Store
+from vlmperf.runner.sink import CellSink
 
 INTERRUPTED = {"type": "Interrupted", "message": "stopped by Ctrl-C; --resume measures it again"}
 
@@ -20,7 +20,7 @@ def error_of(exc: BaseException) -> dict[str, str]:
     }
 
 
-def fail_cell(store: Store, run_id: str, cell: Cell, exc: BaseException, events: RunEvents, stage: str) -> None:
+def fail_cell(store: CellSink, run_id: str, cell: Cell, exc: BaseException, events: RunEvents, stage: str) -> None:
     """Store the cell as failed at `stage` with the cause, and tell the events."""
     error = error_of(exc)
     store.fail_cell(run_id, cell.id, error, {"failed_at": stage})

@@ -28,7 +28,7 @@ from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import RunQuality
-from vlmperf.store.sqlite import Store
+from vlmperf.runner.sink import CellSink
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def group_key(cell: Cell) -> str:
     return cell.spec.model_dump_json(exclude={"target"})
 
 
-def _target_load(cell: Cell, plan: Plan, store: Store, run_id: str, events: RunEvents) -> tuple[TargetLoad, str]:
+def _target_load(cell: Cell, plan: Plan, store: CellSink, run_id: str, events: RunEvents) -> tuple[TargetLoad, str]:
     spec = cell.spec
     target = spec.target
     assert isinstance(target, EndpointTarget)
@@ -83,7 +83,7 @@ async def _drive(driver: Driver) -> None:
 
 
 def run_endpoint_group(
-    group: list[Cell], plan: Plan, store: Store, run_id: str, events: RunEvents, quality: RunQuality
+    group: list[Cell], plan: Plan, store: CellSink, run_id: str, events: RunEvents, quality: RunQuality
 ) -> int:
     """Send the group's load and store its cells; returns how many failed."""
     loads: list[tuple[Cell, TargetLoad, str]] = []
@@ -91,6 +91,7 @@ def run_endpoint_group(
     for cell in group:
         store.start_cell(run_id, cell.id)
         events.cell_started(cell)
+        events.step_started(cell, "prepare")
         try:
             load, template = _target_load(cell, plan, store, run_id, events)
         except VlmperfError as exc:
@@ -102,18 +103,20 @@ def run_endpoint_group(
         return failed
     spec = loads[0][0].spec
     driver = Driver([load for _, load, _ in loads], spec.scenario, spec.measure, seed=spec.generation.seed)
+    events.step_started(None, "drive")
     asyncio.run(_drive(driver))
     if driver.interrupted:  # what was measured stays in the store; --resume measures these cells again
         for cell, load, _ in loads:
             store.fail_cell(run_id, cell.id, INTERRUPTED, {"requests": len(load.records)})
         raise KeyboardInterrupt
     for cell, load, template in loads:
+        events.step_started(cell, "summary")
         _finish(cell, load, template, driver.loop_lag_s, plan, store, run_id, events, quality)
     return failed
 
 
 def _finish(
-    cell: Cell, load: TargetLoad, template: str, loop_lag_s: list[float], plan: Plan, store: Store, run_id: str, events: RunEvents,
+    cell: Cell, load: TargetLoad, template: str, loop_lag_s: list[float], plan: Plan, store: CellSink, run_id: str, events: RunEvents,
     quality: RunQuality,
 ) -> None:
     workload = plan.workload_for(cell)

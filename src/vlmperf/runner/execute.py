@@ -1,11 +1,12 @@
-"""Run a planned sweep in this process: check inputs, create or resume the run, measure by group.
+"""Run a planned sweep: check inputs, create or resume the run, measure it group by group.
 
 Everything a user can get wrong (model paths, datasets, an energy source named explicitly) is
 checked before the run is created, so a mistake never leaves a half-made run behind; what this
 machine lacks for some cells (a GPU, flash-attn, bitsandbytes) fails those cells and the rest run. Cells run in groups, as their backend
 says (`runner.backends`): local cells that share how the model is loaded run on one loaded model,
 so a batch-size sweep never reloads; endpoint cells that differ only in target share one time
-window. Ctrl-C marks the run partial.
+window. The run's executor (`runner.executors`) decides where the groups run. Ctrl-C marks the run
+partial.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from vlmperf.config.spec import RunSpec
 from vlmperf.runner.agreement import record_agreement, reference_cells
 from vlmperf.runner.backends import backend_of
 from vlmperf.runner.events import RunEvents, Silent
+from vlmperf.runner.executors import run_groups
 from vlmperf.runner.manifest import build_manifest
 from vlmperf.runner.plan import Cell, expand
-from vlmperf.runner.quality import RunQuality
 from vlmperf.store.sqlite import Store, new_run_id
 from vlmperf.workloads.sources import LoadedWorkload, load_workload
 
@@ -82,15 +83,12 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
 
     failed = 0
     status = "partial"
-    quality = RunQuality()
     try:
-        for group in _groups(pending):
-            failed += backend_of(group[0]).run_group(group, plan, store, run_id, events, quality)
+        failed = run_groups(_groups(pending), plan, store, run_id, events)
         if plan.references:
             record_agreement(store, run_id, plan.references)
         status = "complete"
     finally:
-        quality.close()
         store.set_run_status(run_id, status)
         events.run_finished(run_id, status)
     return RunOutcome(run_id, status, len(cells), failed, len(cells) - len(pending), resumed)

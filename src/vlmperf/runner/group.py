@@ -21,7 +21,7 @@ from vlmperf.runner.events import RunEvents
 from vlmperf.runner.measure import CellMeasurement
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import RunQuality
-from vlmperf.store.sqlite import Store
+from vlmperf.runner.sink import CellSink
 
 if TYPE_CHECKING:
     from vlmperf.runner.execute import Plan
@@ -35,7 +35,7 @@ class _ActiveCell:
     """A cell being measured: its measurement, the records kept so far, and its store updates."""
 
     def __init__(
-        self, cell: Cell, loaded: Any, plan: Plan, store: Store, run_id: str, events: RunEvents, energy: GroupEnergy
+        self, cell: Cell, loaded: Any, plan: Plan, store: CellSink, run_id: str, events: RunEvents, energy: GroupEnergy
     ) -> None:
         self.cell, self._store, self._run_id, self._events = cell, store, run_id, events
         self.records: list[dict[str, Any]] = []
@@ -75,9 +75,10 @@ class _ActiveCell:
 
 
 def run_group(
-    group: list[Cell], plan: Plan, store: Store, run_id: str, events: RunEvents, quality: RunQuality
+    group: list[Cell], plan: Plan, store: CellSink, run_id: str, events: RunEvents, quality: RunQuality
 ) -> int:
     """Load the group's model once and measure its cells; returns how many failed."""
+    events.step_started(None, "load")
     try:
         loaded = load_model(group[0].spec.target)
     except Exception as exc:  # a model that will not load fails its cells, not the sweep
@@ -102,7 +103,7 @@ def _measure_together(
     cells: list[Cell],
     loaded: Any,
     plan: Plan,
-    store: Store,
+    store: CellSink,
     run_id: str,
     events: RunEvents,
     quality: RunQuality,
@@ -115,6 +116,7 @@ def _measure_together(
 
     def attempt(cell: Cell, step: Callable[[], Any], stage: str) -> Any:
         nonlocal failed
+        events.step_started(cell, stage)
         try:
             return step()
         except KeyboardInterrupt:

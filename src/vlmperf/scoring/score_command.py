@@ -21,8 +21,9 @@ Each finished (`ok`) cell is scored on its stored outputs: per sample id, the ou
 record that holds it (a sample measured more than once gave the same output under greedy
 decoding; under sampling the first draw is what counts), samples whose output is null are left
 out. The references come from the cell's workload, loaded again from its stored config
-(`workload.*`), and the task to score with is its `workload.task`. `skipped` names the cells
-that were not scored and why (a failed or unfinished cell). Nothing is written to the store.
+(`workload.*`) by `vlmperf.report.stored_workloads`, as the HTML report does, and the task to
+score with is its `workload.task`. `skipped` names the cells that were not scored and why (a
+failed or unfinished cell). Nothing is written to the store.
 """
 
 from __future__ import annotations
@@ -70,36 +71,10 @@ def score_file(task: str, path: Path | str) -> dict[str, Any]:
 # re-scoring a stored run ------------------------------------------------------------------------
 
 
-def _workload_tree(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The cell's `workload.*` keys (flat, dotted) as the nested mapping the Workload spec reads."""
-    from vlmperf.config.loader import set_dotted
-
-    tree: dict[str, Any] = {}
-    for key, value in config.items():
-        if key.startswith("workload."):
-            set_dotted(tree, key.removeprefix("workload."), value)
-    return tree
-
-
-def _workload(cell: Mapping[str, Any], run_id: str):
-    from pydantic import ValidationError
-
-    from vlmperf.config.spec import Workload
-
-    try:
-        return Workload.model_validate(_workload_tree(cell["config"]))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'workload'}: {e['msg']}" for e in exc.errors())
-        raise InputError(
-            f"run {run_id}, cell {cell['id']}: its stored workload config does not fit this version of vlmperf "
-            f"({problems}); re-score it with the vlmperf version that measured it"
-        ) from None
-
-
 def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
     """Re-score every finished cell of a stored run (read only); see the module docstring."""
+    from vlmperf.report.stored_workloads import WorkloadSamples, stored_workload
     from vlmperf.store.sqlite import Store
-    from vlmperf.workloads.sources import load_samples
 
     with Store.open(out, create=False) as store:
         run = store.run(run_id)
@@ -112,11 +87,11 @@ def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
             )
         records = {cell["id"]: store.records(run.id, cell["id"]) for cell in ok}
     skipped = {cell["id"]: f"status {cell['status']}" for cell in cells if cell["status"] != "ok"}
-    samples_by_workload: dict[str, dict[str, Any]] = {}
+    workloads = WorkloadSamples()
     scored: dict[str, Any] = {}
     with ScoringSession() as session:
         for cell in ok:
-            workload = _workload(cell, run.id)
+            workload = stored_workload(cell, run.id)
             try:
                 scoring = get_scoring(workload.task)
             except InputError as exc:
@@ -125,11 +100,8 @@ def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
             if not outputs:
                 skipped[cell["id"]] = "no outputs stored"
                 continue
-            key = workload.model_dump_json()
-            if key not in samples_by_workload:
-                samples_by_workload[key] = {sample.id: sample for sample in load_samples(workload)}
             references = scoring.references_from_samples(
-                samples_by_workload[key], list(outputs), f"run {run.id}, cell {cell['id']}"
+                workloads.samples(workload), list(outputs), f"run {run.id}, cell {cell['id']}"
             )
             results = scoring.score(outputs, references, session)
             scored[cell["id"]] = metrics_document(scoring.name, len(outputs), results)

@@ -6,10 +6,12 @@ reads like the sweep. Every plot works from these views; none reads the document
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from vlmperf.report.html.records import CellRecords, RecordSource, reduce_records
+from vlmperf.report.html.references import ReferenceSource, failure_reason
 from vlmperf.report.tables import varying_keys
 
 NUMERIC_AXES = (
@@ -33,6 +35,10 @@ class CellView:
     error: dict[str, Any] | None
     label: str = ""
     records: CellRecords | None = None
+    references: Mapping[str, Any] | None = None
+    """The References of the samples shown, by sample id, when the page has a reference source."""
+    references_error: str | None = None
+    """Why the reference source gave nothing for this cell."""
 
     def stat(self, metric: str, statistic: str) -> float | None:
         """One statistic of one metric (`p50`, `mean`, `value`, ...), or None when the cell lacks it."""
@@ -50,6 +56,7 @@ class RunView:
     cells: list[CellView]
     varying: list[str]
     records_read: bool
+    references_read: bool = False
     short: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -86,8 +93,19 @@ def short_names(keys: list[str]) -> dict[str, str]:
     return {k: (tail if last.count(tail) == 1 else k) for k, tail in zip(keys, last)}
 
 
-def run_view(document: dict[str, Any], source: RecordSource | None) -> RunView:
-    """Views of the document's finished cells, each with its reduced records when a source is given."""
+def _references(cell: CellView, document_cell: dict[str, Any], references: ReferenceSource) -> None:
+    """The references of the cell's shown samples, or why there are none (never an exception)."""
+    try:
+        cell.references = references(document_cell)
+    except Exception as exc:  # shown in the cell's outputs, never the end of the page
+        cell.references_error = failure_reason(exc)
+
+
+def run_view(
+    document: dict[str, Any], source: RecordSource | None, references: ReferenceSource | None = None
+) -> RunView:
+    """Views of the document's finished cells, each with its reduced records when a source is given,
+    and the references of the samples it shows when `references` is given too."""
     cells = [
         CellView(
             id=c["id"],
@@ -101,9 +119,14 @@ def run_view(document: dict[str, Any], source: RecordSource | None) -> RunView:
         for c in document["cells"]
     ]
     varying = varying_keys(document["cells"])
-    view = RunView(document, cells, varying, records_read=source is not None, short=short_names(varying))
-    for cell in cells:
+    view = RunView(
+        document, cells, varying, records_read=source is not None, references_read=references is not None,
+        short=short_names(varying),
+    )
+    for cell, document_cell in zip(cells, document["cells"]):
         cell.label = view.label(cell) if varying else cell.id
         if source is not None:
             cell.records = reduce_records(source(cell.id), cell.kind)
+        if references is not None and cell.records is not None and cell.records.samples:
+            _references(cell, document_cell, references)
     return view

@@ -37,3 +37,9 @@ def plot_text(value: Any) -> str:
     """Text for a plotly label (trace name, hover text, tick): plotly reads a subset of HTML in
     labels (`<b>`, `<a href>`, `<br>`), so config values are escaped and shown literally."""
     return html.escape(str(value), quote=False)
+
+
+def clipped(value: str, limit: int) -> str:
+    """`value` as HTML text, cut after `limit` characters with a note of how many were left out."""
+    cut = f' <span class="meta">[{len(value) - limit} more characters]</span>' if len(value) > limit else ""
+    return text(value[:limit]) + cut

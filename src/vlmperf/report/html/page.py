@@ -1,4 +1,5 @@
-"""The page: one self-contained HTML file, plotly.js and the figures embedded, no network needed.
+"""The pages (a run's, a comparison's): one self-contained HTML file each, plotly.js and the figures
+embedded, no network needed. Both share `html_page`, the skeleton.
 
 plotly.js is embedded once, from the installed plotly package (`report` extra), so the file
 opens offline and in ten years. Figures travel as one JSON document in a
@@ -7,6 +8,7 @@ opens offline and in ten years. Figures travel as one JSON document in a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib.resources import files
 
@@ -35,27 +37,39 @@ def _static(name: str) -> str:
     return files("vlmperf.report.html").joinpath("static", name).read_text(encoding="utf-8")
 
 
-def page(view: RunView, plots: list[Plot]) -> str:
-    run = view.document["run"]
+def html_page(title: str, body: Iterable[str], plots: Sequence[Plot] = ()) -> str:
+    """The skeleton every page shares: head and style, the body's sections, then the figures of
+    `plots` as one JSON element, plotly.js and the script that draws the plots and sorts tables."""
     figures = script_json({plot.id: plot.figure for plot in plots})
-    plot_section = (
-        '<section id="plots"><h2>Plots</h2><div class="plots">' + "".join(sections.plot_block(p) for p in plots) + "</div></section>"
-        if plots else ""
-    )
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>vlmperf run {text(run['id'])}</title><style>{_static('report.css')}</style></head><body>",
+        f"<title>{text(title)}</title><style>{_static('report.css')}</style></head><body>",
+        *body,
+        f'<script type="application/json" id="vlmperf-figures">{figures}</script>',
+        f"<script>{plotly_js()}</script>",
+        f"<script>{_static('report.js')}</script>",
+        "</body></html>\n",
+    ])
+
+
+def plots_section(plots: Sequence[Plot], title: str = "Plots", section_id: str = "plots") -> str:
+    """The plots in a grid under one heading; nothing when there are none."""
+    if not plots:
+        return ""
+    blocks = "".join(sections.plot_block(p) for p in plots)
+    return f'<section id="{text(section_id)}"><h2>{text(title)}</h2><div class="plots">{blocks}</div></section>'
+
+
+def page(view: RunView, plots: list[Plot]) -> str:
+    """The page of a run."""
+    return html_page(f"vlmperf run {view.document['run']['id']}", [
         sections.header(view),
         sections.notes(view),
         sections.manifest(view),
         '<section id="cells"><h2>Cells</h2><p class="caption">Click a column to sort. Times in ms, memory in MiB.</p>',
         f'<div class="table-wrap">{summary_table_html(view.document)}</div></section>',
         sections.failures(view),
-        plot_section,
+        plots_section(plots),
         sections.outputs(view),
-        f'<script type="application/json" id="vlmperf-figures">{figures}</script>',
-        f"<script>{plotly_js()}</script>",
-        f"<script>{_static('report.js')}</script>",
-        "</body></html>\n",
-    ])
+    ], plots)

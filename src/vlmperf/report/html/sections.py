@@ -1,4 +1,5 @@
-"""The page's text sections: the run's header and notes, manifest, failed cells, sample outputs.
+"""The page's text sections: the run's header and notes, manifest, failed cells, sample outputs
+beside their references.
 
 Every value written here (config values, error messages, sample ids, model outputs) passes
 through `escape.text`: none of it is trusted.
@@ -10,9 +11,10 @@ from typing import Any
 
 import orjson
 
-from vlmperf.report.html.cells import RunView
-from vlmperf.report.html.escape import text
+from vlmperf.report.html.cells import CellView, RunView
+from vlmperf.report.html.escape import clipped, text
 from vlmperf.report.html.records import SAMPLES_SHOWN
+from vlmperf.report.html.references import reference_cell, references_note
 
 OUTPUT_CHARS = 2000
 """Longest output shown; a longer one is cut with a note of how much was left out."""
@@ -71,30 +73,44 @@ def failures(view: RunView) -> str:
 def _output_cell(output: str | None, error_class: str | None) -> str:
     if output is None:
         return f'<td class="output missing">no output{text(f" ({error_class})" if error_class else "")}</td>'
-    shown = output[:OUTPUT_CHARS]
-    cut = f' <span class="meta">[{len(output) - OUTPUT_CHARS} more characters]</span>' if len(output) > OUTPUT_CHARS else ""
-    return f'<td class="output">{text(shown)}{cut}</td>'
+    return f'<td class="output">{clipped(output, OUTPUT_CHARS)}</td>'
+
+
+def _outputs_block(cell: CellView) -> str:
+    """One cell's first outputs, each beside its sample's references when the cell has them."""
+    shown = cell.references is not None
+    rows = "".join(
+        f'<tr><td class="sample">{text(sample_id)}</td>{_output_cell(output, error_class)}'
+        + (reference_cell(cell.references.get(sample_id)) if cell.references is not None else "")
+        + "</tr>"
+        for sample_id, output, error_class in cell.records.samples
+    )
+    head = "<th>sample</th><th>output</th>" + ("<th>reference</th>" if shown else "")
+    note = references_note(cell.references_error) if cell.references_error else ""
+    return (
+        f'<div class="outputs-cell" data-cell="{text(cell.id)}"><h3>{text(cell.label)}</h3>{note}'
+        f'<table class="outputs"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+    )
 
 
 def outputs(view: RunView) -> str:
     cells = [c for c in view.cells if c.records is not None and c.records.samples]
     if not cells:
         return ""
-    blocks = []
-    for cell in cells:
-        rows = "".join(
-            f'<tr><td class="sample">{text(sample_id)}</td>{_output_cell(output, error_class)}</tr>'
-            for sample_id, output, error_class in cell.records.samples
-        )
-        blocks.append(
-            f'<div class="outputs-cell" data-cell="{text(cell.id)}"><h3>{text(cell.label)}</h3>'
-            f'<table class="outputs"><thead><tr><th>sample</th><th>output</th></tr></thead><tbody>{rows}</tbody></table></div>'
-        )
+    first = f"The first {SAMPLES_SHOWN} samples each cell answered, as the model wrote them"
     intro = (
-        f'<p class="caption">The first {SAMPLES_SHOWN} samples each cell answered, as the model wrote them. '
-        "References are not stored with a run: `vlmperf score` compares outputs with them.</p>"
+        f"{first}, beside the references of the same samples. Runs store outputs, not references: these "
+        "come from each cell's workload, loaded again from its stored config; `vlmperf score --run` "
+        "scores the outputs against them."
+        if view.references_read else
+        f"{first}. References are not stored with a run: a page built by `render_run` loads them again "
+        "from each cell's workload and shows them here; `vlmperf score --run` scores the outputs against them."
     )
-    return f'<section id="outputs"><h2>Model outputs</h2>{intro}<div class="outputs-grid">{"".join(blocks)}</div></section>'
+    blocks = "".join(_outputs_block(cell) for cell in cells)
+    return (
+        f'<section id="outputs"><h2>Model outputs</h2><p class="caption">{intro}</p>'
+        f'<div class="outputs-grid">{blocks}</div></section>'
+    )
 
 
 def plot_block(plot: Any) -> str:

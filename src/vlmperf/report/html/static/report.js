@@ -1,4 +1,4 @@
-// vlmperf HTML report: draw the plots from the embedded figures, and sort the summary table.
+// vlmperf HTML pages (a run, a comparison): draw the plots from the embedded figures, sort the tables.
 (function () {
   "use strict";
 

@@ -1,0 +1,129 @@
+"""A group measured away from the store: every write and event becomes a message to the parent.
+
+The child (a process of the `process` executor, or a Ray task) runs the same group runner as
+the in-process executor, with `MessageSink` and `MessageEvents` in place of the store and the
+progress events. Messages are plain tuples, in the order they happened:
+
+- `("started", where)`: first, once the group is running (where: `placement.placement`);
+- `("store", method, args)`: a CellSink write (start_cell, add_record, finish_cell, fail_cell);
+- `("event", name, cell_id or None, args)`: a RunEvents call other than run_started/run_finished;
+- `("done", failed)` or `("error", error)`: last; an error is an exception that escaped the group
+  runner (which stores a cell's own failures itself), with its type, message and traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vlmperf.runner.backends import backend_of
+from vlmperf.runner.cell_errors import error_of
+from vlmperf.runner.executors.placement import device_on_worker, placement
+from vlmperf.runner.plan import Cell
+from vlmperf.runner.quality import RunQuality
+from vlmperf.runner.sink import StampedSink
+
+if TYPE_CHECKING:
+    from vlmperf.runner.execute import Plan
+
+Message = tuple
+Send = Callable[[Message], None]
+LAST = ("done", "error")
+"""Kinds of the message that ends a group's stream."""
+
+
+@dataclass(frozen=True)
+class GroupJob:
+    """What a child needs to measure one group: its cells, their workloads, and where results go."""
+
+    cells: list[Cell]
+    plan: Plan
+    run_id: str
+    store_path: Path
+    executor: str
+
+
+def job_for(cells: list[Cell], plan: Plan, run_id: str, store_path: Path, executor: str) -> GroupJob:
+    """The job of a group, carrying only its own cells' workloads (a job is pickled to the child)."""
+    keys = {cell.spec.workload.model_dump_json() for cell in cells}
+    own = replace(plan, cells=list(cells), workloads={k: w for k, w in plan.workloads.items() if k in keys}, references=None)
+    return GroupJob(list(cells), own, run_id, store_path, executor)
+
+
+class MessageSink:
+    """CellSink whose writes are sent to the parent."""
+
+    def __init__(self, send: Send, path: Path) -> None:
+        self._send, self.path = send, path
+
+    def start_cell(self, run_id: str, cell_id: str) -> None:
+        self._send(("store", "start_cell", (run_id, cell_id)))
+
+    def add_record(self, run_id: str, cell_id: str, seq: int, record: dict[str, Any]) -> None:
+        self._send(("store", "add_record", (run_id, cell_id, seq, record)))
+
+    def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
+        self._send(("store", "finish_cell", (run_id, cell_id, summary, info)))
+
+    def fail_cell(self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None) -> None:
+        self._send(("store", "fail_cell", (run_id, cell_id, error, info)))
+
+
+class MessageEvents:
+    """RunEvents whose calls are sent to the parent, cells named by id."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+
+    def run_started(self, run_id: str, total: int, skipped: int) -> None: ...
+
+    def run_finished(self, run_id: str, status: str) -> None: ...
+
+    def cell_started(self, cell: Cell) -> None:
+        self._send(("event", "cell_started", cell.id, ()))
+
+    def record_measured(self, cell: Cell, seq: int) -> None:
+        self._send(("event", "record_measured", cell.id, (seq,)))
+
+    def step_started(self, cell: Cell | None, stage: str) -> None:
+        self._send(("event", "step_started", cell.id if cell is not None else None, (stage,)))
+
+    def cell_finished(self, cell: Cell, status: str, error: str | None) -> None:
+        self._send(("event", "cell_finished", cell.id, (status, error)))
+
+
+def _on_worker(cells: list[Cell], where: dict[str, Any]) -> list[Cell]:
+    """The cells with `cuda:N` read as the N-th GPU assigned to this task (Ray only; ids unchanged)."""
+    gpu_ids = where.get("gpu_ids") or []
+    moved = []
+    for cell in cells:
+        target = cell.spec.target
+        device = getattr(target, "device", None)
+        if device is None or device_on_worker(device, gpu_ids) == device:
+            moved.append(cell)
+            continue
+        spec = cell.spec.model_copy(update={"target": target.model_copy(update={"device": device_on_worker(device, gpu_ids)})})
+        moved.append(replace(cell, spec=spec))
+    return moved
+
+
+def run_job(job: GroupJob, send: Send) -> None:
+    """Measure the job's group here, sending everything to the parent (see the module docstring)."""
+    where = placement(job.executor)
+    send(("started", where))
+    quality = RunQuality()
+    try:
+        cells = _on_worker(job.cells, where)
+        failed = backend_of(cells[0]).run_group(
+            cells, job.plan, StampedSink(MessageSink(send, job.store_path), where), job.run_id, MessageEvents(send), quality
+        )
+    except BaseException as exc:  # the parent fails the group's unfinished cells with it
+        send(("error", error_of(exc)))
+        if not isinstance(exc, Exception):
+            raise
+    else:
+        send(("done", failed))
+    finally:
+        quality.close()

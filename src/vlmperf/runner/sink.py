@@ -1,0 +1,47 @@
+"""What a group runner writes to: the store's writing half, so a group can run where the store is not.
+
+In this process the store itself takes the writes. In a child process or on a Ray worker the
+writes travel as messages to the parent, which alone writes the SQLite file
+(`runner.executors.messages`). Either way every finished or failed cell's info gains `executor`:
+where it ran (executor kind, host, process id, Ray node, visible GPUs), so a cell's row says which
+machine and device measured it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class CellSink(Protocol):
+    """The writes a group runner makes; `path` is the store's file (traces are written beside it)."""
+
+    path: Path
+
+    def start_cell(self, run_id: str, cell_id: str) -> None: ...
+
+    def add_record(self, run_id: str, cell_id: str, seq: int, record: dict[str, Any]) -> None: ...
+
+    def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None: ...
+
+    def fail_cell(self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None) -> None: ...
+
+
+class StampedSink:
+    """Passes every write on to `inner`, adding `executor: where` to the info of each finished or failed cell."""
+
+    def __init__(self, inner: CellSink, where: dict[str, Any]) -> None:
+        self._inner, self._where = inner, where
+        self.path = inner.path
+
+    def start_cell(self, run_id: str, cell_id: str) -> None:
+        self._inner.start_cell(run_id, cell_id)
+
+    def add_record(self, run_id: str, cell_id: str, seq: int, record: dict[str, Any]) -> None:
+        self._inner.add_record(run_id, cell_id, seq, record)
+
+    def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
+        self._inner.finish_cell(run_id, cell_id, summary, {**info, "executor": self._where})
+
+    def fail_cell(self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None) -> None:
+        self._inner.fail_cell(run_id, cell_id, error, {**(info or {}), "executor": self._where})
