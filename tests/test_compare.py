@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -253,3 +254,106 @@ def test_two_real_runs_of_the_built_in_model(tmp_path, monkeypatch, vlmperf_cach
     result = vlmperf("compare", first.run_id, second.run_id, "--out", str(out), env=vlmperf_env)
     assert result.returncode == 0, result.stderr
     assert "scenario.batch_size" in result.stdout and "latency_s" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# the HTML page
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+
+
+def page_figures(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="vlmperf-figures">(.*?)</script>', html, re.S)
+    assert match, "the figures travel as one JSON script element"
+    return json.loads(match.group(1))
+
+
+def comparison_page(out, a: str, b: str, threshold: float | None = None, metrics=("latency_s",)):
+    pytest.importorskip("plotly", reason="the HTML page needs the report extra (plotly)")
+    from vlmperf.report.html import render_comparison
+
+    comparison = cmp.compare_runs(*load(out, a), *load(out, b), list(metrics))
+    return comparison, render_comparison(comparison, threshold)
+
+
+def test_the_html_page_has_every_row_a_forest_point_each_and_what_was_not_compared(synthetic):
+    comparison, html = comparison_page(synthetic, "A", "SLOWER", 10, ["latency_s", "throughput_samples_per_s"])
+    rows = re.findall(r'<tr class="([a-z]+)" data-state="[a-z]+" data-cell-a="([^"]+)" data-cell-b="([^"]+)"', html)
+    assert [(a, b) for _, a, b in rows] == [(r["cell_a"], r["cell_b"]) for r in comparison["rows"]]
+    assert [state for state, _, _ in rows] == ["regression", "regression", "same", "same"], "b1 is 20% slower"
+    assert '<table id="comparison" class="sortable">' in html
+    for header in ("scenario.batch_size", "metric", "A", "B", "delta %", "95% CI %", "p", "verdict"):
+        assert f'aria-sort="none">{header}</th>' in html
+    assert "1001 ms</td>" in html and ">+19.7</td>" in html and ">[+18.5, +20.7]</td>" in html
+    forest = page_figures(html)["plot-forest"]
+    points = [(x, y) for trace in forest["data"] for x, y in zip(trace["x"], trace["y"])]
+    assert sorted(y for _, y in points) == list(range(len(comparison["rows"]))), "one point per row, on its own line"
+    assert [t["name"] for t in forest["data"]] == ["regression", "no significant change"]
+    assert forest["layout"]["yaxis"]["ticktext"][0] == "batch_size=1, latency_s"
+    regression = forest["data"][0]
+    assert regression["error_x"]["array"][0] > 0 and regression["error_x"]["arrayminus"][0] > 0
+    plotly = pytest.importorskip("plotly")
+    plotly.graph_objects.Figure(forest)  # raises on anything plotly.js would not understand
+    assert "cell a4 of run A has no partner in run B; the closest differs in scenario.batch_size: 4 in A, 8 in B" in html
+    assert "resamples: 2000; seed: " in html and "Mann-Whitney U, two-sided" in html, "the method"
+    _, skipped = comparison_page(synthetic, "A", "SAME")
+    assert '<section id="skipped">' in skipped and "cell a4 (A) and c4 (B)" in skipped and "failed in run B" in skipped
+
+
+def test_the_threshold_line_is_drawn_only_with_the_option(synthetic):
+    def dashed(html):
+        return [s["x0"] for s in page_figures(html)["plot-forest"]["layout"]["shapes"] if s["line"]["dash"] == "dash"]
+
+    _, gated = comparison_page(synthetic, "A", "SLOWER", 25)
+    assert dashed(gated) == [25], "latency: lower is better, so the bad side is +25%"
+    assert "the dashed line is the --fail-on-regression threshold (25%)" in gated
+    assert 'class="worse"' in gated and 'class="regression"' not in gated, "20% slower is within a 25% gate"
+    _, both = comparison_page(synthetic, "A", "SLOWER", 5, ["latency_s", "throughput_samples_per_s"])
+    assert sorted(dashed(both)) == [-5, 5], "throughput: higher is better, so its bad side is -5%"
+    _, plain = comparison_page(synthetic, "A", "SLOWER")
+    shapes = page_figures(plain)["plot-forest"]["layout"]["shapes"]
+    assert dashed(plain) == [] and [s["x0"] for s in shapes] == [0], "only the line at no change"
+    assert 'class="regression"' in plain, "without a gate, a significantly worse row is a regression"
+
+
+def test_hostile_run_names_and_config_values_are_escaped(tmp_path):
+    out = tmp_path / "results"
+    cells = {
+        "h1": ({"target.model": SCRIPT}, latencies(1.0, 1)),
+        "h2": ({"target.model": IMG}, latencies(1.0, 2)),
+        "h3": ({"target.model": f"</script>{IMG}"}, None),
+    }
+    write_run(out, SCRIPT, cells)
+    write_run(out, IMG, {**cells, "h4": ({"target.model": f"only {SCRIPT}"}, latencies(1.0, 3))})
+    _, html = comparison_page(out, SCRIPT, IMG, 5)
+    assert SCRIPT not in html and IMG not in html and "</script><img" not in html
+    assert html.count("</script>") == 3, "only the page's own scripts end"
+    assert "<title>vlmperf compare &lt;img src=x onerror=alert(1)&gt; against &lt;script&gt;" in html
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in html, "a config value in the table"
+    assert "cell h4 of run B has no partner in run A; the closest differs in target.model: " in html
+    figures = re.search(r'id="vlmperf-figures">(.*?)</script>', html, re.S).group(1)
+    assert "<" not in figures and ">" not in figures
+    ticks = json.loads(figures)["plot-forest"]["layout"]["yaxis"]["ticktext"]
+    assert ticks[0] == "model=&lt;script&gt;alert(1)&lt;/script&gt;, latency_s", "plotly shows labels as text"
+
+
+@pytest.mark.slow
+def test_the_command_writes_html_json_or_a_table_to_a_file_and_still_gates(synthetic, tmp_path, vlmperf_env):
+    pytest.importorskip("plotly", reason="the HTML page needs the report extra (plotly)")
+    out = ["--out", str(synthetic)]
+    page = tmp_path / "compare.html"
+    gated = vlmperf("compare", "A", "SLOWER", "--format", "html", "-o", str(page), "--fail-on-regression", "10", *out,
+                    env=vlmperf_env)
+    assert gated.returncode == 1, gated.stderr
+    assert f"wrote {page}" in gated.stderr and "1 regression(s) past 10%" in gated.stderr
+    assert page.read_text().startswith("<!DOCTYPE html>") and 'id="plot-forest"' in page.read_text()
+    assert gated.stdout == "", "the page went to the file"
+    document = tmp_path / "compare.json"
+    same = vlmperf("compare", "A", "SAME", "-f", "json", "-o", str(document), *out, env=vlmperf_env)
+    assert same.returncode == 0 and json.loads(document.read_text())["rows"]
+    table = tmp_path / "compare.txt"
+    assert vlmperf("compare", "A", "SLOWER", "-o", str(table), *out, env=vlmperf_env).returncode == 0
+    assert "no significant change" in table.read_text() and "slower" in table.read_text()
+    bad = vlmperf("compare", "A", "SLOWER", "--format", "csv", *out, env=vlmperf_env)
+    assert bad.returncode == 2 and "use one of: table, json, html" in bad.stderr

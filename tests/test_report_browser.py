@@ -126,3 +126,50 @@ def test_hostile_outputs_are_shown_as_text_and_never_run(browser, tmp_path):
     assert SCRIPT in shown and IMG in shown, "the output is shown, as text"
     assert IMG in page.locator("#failures").inner_text(), "so is the error message"
     page.close()
+
+
+@pytest.fixture(scope="module")
+def compare_file(tmp_path_factory):
+    """Two synthetic runs of four batch sizes, B slower at 1 and faster at 4, compared on two metrics."""
+    from test_compare import latencies, load, write_run
+
+    from vlmperf.report.compare import compare_runs
+    from vlmperf.report.html import render_comparison
+
+    out = tmp_path_factory.mktemp("compare")
+    write_run(out, "A", {f"a{n}": ({"scenario.batch_size": n}, latencies(n, n)) for n in (1, 2, 3, 4)})
+    change = {1: 1.2, 2: 1.0, 3: 1.01, 4: 0.9}
+    write_run(out, "B", {f"b{n}": ({"scenario.batch_size": n}, latencies(n * change[n], 10 + n)) for n in (1, 2, 3, 4)})
+    comparison = compare_runs(*load(out, "A"), *load(out, "B"), ["latency_s", "throughput_samples_per_s"])
+    path = out / "compare.html"
+    path.write_text(render_comparison(comparison, fail_on_regression=5))
+    return path, comparison
+
+
+def test_the_comparison_page_draws_a_point_per_row_and_sorts_its_table(browser, compare_file):
+    path, comparison = compare_file
+    page, refused, console_errors = open_offline(browser, path)
+    page.wait_for_function("() => document.getElementById('plot-forest').classList.contains('js-plotly-plot')")
+    forest = page.locator("#plot-forest")
+    assert forest.locator(".scatterlayer .point").count() == len(comparison["rows"]) == 8, "one point per row"
+    assert forest.locator(".errorbar").count() == len(comparison["rows"]), "each with its interval"
+    assert forest.locator(".shapelayer path").count() == 3, "no change at 0, and -5% and +5% for the two directions"
+    assert refused == [] and console_errors == []
+    regressions = page.locator("table#comparison tbody tr.regression")
+    assert regressions.count() == 2, "batch size 1 is 20% slower: its latency and its throughput"
+    assert regressions.first.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor") != "rgba(0, 0, 0, 0)"
+
+    header = page.locator("table#comparison thead th", has_text="delta %")
+    column = int(header.get_attribute("data-col"))
+
+    def deltas():
+        cells = page.locator(f"table#comparison tbody tr td:nth-child({column + 1})")
+        return [float(cells.nth(i).get_attribute("data-sort")) for i in range(cells.count())]
+
+    header.click()
+    assert deltas() == sorted(deltas()) and len(deltas()) == 8
+    header.click()
+    assert deltas() == sorted(deltas(), reverse=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare-html.png"), full_page=True)
+    page.close()

@@ -14,15 +14,19 @@ import pytest
 
 import vlmperf.api as vp
 from vlmperf.metrics.summary import summarize
-from vlmperf.report.html import render_html
+from vlmperf.report.html import render_html, render_run
 from vlmperf.report.html.escape import script_json
 from vlmperf.report.html.plots_quality import pareto_front
 from vlmperf.report.html.records import CDF_POINTS, cdf_points
+from vlmperf.report.html.references import reference_cell, scored_fields
 from vlmperf.report.html.table import table_rows
 from vlmperf.report.render import RENDERERS
 from vlmperf.report.schema import run_document
 from vlmperf.report.tables import summary_table
 from vlmperf.store.sqlite import Store
+from vlmperf.workloads import sources
+from vlmperf.workloads.builtin import load_builtin_samples
+from vlmperf.workloads.sample import References
 
 plotly = pytest.importorskip("plotly", reason="the HTML report needs the report extra (plotly)")
 
@@ -186,6 +190,126 @@ def _hostile_store(folder):
     store.start_cell("hostile", "broken")
     store.fail_cell("hostile", "broken", {"type": "RuntimeError", "message": f"boom {IMG}\nsecond line {SCRIPT}"})
     return store
+
+
+OUTPUT_ROW = re.compile(
+    r'<tr><td class="sample">(?P<sample>.*?)</td><td class="output[^"]*">(?P<output>.*?)</td>'
+    r'(?:<td class="(?P<kind>reference[^"]*)">(?P<reference>.*?)</td>)?</tr>', re.S,
+)
+
+
+def output_rows(html: str) -> dict[str, list[dict[str, str]]]:
+    """Each outputs block's rows (sample, output, reference cell's class and markup) by cell id,
+    and each block's note under the key `note`."""
+    blocks = re.findall(r'<div class="outputs-cell" data-cell="([^"]*)">(.*?)</table></div>', html, re.S)
+    return {
+        cell: [m.groupdict() for m in OUTPUT_ROW.finditer(block)]
+        + [{"note": n} for n in re.findall(r'<p class="note references-error">(.*?)</p>', block, re.S)]
+        for cell, block in blocks
+    }
+
+
+def test_outputs_sit_beside_the_references_of_the_same_samples(small_run):
+    """render_run loads each cell's workload again (the built-in photos, a caption task) and shows
+    the reference captions of the samples whose outputs are shown, and only those."""
+    out, document, _ = small_run
+    html = render_run(document["run"]["id"], out)
+    builtin = {sample.id: sample.references for sample in load_builtin_samples()}
+    shown = output_rows(html)
+    assert set(shown) == {cell["id"] for cell in document["cells"]}
+    for rows in shown.values():
+        assert len(rows) == 3 and all("note" not in row for row in rows)
+        for row in rows:
+            assert row["kind"] == "reference" and row["sample"] in builtin
+            captions = re.findall(r"<li>(.*?)</li>", row["reference"])
+            assert captions == [html_text(c) for c in builtin[row["sample"]].captions]
+            assert "Q:" not in row["reference"] and "answers:" not in row["reference"], "a caption task gets captions"
+    assert "<th>reference</th>" in html and "beside the references of the same samples" in html
+    assert "References are not stored with a run" not in html
+
+
+def html_text(value: str) -> str:
+    import html
+
+    return html.escape(value, quote=True)
+
+
+def _store_with_workloads(folder, workloads: dict[str, dict]) -> Store:
+    """A run whose cells have these flat workload configs and outputs for three built-in photo ids."""
+    store = Store.open(folder)
+    store.create_run("refs", "refs", {})
+    for position, (cell_id, workload) in enumerate(workloads.items()):
+        config = {"target.kind": "local", "target.model": "m", "scenario.batch_size": position + 1, **workload}
+        store.add_cell("refs", cell_id, position, config, {})
+        store.start_cell("refs", cell_id)
+        for seq, sample_id in enumerate(["astronaut", "chelsea", "coffee"]):
+            store.add_record("refs", cell_id, seq, {"batch_size": 1, "sample_ids": [sample_id],
+                                                    "outputs": [f"output {seq}"], "latency_s": 0.1 + seq / 100})
+        store.finish_cell("refs", cell_id, {"latency_s": summarize([0.1, 0.11, 0.12])}, {})
+    store.set_run_status("refs", "complete")
+    return store
+
+
+def test_a_cell_whose_workload_cannot_be_loaded_again_says_why(tmp_path, monkeypatch):
+    """A dataset that is gone and a config that no longer validates: those cells say why beside their
+    outputs, the others still get their references, and each distinct workload is loaded once."""
+    gone = str(tmp_path / "gone.parquet")
+    dataset = {"workload.source": "dataset", "workload.dataset.kind": "parquet", "workload.dataset.path": gone}
+    builtin = {"workload.source": "builtin", "workload.limit": 3}
+    with _store_with_workloads(tmp_path / "results", {
+        "gone1": dataset, "gone2": dataset, "old": {"workload.limit": 0}, "ok1": builtin, "ok2": builtin,
+    }):
+        pass
+    loads = []
+    real = sources.load_samples
+    monkeypatch.setattr(sources, "load_samples", lambda workload: (loads.append(workload.source), real(workload))[1])
+    html = render_run("refs", tmp_path / "results")
+    shown = output_rows(html)
+    for cell in ("gone1", "gone2"):
+        note = shown[cell][-1]["note"]
+        assert note.startswith("No references for this cell: no parquet files at ") and html_text(gone) in note
+        assert all(row.get("kind") is None for row in shown[cell][:-1]), "outputs without a reference column"
+    old = shown["old"][-1]["note"]
+    assert "cell old: its stored workload config does not fit this version of vlmperf (limit: " in old
+    for cell in ("ok1", "ok2"):
+        assert [row["kind"] for row in shown[cell]] == ["reference"] * 3
+    assert sorted(loads) == ["builtin", "dataset"], "each distinct workload once per page, a failed one too"
+
+
+def test_references_are_escaped_and_a_failing_source_never_ends_the_page(tmp_path):
+    hostile = References(captions=(SCRIPT, CLOSE), question=IMG, answers=(SCRIPT, SCRIPT, "x"), choices=(IMG, SCRIPT),
+                         answer_index=1)
+
+    def references(cell):
+        if cell["id"] == "cell1":
+            raise RuntimeError(f"lost {IMG}")
+        return {"s0": hostile, IMG: References(captions=(CLOSE,))}
+
+    with _hostile_store(tmp_path) as store:
+        html = render_html(run_document(store, "hostile"), records=store, references=references)
+    page = Page(html)
+    assert not page.find("img") and SCRIPT not in html and IMG not in html and "alert(2)</script>" not in html
+    assert html.count("</script>") == 3
+    rows = output_rows(html)
+    first = {row["sample"]: row for row in rows["cell0"]}
+    assert "<li>&lt;script&gt;alert(1)&lt;/script&gt;</li>" in first["s0"]["reference"]
+    assert "<b>Q:</b> &lt;img src=x onerror=alert(1)&gt;" in first["s0"]["reference"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; ×2, x" in first["s0"]["reference"], "distinct answers, counted"
+    assert '<li class="right">&lt;script&gt;' in first["s0"]["reference"], "the right choice is marked"
+    assert first["&lt;img src=x onerror=alert(1)&gt;"]["kind"] == "reference"
+    assert first["s2"]["kind"] == "reference missing", "a sample the source does not know is said to be missing"
+    assert rows["cell1"][-1]["note"] == "No references for this cell: RuntimeError: lost &lt;img src=x onerror=alert(1)&gt;"
+
+
+def test_each_task_shows_the_references_it_is_scored_on():
+    assert scored_fields("caption") == scored_fields("coco-caption") == {"captions"}
+    assert scored_fields("vqa") == {"question", "answers"}
+    assert scored_fields("scienceqa-img") == {"question", "choices", "answer_index"}
+    mcq = reference_cell(References(question="Which?", choices=("red", "blue"), answer_index=1))
+    assert '<li>red</li><li class="right">blue <span class="mark">' in mcq and '<ol class="choices" type="A">' in mcq
+    assert reference_cell(References()) == '<td class="reference missing">no reference</td>'
+    long = reference_cell(References(captions=("x" * 1500,)))
+    assert "[500 more characters]" in long
 
 
 def test_untrusted_text_is_shown_as_text_never_as_markup(tmp_path):

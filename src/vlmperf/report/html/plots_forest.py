@@ -54,13 +54,6 @@ def _vline(x: float, dash: str, colour: str) -> dict[str, Any]:
             "line": {"color": colour, "width": 1.5, "dash": dash}}
 
 
-def _sides(shapes: list[dict[str, Any]]) -> str:
-    """Which threshold line holds for which rows, when both are drawn."""
-    if len(shapes) < 3:
-        return ""
-    return ": the + line for metrics where lower is better, the - line where higher is better"
-
-
 def forest_plot(
     comparison: dict[str, Any], states: list[str], keys: list[str], short: dict[str, str],
     threshold_pct: float | None = None,
@@ -76,7 +69,8 @@ def forest_plot(
         if points:
             data.append(_trace(state, points))
     shapes = [_vline(0, "solid", "#444")]
-    annotations = []
+    annotations: list[dict[str, Any]] = []
+    sides = ""
     if threshold_pct is not None:
         directions = {row["direction"] for row, _ in placed}
         for sign, way in ((1, "lower"), (-1, "higher")):
@@ -85,6 +79,8 @@ def forest_plot(
                 annotations.append({"x": sign * threshold_pct, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom",
                                     "text": f"{sign * threshold_pct:+g}%", "showarrow": False,
                                     "font": {"color": COLOURS["regression"]}})
+        if {"lower", "higher"} <= directions:
+            sides = ": + for the metrics where lower is better, - where higher is better"
     y = axis("", autorange="reversed", tickmode="array", tickvals=list(range(len(labels))),
              ticktext=[plot_text(label) for label in labels], showgrid=False)
     x = axis(f"{comparison['stat']} of B against A (%)", zeroline=False)
@@ -94,7 +90,7 @@ def forest_plot(
     left_out = len(comparison["rows"]) - len(placed)
     caption = (
         "Each row's change of B against A in percent, with its 95% bootstrap interval. The solid line is no "
-        "change" + (f"; the dashed line is the --fail-on-regression threshold ({threshold_pct:g}%{_sides(shapes)})"
+        "change" + (f"; the dashed line is the --fail-on-regression threshold ({threshold_pct:g}%{sides})"
                     if threshold_pct is not None else "") + "."
         + (f" {left_out} row(s) without a percentage (a baseline of 0) are not drawn." if left_out else "")
     )
