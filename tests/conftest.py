@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# A local Ray runtime listens on loopback only when this is set before Ray is first imported.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
 
 @pytest.fixture(scope="session")
 def vlmperf_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -23,12 +23,10 @@ def placement(kind: str) -> dict[str, Any]:
     if kind == "ray":
         import ray
 
-        context = ray.get_runtime_context()
-        where.update(
-            node_id=context.get_node_id(),
-            node_ip=ray.util.get_node_ip_address(),
-            gpu_ids=[str(g) for g in ray.get_gpu_ids()],
-        )
+        node_id = ray.get_runtime_context().get_node_id()
+        # the address the node registered with (ray.util.get_node_ip_address guesses from routes instead)
+        node_ip = next((n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id), None)
+        where.update(node_id=node_id, node_ip=node_ip, gpu_ids=[str(g) for g in ray.get_gpu_ids()])
     return where
 
 

@@ -67,13 +67,16 @@ def resources(job: GroupJob, settings: Executor) -> dict[str, Any]:
 
 def connect(settings: Executor) -> bool:
     """Join the configured cluster or start a local runtime; True when this run started it (and stops it)."""
+    address = settings.ray_address or os.environ.get("RAY_ADDRESS")
+    if not address:  # before Ray is imported: it reads these when it loads
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
     except ImportError as exc:
         raise InputError("executor ray needs Ray: pip install 'vlmperf[ray]'") from exc
     if ray.is_initialized():
         return False
-    address = settings.ray_address or os.environ.get("RAY_ADDRESS")
     if address:
         try:
             ray.init(address=address, log_to_driver=False, configure_logging=False)
@@ -84,8 +87,6 @@ def connect(settings: Executor) -> bool:
             ) from None
         return True
     # a runtime for this run alone: loopback addresses only, no usage report sent anywhere
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False, configure_logging=False)
     return True
 
@@ -106,11 +107,12 @@ class RayLauncher:
 
         self._settings = settings
         self._started_here = connect(settings)
-        self._task = ray.remote(group_task).options(max_retries=0, retry_exceptions=False)
+        self._task = ray.remote(group_task)
 
     def launch(self, job: GroupJob) -> TaskHandle:
         name = f"vlmperf group {job.cells[0].id}"
-        return TaskHandle(self._task.options(name=name, **resources(job, self._settings)).remote(job))
+        options = dict(name=name, max_retries=0, retry_exceptions=False, **resources(job, self._settings))
+        return TaskHandle(self._task.options(**options).remote(job))
 
     def wait(self, handles: list[TaskHandle], timeout: float) -> list[tuple[TaskHandle, list[Message] | Ended]]:
         import ray

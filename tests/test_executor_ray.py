@@ -1,0 +1,126 @@
+"""The `ray` executor on a real local Ray runtime, kept on loopback (2 CPUs).
+
+A sweep measured by Ray gives the same cells, the same greedy outputs and the same schema as the
+in-process executor; a Ray worker killed in the middle leaves every cell finished or failed with
+its cause, and `--resume` completes the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+import vlmperf.api as vp
+from vlmperf.runner.events import Silent
+from vlmperf.store.outputs import first_outputs
+from vlmperf.store.sqlite import Store
+
+ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+SWEEP = [
+    "measure.min_runs=3", "measure.warmup_runs=1", "measure.min_duration_s=0", "measure.flops=false",
+    "generation.max_new_tokens=6", "workload.limit=4", "target.threads=1",
+    "sweep.grid.target.attn_implementation=[eager, sdpa]", "sweep.grid.scenario.batch_size=[1, 2, 4]",
+]
+
+
+@pytest.fixture(scope="module")
+def ray_runtime(tmp_path_factory):
+    """One local runtime for the module, on loopback only; workers share the module's model cache."""
+    cache = tmp_path_factory.mktemp("ray-cache")
+    assert os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0", "conftest sets it, before Ray is imported"
+    saved = os.environ.get("VLMPERF_CACHE")
+    os.environ["VLMPERF_CACHE"] = str(cache)  # before the runtime starts: its workers inherit it
+    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield cache
+    ray.shutdown()
+    if saved is None:
+        os.environ.pop("VLMPERF_CACHE", None)
+    else:
+        os.environ["VLMPERF_CACHE"] = saved
+
+
+def _outputs(out: Path, run_id: str) -> dict[str, dict[str, str]]:
+    with Store.open(out, create=False) as store:
+        return {c["id"]: first_outputs(store.records(run_id, c["id"]), c["id"]) for c in store.cells(run_id)}
+
+
+def test_ray_gives_the_cells_outputs_and_schema_of_the_local_executor(ray_runtime, tmp_path):
+    local = vp.run(overrides=SWEEP, out=tmp_path / "local")
+    remote = vp.run(overrides=[*SWEEP, "executor.kind=ray"], out=tmp_path / "ray")
+    assert (local.cells, local.failed, remote.cells, remote.failed) == (6, 0, 6, 0)
+    cells_local = {c["id"]: c for c in vp.report(local.run_id, out=tmp_path / "local")["cells"]}
+    cells_ray = {c["id"]: c for c in vp.report(remote.run_id, out=tmp_path / "ray")["cells"]}
+    assert set(cells_local) == set(cells_ray)
+    for cell_id, cell in cells_ray.items():
+        assert cell["status"] == "ok"
+        assert set(cell["metrics"]) == set(cells_local[cell_id]["metrics"])
+        assert set(cell["info"]) == set(cells_local[cell_id]["info"])
+        where = cell["info"]["executor"]
+        assert where["kind"] == "ray" and where["node_ip"] == "127.0.0.1" and where["pid"] != os.getpid()
+        assert where["node_id"] == ray.get_runtime_context().get_node_id()
+    assert _outputs(tmp_path / "ray", remote.run_id) == _outputs(tmp_path / "local", local.run_id)
+
+
+def _group_workers() -> list[int]:
+    """Processes running a vlmperf group task (Ray titles a worker after the task it runs)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
+            continue
+        if title.startswith(b"ray::vlmperf group"):
+            found.append(int(entry))
+    return found
+
+
+class KillAWorker(Silent):
+    """Kills every Ray worker running a group once the second record of the run arrives."""
+
+    def __init__(self) -> None:
+        self.records, self.killed = 0, []
+
+    def record_measured(self, cell, seq) -> None:
+        self.records += 1
+        if self.records == 2:
+            self.killed = _group_workers()
+            for pid in self.killed:
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_killed_worker_loses_nothing_and_resume_completes_the_run(ray_runtime, tmp_path):
+    out = tmp_path / "results"
+    events = KillAWorker()
+    first = vp.run(overrides=[*SWEEP, "executor.kind=ray", "executor.max_retries=0"], out=out, events=events)
+    assert events.killed, "no group worker was running to kill"
+    cells = vp.report(first.run_id, out=out)["cells"]
+    assert len(cells) == 6 and first.failed >= 1
+    for cell in cells:
+        assert cell["status"] in ("ok", "failed"), cell
+        if cell["status"] == "failed":
+            assert cell["error"]["type"] == "WorkerLost" and "Ray worker was lost" in cell["error"]["message"]
+            assert cell["info"]["executor"]["pid"] in events.killed
+    again = vp.run(overrides=[*SWEEP, "executor.kind=ray"], out=out, resume=True)
+    assert again.run_id == first.run_id and again.skipped == 6 - first.failed and again.failed == 0
+    assert all(c["status"] == "ok" for c in vp.report(first.run_id, out=out)["cells"])
+
+
+def test_a_lost_workers_cell_is_tried_again_up_to_max_retries(ray_runtime, tmp_path):
+    out = tmp_path / "results"
+    events = KillAWorker()
+    outcome = vp.run(overrides=[*SWEEP, "executor.kind=ray", "executor.max_retries=1"], out=out, events=events)
+    assert events.killed and outcome.failed == 0
+
+
+def test_the_local_runtime_listens_on_loopback_only(ray_runtime):
+    listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    addresses = {line.split()[1].split(":")[0] for line in listening if line.split()[3] == "0A"}
+    external = {socket.inet_ntoa(bytes.fromhex(a)[::-1]) for a in addresses} - {"127.0.0.1", "0.0.0.0"}
+    assert not external, f"Ray listens on {external}"
