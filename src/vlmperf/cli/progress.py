@@ -48,8 +48,9 @@ class ProgressEvents:
         self._progress.update(self._task, description=f"{_label(cell)} (run {seq + 1})", refresh=True)
 
     def step_started(self, cell: Cell | None, stage: str) -> None:
-        if cell is None:
-            self._progress.update(self._task, description=stage, refresh=True)
+        if cell is None:  # a step of the whole group
+            words = {"load": "loading the model", "drive": "sending the load"}.get(stage, stage)
+            self._progress.update(self._task, description=words, refresh=True)
 
     def cell_finished(self, cell: Cell, status: str, error: str | None) -> None:
         if error:

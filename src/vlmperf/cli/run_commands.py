@@ -13,6 +13,23 @@ from vlmperf.cli.progress import ProgressEvents, interrupted
 from vlmperf.report.render import rich_table
 from vlmperf.store.sqlite import Store
 
+ExecutorOption = Annotated[Optional[str], typer.Option(
+    "--executor", help="where groups of cells run: local (this process), process (a child process each: a crash or "
+    "hang fails only its cells) or ray (Ray tasks on a cluster); same as --set executor.kind=...",
+)]
+RayAddressOption = Annotated[Optional[str], typer.Option(
+    "--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS, else a local runtime); implies --executor ray",
+)]
+
+
+def executor_overrides(executor: str | None, ray_address: str | None) -> list[str]:
+    """The config overrides the executor flags stand for (validated with the rest of the config)."""
+    overrides = [f"executor.kind={executor}"] if executor else []
+    if ray_address:
+        overrides += [] if executor else ["executor.kind=ray"]
+        overrides.append(f"executor.ray_address={ray_address}")
+    return overrides
+
 
 @app.command()
 def run(
@@ -22,11 +39,14 @@ def run(
     resume: Annotated[
         bool, typer.Option("--resume", help="continue the newest run holding any of these cells, skipping finished ones")
     ] = False,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Run a sweep and print its summary table. Exits 1 when every cell failed."""
     events = ProgressEvents(err_console)
+    overrides = [*(set_ or []), *executor_overrides(executor, ray_address)]
     try:
-        outcome = api.run(config, overrides=set_ or [], out=out, resume=resume, events=events)
+        outcome = api.run(config, overrides=overrides, out=out, resume=resume, events=events)
     except KeyboardInterrupt:
         # typer turns a KeyboardInterrupt into a bare exit 130, so say here what was kept.
         err_console.print(interrupted(events.run_id))
@@ -78,6 +98,8 @@ def profile(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: dotted.key=value")] = None,
     out: OutOption = DEFAULT_DIR,
     top: Annotated[int, typer.Option("--top", help="layer classes shown; the rest are summed in one row")] = 12,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Run a sweep with a per-module profile of every cell (measure.profile=true): the top layer
     classes by self time across the sweep's cells, and a torch.profiler trace per cell."""
@@ -86,7 +108,8 @@ def profile(
 
     events = ProgressEvents(err_console)
     try:
-        outcome = api.run(config, overrides=[*(set_ or []), "measure.profile=true"], out=out, events=events)
+        overrides = [*(set_ or []), "measure.profile=true", *executor_overrides(executor, ray_address)]
+        outcome = api.run(config, overrides=overrides, out=out, events=events)
     except KeyboardInterrupt:
         err_console.print(interrupted(events.run_id))
         raise typer.Exit(130) from None
