@@ -21,7 +21,7 @@ Each finished (`ok`) cell is scored on its stored outputs: per sample id, the ou
 record that holds it (a sample measured more than once gave the same output under greedy
 decoding; under sampling the first draw is what counts), samples whose output is null are left
 out. The references come from the cell's workload, loaded again from its stored config
-(`workload.*`) by `vlmperf.report.stored_workloads`, as the HTML report does, and the task to
+(`workload.*`) by `vlmperf.workloads.stored`, as the HTML report does, and the task to
 score with is its `workload.task`. `skipped` names the cells that were not scored and why (a
 failed or unfinished cell). Nothing is written to the store.
 """
@@ -73,8 +73,8 @@ def score_file(task: str, path: Path | str) -> dict[str, Any]:
 
 def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
     """Re-score every finished cell of a stored run (read only); see the module docstring."""
-    from vlmperf.report.stored_workloads import WorkloadSamples, stored_workload
     from vlmperf.store.sqlite import Store
+    from vlmperf.workloads.stored import WorkloadSamples, stored_workload
 
     with Store.open(out, create=False) as store:
         run = store.run(run_id)

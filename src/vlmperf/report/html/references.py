@@ -3,7 +3,7 @@
 Records keep outputs, not references. A page gets them from a `ReferenceSource`: a callable taking
 a cell of the run document (its `id` and flat `config`) and returning `{sample id: References}`.
 `stored_references(run_id)` is the one `render_run` uses: it loads each cell's workload again from
-its stored config (`vlmperf.report.stored_workloads`, the code `vlmperf score --run` uses; each
+its stored config (`vlmperf.workloads.stored`, the code `vlmperf score --run` uses; each
 distinct workload once per page) and keeps the fields the cell's task is scored on (captions for
 captioning, the question and its answers for VQA, the question and its choices for multiple
 choice), so a caption run over the built-in photos is not shown their quiz answers.
@@ -30,7 +30,7 @@ REFERENCE_CHARS = 1000
 
 def stored_references(run_id: str) -> ReferenceSource:
     """The references of a stored run's cells, from their workloads loaded again (see the module docstring)."""
-    from vlmperf.report.stored_workloads import WorkloadSamples, stored_workload
+    from vlmperf.workloads.stored import WorkloadSamples, stored_workload
 
     workloads = WorkloadSamples()
 
