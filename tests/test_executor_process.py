@@ -48,7 +48,7 @@ def test_a_crash_a_memory_blow_up_and_a_hang_fail_their_own_cells_only(faulty_mo
     outcome = vp.run(overrides=[
         *QUICK, "target.trust_remote_code=true", f"sweep.grid.target.model=[{models}]",
         "sweep.grid.scenario.batch_size=[1, 2]",
-        "executor.kind=process", "executor.max_retries=0", "executor.cell_timeout_s=20", "executor.memory_gb=2",
+        "executor.kind=process", "executor.max_retries=0", "executor.cell_timeout_s=10", "executor.memory_gb=2",
     ], out=out)
     cells = vp.report(outcome.run_id, out=out)["cells"]
     by = {(Path(c["config"]["target.model"]).name, c["config"]["scenario.batch_size"]): c for c in cells}
@@ -61,7 +61,7 @@ def test_a_crash_a_memory_blow_up_and_a_hang_fail_their_own_cells_only(faulty_mo
     exited, hoarded, hung = (by[(f"faulty-{fault}", 2)] for fault in ("exit", "allocate", "hang"))
     assert exited["error"]["type"] == "ProcessDied" and "exited with code 3" in exited["error"]["message"]
     assert hoarded["error"]["type"] == "MemoryLimit" and "past executor.memory_gb 2" in hoarded["error"]["message"]
-    assert hung["error"]["type"] == "CellTimeout" and "more than 20 s" in hung["error"]["message"]
+    assert hung["error"]["type"] == "CellTimeout" and "more than 10 s" in hung["error"]["message"]
     for failed in (exited, hoarded, hung):
         assert failed["info"]["failed_at"] == "warm-up", failed["info"]
         assert failed["info"]["executor"]["kind"] == "process"

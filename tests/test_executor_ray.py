@@ -16,6 +16,7 @@ import pytest
 
 import vlmperf.api as vp
 from vlmperf.runner.events import Silent
+from vlmperf.scoring.definitions import QUALITY_METRICS
 from vlmperf.store.outputs import first_outputs
 from vlmperf.store.sqlite import Store
 
@@ -61,6 +62,8 @@ def test_ray_gives_the_cells_outputs_and_schema_of_the_local_executor(ray_runtim
         assert cell["status"] == "ok"
         assert set(cell["metrics"]) == set(cells_local[cell_id]["metrics"])
         assert set(cell["info"]) == set(cells_local[cell_id]["info"])
+        for metric in QUALITY_METRICS & set(cell["metrics"]):  # scored by the driver, on the same outputs
+            assert cell["metrics"][metric]["value"] == cells_local[cell_id]["metrics"][metric]["value"], metric
         where = cell["info"]["executor"]
         assert where["kind"] == "ray" and where["node_ip"] == "127.0.0.1" and where["pid"] != os.getpid()
         assert where["node_id"] == ray.get_runtime_context().get_node_id()

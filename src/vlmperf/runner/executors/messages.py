@@ -22,7 +22,7 @@ from vlmperf.runner.backends import backend_of
 from vlmperf.runner.cell_errors import error_of
 from vlmperf.runner.executors.placement import device_on_worker, placement
 from vlmperf.runner.plan import Cell
-from vlmperf.runner.quality import RunQuality
+from vlmperf.runner.quality import DeferredQuality
 from vlmperf.runner.sink import StampedSink
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def run_job(job: GroupJob, send: Send) -> None:
     """Measure the job's group here, sending everything to the parent (see the module docstring)."""
     where = placement(job.executor)
     send(("started", where))
-    quality = RunQuality()
+    quality = DeferredQuality()  # the parent scores, with the run's one scoring session
     try:
         cells = _on_worker(job.cells, where)
         failed = backend_of(cells[0]).run_group(
@@ -125,5 +125,3 @@ def run_job(job: GroupJob, send: Send) -> None:
             raise
     else:
         send(("done", failed))
-    finally:
-        quality.close()

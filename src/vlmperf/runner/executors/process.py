@@ -1,8 +1,8 @@
 """The `process` executor: each group of cells in a child process of its own, one group at a time.
 
-Children are started with `spawn` (a fresh interpreter: no CUDA context or thread state is
-inherited), measure their group and send every result through a pipe to the parent, which alone
-writes the store. A child that exits, crashes or is killed ends only its own attempt; its CUDA
+Each child is a fresh interpreter (`python -m vlmperf.runner.executors.child`: no CUDA context
+or thread state is inherited, and the caller's script is not imported again); it measures its
+group and sends every result through a pipe to the parent, which alone writes the store. A child that exits, crashes or is killed ends only its own attempt; its CUDA
 memory goes back to the driver when it exits, before the next group starts. With
 `executor.memory_gb` the parent reads each child's resident memory (Linux /proc) at every poll
 and kills it past the limit, the way a container's or Ray's memory monitor would.
@@ -13,26 +13,21 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import signal
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
 
 from vlmperf.config.spec import Executor
 from vlmperf.errors import ConfigError
-from vlmperf.runner.executors.messages import GroupJob, Message, run_job
+from vlmperf.runner.executors.messages import GroupJob, Message
 from vlmperf.runner.executors.supervise import Ended
 
 GIB = 1 << 30
 JOIN_S = 5.0
 """How long a child that closed its pipe may take to exit before it is killed."""
-
-
-def _child(connection: multiprocessing.connection.Connection, job: GroupJob) -> None:
-    """The child's entry point: measure the group, every message sent through the pipe."""
-    try:
-        run_job(job, connection.send)
-    finally:
-        connection.close()
 
 
 def resident_bytes(pid: int) -> int | None:
@@ -61,7 +56,7 @@ def exit_cause(code: int) -> str:
 
 @dataclass
 class ChildHandle:
-    process: BaseProcess
+    process: subprocess.Popen
     connection: multiprocessing.connection.Connection
     stopped: tuple[str, str] | None = None
     """(cause, kind) when the parent killed it."""
@@ -76,32 +71,36 @@ class ProcessLauncher:
         self._limit = int(settings.memory_gb * GIB) if settings.memory_gb is not None else None
         if self._limit is not None and not os.path.exists("/proc/self/status"):
             raise ConfigError("executor.memory_gb needs Linux's /proc to read a child's memory; leave it out on this system")
-        self._context = multiprocessing.get_context("spawn")
 
     def launch(self, job: GroupJob) -> ChildHandle:
-        receiver, sender = self._context.Pipe(duplex=False)
-        process = self._context.Process(target=_child, args=(sender, job), name=f"vlmperf group {job.cells[0].id}", daemon=True)
-        process.start()
+        with tempfile.NamedTemporaryFile(prefix="vlmperf-job-", suffix=".pickle", delete=False) as file:
+            pickle.dump(job, file)  # the child deletes it once read
+        receiver, sender = multiprocessing.Pipe(duplex=False)
+        command = [sys.executable, "-m", "vlmperf.runner.executors.child", file.name, str(sender.fileno())]
+        process = subprocess.Popen(command, pass_fds=(sender.fileno(),), stdin=subprocess.DEVNULL)
         sender.close()  # the child holds the only sending end: the pipe reads EOF once it exits
         return ChildHandle(process, receiver)
 
     def wait(self, handles: list[ChildHandle], timeout: float) -> list[tuple[ChildHandle, list[Message] | Ended]]:
-        waiting = [h.connection for h in handles if not h.closed] + [h.process.sentinel for h in handles]
-        multiprocessing.connection.wait(waiting, timeout)
+        waiting = [h.connection for h in handles if not h.closed]
+        if waiting:
+            multiprocessing.connection.wait(waiting, timeout)
         news: list[tuple[ChildHandle, list[Message] | Ended]] = []
         for handle in handles:
             messages = self._drain(handle)
             self._check_memory(handle)
-            if handle.closed and handle.process.is_alive():  # its last message is in: let it exit, or make it
-                handle.process.join(JOIN_S)
-                if handle.process.is_alive():
+            if handle.closed:  # EOF: it exited, or is exiting after its last message (or it is made to)
+                try:
+                    handle.process.wait(JOIN_S)
+                except subprocess.TimeoutExpired:
                     handle.process.kill()
-            if not handle.process.is_alive():
-                handle.process.join()
-                messages += self._drain(handle)
+                    handle.process.wait()
+            exited = handle.process.poll() is not None
+            if exited:
+                messages += self._drain(handle)  # whatever is left in the pipe comes before the end
             if messages:
                 news.append((handle, messages))
-            if not handle.process.is_alive():
+            if exited:
                 news.append((handle, self._ended(handle)))
         return news
 
@@ -115,7 +114,7 @@ class ProcessLauncher:
         return messages
 
     def _check_memory(self, handle: ChildHandle) -> None:
-        if self._limit is None or handle.stopped or not handle.process.is_alive():
+        if self._limit is None or handle.stopped or handle.process.poll() is not None:
             return
         rss = resident_bytes(handle.process.pid)
         if rss is not None and rss > self._limit:
@@ -127,13 +126,13 @@ class ProcessLauncher:
         handle.closed = True
         if handle.stopped:
             return Ended(handle.stopped[0], handle.stopped[1], retry=False)
-        code = handle.process.exitcode
+        code = handle.process.returncode
         return Ended(None if code == 0 else exit_cause(code))
 
     def stop(self, handle: ChildHandle, cause: str, kind: str) -> None:
         if handle.stopped is None:
             handle.stopped = (cause, kind)
-        if handle.process.is_alive():
+        if handle.process.poll() is None:
             handle.process.kill()
 
     def close(self) -> None: ...

@@ -30,6 +30,7 @@ from vlmperf.runner.cell_errors import INTERRUPTED
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.executors.messages import GroupJob, Message, job_for
 from vlmperf.runner.plan import Cell
+from vlmperf.runner.quality import RunQuality, complete_pending
 from vlmperf.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ class Supervisor:
         self._failed = 0
         self._queue: deque[list[Cell]] = deque()
         self._running: list[Attempt] = []
+        self._quality = RunQuality()
 
     def run(self, groups: list[list[Cell]]) -> int:
         self._queue.extend(groups)
@@ -115,6 +117,7 @@ class Supervisor:
                     self._store.fail_cell(self._run_id, cell.id, INTERRUPTED)
             raise
         finally:
+            self._quality.close()
             self._launcher.close()
         return self._failed
 
@@ -134,6 +137,8 @@ class Supervisor:
             attempt.step, attempt.step_since = (None, "start"), attempt.running_since
         elif kind == "store":
             method, args = message[1], message[2]
+            if method == "finish_cell":
+                args = self._scored(attempt, *args)
             getattr(self._store, method)(*args)
             if method in ("finish_cell", "fail_cell"):
                 attempt.ended.add(args[1])
@@ -149,6 +154,12 @@ class Supervisor:
             getattr(self._events, name)(cell, *args)
         else:  # done or error: the attempt's last word, acted on when it ends
             attempt.result = (kind, message[1])
+
+    def _scored(self, attempt: Attempt, run_id: str, cell_id: str, summary: dict, info: dict) -> tuple:
+        """finish_cell's arguments with the cell's outputs scored here (see `runner.quality`)."""
+        cell = next(c for c in attempt.cells if c.id == cell_id)
+        samples = lambda: self._plan.workload_for(cell).samples  # noqa: E731
+        return (run_id, cell_id, *complete_pending(self._quality, summary, info, samples, f"run {run_id}, cell {cell_id}"))
 
     # ending ------------------------------------------------------------------------------------
     def _end(self, attempt: Attempt, ended: Ended) -> None:
