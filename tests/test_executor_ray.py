@@ -62,7 +62,7 @@ def test_ray_gives_the_cells_outputs_and_schema_of_the_local_executor(ray_runtim
         assert cell["status"] == "ok"
         assert set(cell["metrics"]) == set(cells_local[cell_id]["metrics"])
         assert set(cell["info"]) == set(cells_local[cell_id]["info"])
-        for metric in QUALITY_METRICS & set(cell["metrics"]):  # scored by the driver, on the same outputs
+        for metric in set(QUALITY_METRICS) & set(cell["metrics"]):  # scored by the driver, on the same outputs
             assert cell["metrics"][metric]["value"] == cells_local[cell_id]["metrics"][metric]["value"], metric
         where = cell["info"]["executor"]
         assert where["kind"] == "ray" and where["node_ip"] == "127.0.0.1" and where["pid"] != os.getpid()
