@@ -102,8 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         runs = ", ".join(f"{w:.1f}" for w in row["wall_s"])
         lines.append(f"| {name} | {row['median_wall_s']:.2f} | {runs} | {row['overhead_per_group_s']:+.2f} | "
                      f"{row['overhead_per_cell_s']:+.2f} |")
-    lines += ["", "A group's overhead is mostly a fresh Python process importing torch and transformers and loading "
-              "the model again: the price of isolation, paid once per group, not per timed run."]
+    lines += ["", "`process`: each group is a fresh Python process that imports torch and transformers and loads "
+              "its model again, one group at a time: the price of isolation, paid once per group, not per timed run. "
+              "`ray`: tasks run on worker processes Ray keeps (torch stays imported after a worker's first task) and, "
+              "with one CPU asked per task, as many groups at once as the node has CPUs; here 2 groups ran side by "
+              "side, which is why it can beat `local` on wall time. On a GPU cluster each group holds its GPUs, so "
+              "the speed-up is the number of GPUs."]
     (args.out / "executors.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
