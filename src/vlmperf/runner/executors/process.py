@@ -2,8 +2,9 @@
 
 Each child is a fresh interpreter (`python -m vlmperf.runner.executors.child`: no CUDA context
 or thread state is inherited, and the caller's script is not imported again); it measures its
-group and sends every result through a pipe to the parent, which alone writes the store. A child that exits, crashes or is killed ends only its own attempt; its CUDA
-memory goes back to the driver when it exits, before the next group starts. With
+group and sends every result through a pipe to the parent, which alone writes the store. A child
+that exits, crashes or is killed ends only its own attempt; its CUDA memory goes back to the
+driver when it exits, before the next group starts. With
 `executor.memory_gb` the parent reads each child's resident memory (Linux /proc) at every poll
 and kills it past the limit, the way a container's or Ray's memory monitor would.
 """
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from vlmperf.config.spec import Executor
 from vlmperf.errors import ConfigError
@@ -58,6 +60,7 @@ def exit_cause(code: int) -> str:
 class ChildHandle:
     process: subprocess.Popen
     connection: multiprocessing.connection.Connection
+    job_file: str
     stopped: tuple[str, str] | None = None
     """(cause, kind) when the parent killed it."""
     closed: bool = False
@@ -79,7 +82,7 @@ class ProcessLauncher:
         command = [sys.executable, "-m", "vlmperf.runner.executors.child", file.name, str(sender.fileno())]
         process = subprocess.Popen(command, pass_fds=(sender.fileno(),), stdin=subprocess.DEVNULL)
         sender.close()  # the child holds the only sending end: the pipe reads EOF once it exits
-        return ChildHandle(process, receiver)
+        return ChildHandle(process, receiver, file.name)
 
     def wait(self, handles: list[ChildHandle], timeout: float) -> list[tuple[ChildHandle, list[Message] | Ended]]:
         waiting = [h.connection for h in handles if not h.closed]
@@ -122,6 +125,7 @@ class ProcessLauncher:
                       "it was killed", "MemoryLimit")
 
     def _ended(self, handle: ChildHandle) -> Ended:
+        Path(handle.job_file).unlink(missing_ok=True)  # a child that died before reading its job leaves it
         handle.connection.close()
         handle.closed = True
         if handle.stopped:
