@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,6 +12,7 @@ from vlmperf.cli.app import DEFAULT_DIR, OutOption, app, err_console, out_consol
 from vlmperf.errors import VlmperfError
 from vlmperf.report.render import RENDERERS
 from vlmperf.store.sqlite import Store
+from vlmperf.text_output import write_text_output
 
 
 @app.command()
@@ -35,16 +35,7 @@ def report(
         text = render_run(run_id, out)  # with the records: latency distributions and outputs
     else:
         text = RENDERERS[format](api.report(run_id, out=out))
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            output.write_text(text)
-        except OSError as exc:
-            raise VlmperfError(
-                f"cannot write {output} ({exc.strerror or exc}): give -o a file in an existing, writable folder"
-            ) from exc
-        err_console.print(f"wrote {output}")
+    _write(text, output)
 
 
 def _stored(run_id: str, out: Path, records: bool = True) -> tuple[dict, list[dict] | None]:
@@ -61,16 +52,8 @@ COMPARE_FORMATS = ("table", "json", "html")
 
 def _write(text: str, output: Path | None) -> None:
     """`text` to stdout, or to the file `output` (saying so on stderr)."""
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise VlmperfError(
-            f"cannot write {output} ({exc.strerror or exc}): give -o a file in an existing, writable folder"
-        ) from exc
-    err_console.print(f"wrote {output}", markup=False, highlight=False, soft_wrap=True)
+    if write_text_output(text, output) is not None:
+        err_console.print(f"wrote {output}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

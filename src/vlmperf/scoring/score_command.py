@@ -29,7 +29,6 @@ failed or unfinished cell). Nothing is written to the store.
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from vlmperf.scoring.by_task import ScoringSession, get_scoring
 from vlmperf.scoring.predictions import read_predictions
 from vlmperf.scoring.result import MetricResult
 from vlmperf.store.outputs import first_outputs
+from vlmperf.text_output import write_text_output
 
 FORMATS = ("table", "json")
 
@@ -185,17 +185,7 @@ def run_score_command(
         )
     else:
         document = score_file(task, predictions)
-    text = render(document, format)
-    if output is None:
-        sys.stdout.write(text)
-        return None
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            f"cannot write {output} ({exc.strerror or exc}): give -o a file in an existing, writable folder"
-        ) from exc
-    return output
+    return write_text_output(render(document, format), output)
 
 
 def _task_names() -> list[str]:
