@@ -7,9 +7,9 @@ its cause, and `--resume` completes the rest.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
-import socket
 from pathlib import Path
 
 import pytest
@@ -32,13 +32,15 @@ SWEEP = [
 
 @pytest.fixture(scope="module")
 def ray_runtime(tmp_path_factory):
-    """One local runtime for the module, on loopback only; workers share the module's model cache."""
+    """One local runtime for the module, on loopback only; workers share the module's model cache.
+    Yields the sockets that were listening before it started."""
     cache = tmp_path_factory.mktemp("ray-cache")
     assert os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0", "conftest sets it, before Ray is imported"
     saved = os.environ.get("VLMPERF_CACHE")
     os.environ["VLMPERF_CACHE"] = str(cache)  # before the runtime starts: its workers inherit it
+    before = listening_addresses()
     ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False, configure_logging=False)
-    yield cache
+    yield before
     ray.shutdown()
     if saved is None:
         os.environ.pop("VLMPERF_CACHE", None)
@@ -121,8 +123,30 @@ def test_a_lost_workers_cell_is_tried_again_up_to_max_retries(ray_runtime, tmp_p
     assert events.killed and outcome.failed == 0
 
 
+def listening_addresses() -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket listening on this machine, IPv4 and IPv6 (/proc/net/tcp*)."""
+    found = set()
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state != "0A":  # LISTEN
+                continue
+            address, port = local.split(":")
+            raw = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            ordered = b"".join(raw[i : i + 4][::-1] for i in range(0, size, 4))
+            found.add((str(ipaddress.ip_address(ordered)), int(port, 16)))
+    return found
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 def test_the_local_runtime_listens_on_loopback_only(ray_runtime):
-    listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    addresses = {line.split()[1].split(":")[0] for line in listening if line.split()[3] == "0A"}
-    external = {socket.inet_ntoa(bytes.fromhex(a)[::-1]) for a in addresses} - {"127.0.0.1", "0.0.0.0"}
-    assert not external, f"Ray listens on {external}"
+    opened = listening_addresses() - ray_runtime  # what started listening since the runtime came up
+    assert opened, "the runtime's own servers are seen (else this test could not fail)"
+    outside = {(address, port) for address, port in opened if not _loopback(address)}
+    assert not outside, f"Ray listens beyond loopback: {outside}"

@@ -57,6 +57,22 @@ def open_offline(browser, path: Path):
     return page, refused, console_errors
 
 
+def assert_sorts_on_click(page, table: str, column_header: str) -> int:
+    """Click a column's header twice: its values come out ascending, then descending. Returns the row count."""
+    header = page.locator(f"table#{table} thead th", has_text=column_header)
+    column = int(header.get_attribute("data-col"))
+
+    def values():
+        cells = page.locator(f"table#{table} tbody tr td:nth-child({column + 1})")
+        return [float(cells.nth(i).get_attribute("data-sort")) for i in range(cells.count())]
+
+    header.click()
+    assert values() == sorted(values())
+    header.click()
+    assert values() == sorted(values(), reverse=True)
+    return len(values())
+
+
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory, vlmperf_cache):
     out = tmp_path_factory.mktemp("results")
@@ -92,17 +108,7 @@ def test_every_plot_is_drawn_offline_without_console_errors(browser, report_file
 
 def test_the_summary_table_sorts_on_a_click(browser, report_file):
     page, _, _ = open_offline(browser, report_file)
-    header = page.locator("table#summary thead th", has_text="latency_ms p50")
-    column = int(header.get_attribute("data-col"))
-
-    def column_values():
-        cells = page.locator(f"table#summary tbody tr td:nth-child({column + 1})")
-        return [float(cells.nth(i).get_attribute("data-sort")) for i in range(cells.count())]
-
-    header.click()
-    assert column_values() == sorted(column_values())
-    header.click()
-    assert column_values() == sorted(column_values(), reverse=True)
+    assert_sorts_on_click(page, "summary", "latency_ms p50")
     page.close()
 
 
@@ -159,17 +165,7 @@ def test_the_comparison_page_draws_a_point_per_row_and_sorts_its_table(browser, 
     assert regressions.count() == 2, "batch size 1 is 20% slower: its latency and its throughput"
     assert regressions.first.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor") != "rgba(0, 0, 0, 0)"
 
-    header = page.locator("table#comparison thead th", has_text="delta %")
-    column = int(header.get_attribute("data-col"))
-
-    def deltas():
-        cells = page.locator(f"table#comparison tbody tr td:nth-child({column + 1})")
-        return [float(cells.nth(i).get_attribute("data-sort")) for i in range(cells.count())]
-
-    header.click()
-    assert deltas() == sorted(deltas()) and len(deltas()) == 8
-    header.click()
-    assert deltas() == sorted(deltas(), reverse=True)
+    assert assert_sorts_on_click(page, "comparison", "delta %") == 8
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compare-html.png"), full_page=True)
     page.close()

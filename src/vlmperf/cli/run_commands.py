@@ -24,11 +24,9 @@ RayAddressOption = Annotated[Optional[str], typer.Option(
 
 def executor_overrides(executor: str | None, ray_address: str | None) -> list[str]:
     """The config overrides the executor flags stand for (validated with the rest of the config)."""
-    overrides = [f"executor.kind={executor}"] if executor else []
-    if ray_address:
-        overrides += [] if executor else ["executor.kind=ray"]
-        overrides.append(f"executor.ray_address={ray_address}")
-    return overrides
+    kind = executor or ("ray" if ray_address else None)
+    overrides = [f"executor.kind={kind}"] if kind else []
+    return overrides + ([f"executor.ray_address={ray_address}"] if ray_address else [])
 
 
 @app.command()

@@ -80,14 +80,18 @@ def _require(config: Any, key: str, where: str) -> Any:
     return value
 
 
-def decoder_flops(text: Any, *, batch_size: int, prompt_length: int, decode_steps: int) -> dict[str, dict[str, int]]:
-    """The language model and lm head of a Llama-style decoder (see the module docstring)."""
-    model_type = _get(text, "model_type")
-    if model_type not in GATED_MLP_DECODERS:
+def _check_known(model_type: Any, known: Any, part: str) -> None:
+    """Refuse a part whose architecture has no formula here, naming those that have one."""
+    if model_type not in known:
         raise InputError(
-            f"no analytic FLOP formula for a {model_type!r} language model (known: {sorted(GATED_MLP_DECODERS)}); "
+            f"no analytic FLOP formula for a {model_type!r} {part} (known: {sorted(known)}); "
             "the counted FLOPs stand, they just cannot be cross-checked for this model"
         )
+
+
+def decoder_flops(text: Any, *, batch_size: int, prompt_length: int, decode_steps: int) -> dict[str, dict[str, int]]:
+    """The language model and lm head of a Llama-style decoder (see the module docstring)."""
+    _check_known(_get(text, "model_type"), GATED_MLP_DECODERS, "language model")
     h = _require(text, "hidden_size", "text config")
     q = _require(text, "num_attention_heads", "text config")
     k = _get(text, "num_key_value_heads", q)
@@ -110,11 +114,7 @@ def vision_flops(config: Any, *, images: int) -> dict[str, dict[str, int]]:
     """A CLIP vision tower and LLaVA's projector over `images` images (see the module docstring)."""
     vision, text = _get(config, "vision_config"), _get(config, "text_config")
     model_type = _get(vision, "model_type")
-    if model_type not in VISION_TOWERS_WITH_CLASS_TOKEN:
-        raise InputError(
-            f"no analytic FLOP formula for a {model_type!r} vision tower (known: {sorted(VISION_TOWERS_WITH_CLASS_TOKEN)}); "
-            "the counted FLOPs stand, they just cannot be cross-checked for this model"
-        )
+    _check_known(model_type, VISION_TOWERS_WITH_CLASS_TOKEN, "vision tower")
     hv = _require(vision, "hidden_size", "vision config")
     iv = _require(vision, "intermediate_size", "vision config")
     layers = _require(vision, "num_hidden_layers", "vision config")

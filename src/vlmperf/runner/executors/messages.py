@@ -101,11 +101,10 @@ def _on_worker(cells: list[Cell], where: dict[str, Any]) -> list[Cell]:
     for cell in cells:
         target = cell.spec.target
         device = getattr(target, "device", None)
-        if device is None or device_on_worker(device, gpu_ids) == device:
-            moved.append(cell)
-            continue
-        spec = cell.spec.model_copy(update={"target": target.model_copy(update={"device": device_on_worker(device, gpu_ids)})})
-        moved.append(replace(cell, spec=spec))
+        on_worker = device_on_worker(device, gpu_ids) if device is not None else None
+        if on_worker != device:
+            cell = replace(cell, spec=cell.spec.model_copy(update={"target": target.model_copy(update={"device": on_worker})}))
+        moved.append(cell)
     return moved
 
 

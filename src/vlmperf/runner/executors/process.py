@@ -49,7 +49,10 @@ def exit_cause(code: int) -> str:
     if code >= 0:
         return f"its process exited with code {code}"
     number = -code
-    name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else f"signal {number}"
+    try:
+        name = signal.Signals(number).name
+    except ValueError:  # a signal number Python has no name for
+        name = f"signal {number}"
     if number == signal.SIGKILL:
         return (f"its process was killed by {name} (the kernel's out-of-memory killer does this: see `dmesg`; "
                 "executor.memory_gb stops a group before that)")
