@@ -139,9 +139,9 @@ def end_to_end(predictions: dict[str, str], references: dict[str, list[str]]) ->
     t0 = time.perf_counter()
     captions = caption_metrics(predictions, references)
     t1 = time.perf_counter()
-    wer = word_error_rate(predictions, references)
+    wer = word_error_rate(predictions, references, pick="closest")
     t2 = time.perf_counter()
-    cer = char_error_rate(predictions, references)
+    cer = char_error_rate(predictions, references, pick="closest")
     t3 = time.perf_counter()
     results = {**captions, "wer": wer, "cer": cer}
     return {
@@ -162,8 +162,8 @@ def end_to_end_overlapped(predictions: dict[str, str], references: dict[str, lis
     t0 = time.perf_counter()
     with CaptionScorer() as scorer:
         pending = scorer.start(predictions, references)
-        wer = word_error_rate(predictions, references)
-        cer = char_error_rate(predictions, references)
+        wer = word_error_rate(predictions, references, pick="closest")
+        cer = char_error_rate(predictions, references, pick="closest")
         captions = pending.result()
     t1 = time.perf_counter()
     results = {**captions, "wer": wer, "cer": cer}
@@ -212,8 +212,8 @@ def stages(predictions: dict[str, str], references: dict[str, list[str]]) -> dic
     out["bootstrap_7_intervals_s"], _ = timed(
         lambda: [interval([float(s) for s in scores], float(v)) for v, scores in pairs]
     )
-    out["wer_s"], _ = timed(lambda: word_error_rate(predictions, references))
-    out["cer_s"], _ = timed(lambda: char_error_rate(predictions, references))
+    out["wer_s"], _ = timed(lambda: word_error_rate(predictions, references, pick="closest"))
+    out["cer_s"], _ = timed(lambda: char_error_rate(predictions, references, pick="closest"))
     return out
 
 

@@ -18,13 +18,14 @@ import pytest
 
 from vlmperf.errors import InputError
 from vlmperf.scoring import java as java_check
-from vlmperf.scoring.by_task import SCORING, exact_match, get_scoring
+from vlmperf.scoring.by_task import SCORING, any_answer_match, get_scoring
 from vlmperf.scoring.captions import CaptionScorer
 from vlmperf.scoring.mcq import mcq_accuracy
 from vlmperf.scoring.result import MetricResult
 from vlmperf.scoring.score_command import metrics_document, render_table, score_file
 from vlmperf.scoring.text_error import char_error_rate, word_error_rate
-from vlmperf.scoring.vqa import vqa_accuracy
+from vlmperf.scoring.textvqa import process_answer, textvqa_accuracy
+from vlmperf.scoring.vqa import normalize_answer, vqa_accuracy
 
 needs_java = pytest.mark.skipif(java_check.java_executable() is None, reason="needs a Java runtime (java on PATH)")
 
@@ -35,6 +36,7 @@ SMALL_RUN = [
     "--set", "generation.max_new_tokens=4",
     "--set", "sweep.grid.scenario.batch_size=[2]",
     "--set", "sweep.grid.workload.task=[caption,vqa]",
+    "--set", "scoring.normalised_text_errors=true",
 ]  # fmt: skip
 
 
@@ -71,9 +73,22 @@ def write_jsonl(path: Path, entries: list[Any]) -> Path:
     return path
 
 
-def expected(task: str, results: dict[str, MetricResult], n: int) -> dict[str, Any]:
-    """The document the command must print for `results` computed directly."""
-    return json.loads(json.dumps(metrics_document(task, n, results)))
+def expected(task: str, results: dict[str, MetricResult], ids: list[str], per_sample: bool = False) -> dict[str, Any]:
+    """The document the command must print for `results` computed directly on `ids`."""
+    return json.loads(json.dumps(metrics_document(task, ids, results, per_sample=per_sample)))
+
+
+def vqa_direct(task: str, predictions: dict[str, str], answers: dict[str, list[str]]) -> dict[str, MetricResult]:
+    """What each VQA task must report: its own reference rule, and any_answer_match under its normalisation."""
+    if task == "textvqa":
+        return {
+            "vqa_accuracy": textvqa_accuracy(predictions, answers),
+            "any_answer_match": any_answer_match(predictions, answers, process_answer, "textvqa"),
+        }
+    return {
+        "vqa_accuracy": vqa_accuracy(predictions, answers),
+        "any_answer_match": any_answer_match(predictions, answers, normalize_answer, "vqav2"),
+    }
 
 
 # test data: each task with enough samples (>= 5) for a bootstrap interval ------------------------
@@ -137,25 +152,40 @@ def caption_lines() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("task", ["vqa", "textvqa"])
-def test_vqa_file_equals_vqa_accuracy_and_exact_match(tmp_path: Path, task: str) -> None:
+def test_vqa_file_equals_the_task_rule_and_any_answer_match(tmp_path: Path, task: str) -> None:
     path = write_jsonl(tmp_path / "p.jsonl", vqa_lines())
-    direct = {
-        "vqa_accuracy": vqa_accuracy(VQA_PREDICTIONS, VQA_ANSWERS),
-        "exact_match": exact_match(VQA_PREDICTIONS, VQA_ANSWERS),
-    }
     document = score_file(task, path)
-    assert document == expected(task, direct, len(VQA_PREDICTIONS))
+    assert document == expected(task, vqa_direct(task, VQA_PREDICTIONS, VQA_ANSWERS), list(VQA_PREDICTIONS))
     assert list(document) == ["task", "n", "metrics", "implementation"]
     assert all(m["ci95"] is not None for m in document["metrics"].values())
+    assert document["implementation"]["vqa_accuracy"]["rule"] == {"vqa": "vqav2", "textvqa": "textvqa"}[task]
+    assert "exact_match" not in document["metrics"], "lmms-eval's name for its TextVQA accuracy is not ours to reuse"
 
 
-def test_exact_match_is_any_answer_under_the_vqa_normalisation() -> None:
+def test_the_two_vqa_rules_differ_where_their_references_do() -> None:
+    # Ten identical "two": VQAv2 (a013f00) normalises neither side when the crowd is unanimous, so
+    # "two" matches all ten (1.0) and "2" none (0.0). TextVQA's processor normalises both sides
+    # always, number words to digits included, so "2" matches "two" there.
+    answers = {"a": ["two"] * 10}
+    assert vqa_accuracy({"a": "two"}, answers).value == 1.0
+    assert vqa_accuracy({"a": "2"}, answers).value == 0.0
+    assert textvqa_accuracy({"a": "2"}, answers).value == 1.0
+    # "Coca-Cola" against ten "coca cola": VQAv2 leaves it as it is (0.0); TextVQA lower-cases it
+    # and turns the hyphen into a space (no space next to it), "coca cola": 1.0.
+    crowd = {"a": ["coca cola"] * 10}
+    assert vqa_accuracy({"a": "Coca-Cola"}, crowd).value == 0.0
+    assert textvqa_accuracy({"a": "Coca-Cola"}, crowd).value == 1.0
+
+
+def test_any_answer_match_is_one_answer_under_the_task_normalisation() -> None:
     answers = {"a": ["two"] * 10, "b": ["blue"] * 9 + ["Red."], "c": ["dog"] * 10, "d": ["3.5"] * 10}
-    result = exact_match({"a": "2", "b": "red", "c": "the dog", "d": "3"}, answers)
+    result = any_answer_match({"a": "2", "b": "red", "c": "the dog", "d": "3"}, answers, normalize_answer, "vqav2")
     assert result.per_sample == (1.0, 1.0, 1.0, 0.0)
     assert result.value == 0.75
-    # vqa_accuracy needs 3 of the 10 humans and leaves the all-equal answers un-normalised
-    assert vqa_accuracy({"a": "2"}, {"a": answers["a"]}).value == 0.0
+    assert result.implementation["rule"] == "vqav2"
+    # vqa_accuracy needs 3 of the 10 humans: one "Red." (-> "red", the crowd is split) counts 1/3 in
+    # the 9 leave-one-out subsets that keep it and 0 in the one that drops it: 9 * (1/3) / 10 = 0.3
+    assert vqa_accuracy({"b": "red"}, {"b": answers["b"]}).value == pytest.approx(0.3, abs=1e-12)
 
 
 @pytest.mark.parametrize("task", ["mcq", "scienceqa-img"])
@@ -164,16 +194,56 @@ def test_mcq_file_equals_mcq_accuracy(tmp_path: Path, task: str) -> None:
     direct = mcq_accuracy(
         {k: v[0] for k, v in MCQ.items()}, {k: v[1] for k, v in MCQ.items()}, {k: v[2] for k, v in MCQ.items()}
     )
-    assert score_file(task, path) == expected(task, direct, len(MCQ))
+    document = score_file(task, path)
+    assert document == expected(task, direct, list(MCQ))
+    assert list(document["metrics"]) == [
+        "mcq_accuracy", "parse_failure_rate", "mcq_accuracy_lenient", "parse_failure_rate_lenient",
+    ]  # fmt: skip
 
 
-@pytest.mark.parametrize("task", ["text", "wer"])
-def test_text_file_equals_wer_and_cer(tmp_path: Path, task: str) -> None:
+@pytest.mark.parametrize("task", ["text", "wer", "cer"])
+def test_text_file_equals_jiwer_against_the_first_reference(tmp_path: Path, task: str) -> None:
+    import jiwer
+
+    lines = text_lines()
+    lines[1]["references"].append("a second reference that is never used")
+    path = write_jsonl(tmp_path / "p.jsonl", lines)
+    predictions = {k: v[0] for k, v in TEXT.items()}
+    references = {k: [v[1]] for k, v in TEXT.items()}
+    direct = {
+        "wer": word_error_rate(predictions, references, pick="first"),
+        "cer": char_error_rate(predictions, references, pick="first"),
+    }
+    document = score_file(task, path)
+    assert document == expected(task, direct, list(TEXT))
+    firsts, said = [v[1] for v in TEXT.values()], [v[0] for v in TEXT.values()]
+    assert document["metrics"]["wer"]["value"] == pytest.approx(jiwer.wer(firsts, said), abs=1e-12)
+    assert document["metrics"]["cer"]["value"] == pytest.approx(jiwer.cer(firsts, said), abs=1e-12)
+
+
+def test_normalised_text_errors_are_opt_in_under_their_own_names(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "p.jsonl", text_lines())
     predictions = {k: v[0] for k, v in TEXT.items()}
     references = {k: [v[1]] for k, v in TEXT.items()}
-    direct = {"wer": word_error_rate(predictions, references), "cer": char_error_rate(predictions, references)}
-    assert score_file(task, path) == expected(task, direct, len(TEXT))
+    assert list(score_file("wer", path)["metrics"]) == ["wer", "cer"]
+    document = score_file("wer", path, normalised_text_errors=True)
+    assert list(document["metrics"]) == ["wer", "cer", "wer_normalised", "cer_normalised"]
+    normalised = word_error_rate(predictions, references, pick="first", normalised=True)
+    assert document["metrics"]["wer_normalised"]["value"] == normalised.value
+    # "A dog running on the beach." against "a dog runs on the beach": case and the period count in wer only
+    assert document["metrics"]["wer"]["value"] > document["metrics"]["wer_normalised"]["value"]
+
+
+def test_per_sample_scores_by_id(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", vqa_lines())
+    document = score_file("vqa", path, per_sample=True)
+    accuracy = document["metrics"]["vqa_accuracy"]
+    assert list(accuracy["per_sample"]) == list(VQA_PREDICTIONS)
+    # q1: "Two" -> "2" (the crowd is split, so both sides are normalised); nine of ten say "2": 1.0.
+    # q3: "a dog" -> "dog" against ten "dog": the crowd is unanimous, so neither side is normalised: 0.0.
+    assert accuracy["per_sample"]["q1"] == 1.0 and accuracy["per_sample"]["q3"] == 0.0
+    assert accuracy["value"] == pytest.approx(sum(accuracy["per_sample"].values()) / len(VQA_PREDICTIONS))
+    assert "per_sample" not in score_file("vqa", path)["metrics"]["vqa_accuracy"]
 
 
 def test_blank_lines_bom_crlf_and_integer_ids_are_read(tmp_path: Path) -> None:
@@ -207,11 +277,11 @@ def test_caption_file_through_the_cli_equals_the_scoring_functions(tmp_path: Pat
     references = {k: v[1] for k, v in CAPTIONS.items()}
     direct = {
         **caption_scorer.score(predictions, references),
-        "wer": word_error_rate(predictions, references),
-        "cer": char_error_rate(predictions, references),
+        "wer": word_error_rate(predictions, references, pick="closest"),
+        "cer": char_error_rate(predictions, references, pick="closest"),
     }
     document = json.loads(result.stdout)
-    assert document == expected("coco-caption", direct, len(CAPTIONS))
+    assert document == expected("coco-caption", direct, list(CAPTIONS))
     assert list(document["metrics"]) == [
         "bleu_1",
         "bleu_2",
@@ -237,7 +307,12 @@ def test_cli_json_table_and_output_file(tmp_path: Path, vlmperf_env) -> None:
     table = vlmperf("score", "--task", "vqa", "--predictions", str(path), env=vlmperf_env)
     assert table.returncode == 0, table.stderr
     value = score_file("vqa", path)["metrics"]["vqa_accuracy"]["value"]
-    assert "vqa_accuracy" in table.stdout and "exact_match" in table.stdout and f"{value:.4f}" in table.stdout
+    assert "vqa_accuracy" in table.stdout and "any_answer_match" in table.stdout and f"{value:.4f}" in table.stdout
+    per_sample = vlmperf(
+        "score", "--task", "vqa", "--predictions", str(path), "-f", "json", "--per-sample", env=vlmperf_env
+    )
+    assert per_sample.returncode == 0, per_sample.stderr
+    assert json.loads(per_sample.stdout) == score_file("vqa", path, per_sample=True)
     target = tmp_path / "scores.json"
     written = vlmperf(
         "score", "--task", "vqa", "--predictions", str(path), "-f", "json", "-o", str(target), env=vlmperf_env
@@ -264,9 +339,10 @@ BAD_INPUT = {  # name: (task, lines, what the error line must contain)
     "answer a string": ("mcq", [{**MCQ_OK, "answer": "1"}], ["line 1", '"answer" must be', "got a string"]),
     "answer a boolean": ("scienceqa-img", [{**MCQ_OK, "answer": True}], ["line 1", "got a boolean"]),
     "answer out of range": ("mcq", [MCQ_OK, {**MCQ_OK, "id": "b", "answer": 2}], ["line 2", "out of range for 2 choices"]),
-    "two references for text": ("text", [{"id": "a", "prediction": "x", "references": ["x", "y"]}], ["line 1", "got a list of 2"]),
-    "references only punctuation": ("caption", [{"id": "a", "prediction": "x", "references": ["...", "!"]}],
-                                    ["line 1", "every reference is empty"]),
+    "no references for wer": ("wer", [{"id": "a", "prediction": "x", "references": []}], ["line 1", "got a list of 0"]),
+    "first reference blank": ("cer", [{"id": "a", "prediction": "x", "references": [" ", "y"]}], ["line 1", "empty"]),
+    "references only spaces": ("caption", [{"id": "a", "prediction": "x", "references": ["  ", "\t"]}],
+                               ["line 1", "empty"]),
     "duplicate ids": ("vqa", [VQA_OK, "", VQA_OK], ["line 3", "also on line 1"]),
     "duplicate after int id": ("vqa", [{**VQA_OK, "id": 5}, {**VQA_OK, "id": "5"}], ["line 2", "also on line 1"]),
 }  # fmt: skip
@@ -301,6 +377,7 @@ def test_bad_files_and_options(tmp_path: Path, vlmperf_env) -> None:
         ("--task", "vqa"): ["--predictions"],
         ("--predictions", str(good)): ["--task"],
         ("--task", "vqa", "--predictions", str(good), "--format", "xml"): ["--format 'xml'"],
+        ("--task", "vqa", "--predictions", str(good), "--per-sample"): ["--per-sample", "--format json"],
         ("--run", "latest", "--task", "vqa"): ["--run"],
         ("--run", "latest", "--out", str(tmp_path / "nostore")): ["no results store"],
     }
@@ -361,15 +438,20 @@ def test_run_is_rescored_per_cell_from_its_outputs(small_run: Path, vlmperf_env,
         assert scored["task"] == task and scored["n"] == len(outputs) == len(samples), "every sample answered once"
         if task == "vqa":
             answers = {k: list(samples[k].answers) for k in outputs}
-            direct = {"vqa_accuracy": vqa_accuracy(outputs, answers), "exact_match": exact_match(outputs, answers)}
+            direct = vqa_direct(task, outputs, answers)
         else:
             references = {k: list(samples[k].captions) for k in outputs}
             direct = {
                 **caption_scorer.score(outputs, references),
-                "wer": word_error_rate(outputs, references),
-                "cer": char_error_rate(outputs, references),
+                "wer": word_error_rate(outputs, references, pick="closest"),
+                "cer": char_error_rate(outputs, references, pick="closest"),
+                # the run's config asked for them: re-scoring follows it, as in-run scoring did
+                "wer_normalised": word_error_rate(outputs, references, pick="closest", normalised=True),
+                "cer_normalised": char_error_rate(outputs, references, pick="closest", normalised=True),
             }
-        assert scored == expected(task, direct, len(outputs))
+            in_run = cells[cell_id]["metrics"]
+            assert in_run["wer_normalised"]["value"] == direct["wer_normalised"].value
+        assert scored == expected(task, direct, list(outputs))
 
     table = render_table(document)  # the CLI's --format table (the default) prints this
     assert all(cell_id in table for cell_id in cells) and "vqa_accuracy" in table and "meteor" in table

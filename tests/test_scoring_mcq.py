@@ -1,19 +1,179 @@
-"""The multiple-choice parser, rule by rule, and mcq_accuracy / parse_failure_rate by hand."""
+"""Multiple choice: lmms-eval's ScienceQA rule against a transcription of it, and the lenient parser.
+
+lmms-eval's `sqa_process_results` is transcribed in tests/data/mcq/reference_sqa.py (pinned sha there);
+`mcq_accuracy` must equal it exactly on any string, so the property tests compare with it on generated
+outputs that reach each of its branches, and every hand-written vector is checked against it too, so a
+wrong expectation here cannot hide a wrong scorer.
+"""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vlmperf.errors import InputError
-from vlmperf.scoring.mcq import explain_choice, mcq_accuracy, parse_choice
+from vlmperf.scoring.mcq import (
+    LMMS_EVAL_COMMIT,
+    explain_choice,
+    lmms_eval_choice,
+    mcq_accuracy,
+    parse_choice,
+)
 
+_REF_PATH = Path(__file__).parent / "data" / "mcq" / "reference_sqa.py"
+_spec = importlib.util.spec_from_file_location("reference_sqa", _REF_PATH)
+reference = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(reference)
+
+KELVIN = "\u212a"  # KELVIN SIGN: isupper() is True and lower() is the ASCII "k"
 CHOICES = ["dog", "cat", "light blue", "blue"]
+ELEVEN = [f"c{i}" for i in range(11)]  # A..K, so that K (index 10) is a choice letter
 
-# output, expected index, rule that decides it
+
+def oracle(output: str, choices: list[str], answer: int) -> float:
+    return reference.score(output, choices, answer)
+
+
+def oracle_index(output: str, choices: list[str]) -> int | None:
+    """The one answer index the reference scores right, or None when it scores every index wrong."""
+    right = [a for a in range(len(choices)) if oracle(output, choices, a) == 1.0]
+    assert len(right) <= 1, "the reference reads at most one letter"
+    return right[0] if right else None
+
+
+# ---------------------------------------------------------------------------------------------
+# lmms-eval's rule by hand. Each row: output, number of choices, the index the rule reads (None:
+# a parse failure), and why, derived from p = output.strip(), test 1 `p.lower() == target`, test 2
+# `len(p) >= 2 and p[0].isupper() and p[1] == "."` then `p[0].lower() == target`.
+
+LMMS_EVAL_TABLE = [
+    ("B", 4, 1),  # test 1: "b" == "b"
+    ("b", 4, 1),  # test 1: lower-case, "b" == "b" (vlmperf v1 called this a failure)
+    ("  b\n", 4, 1),  # stripped first, then test 1
+    ("\u3000C\t", 4, 2),  # IDEOGRAPHIC SPACE is whitespace to str.strip(): "C", test 1
+    ("B.", 4, 1),  # test 1: "b." != "b"; test 2: "B" upper, "." second, "b" == "b"
+    ("B. cat", 4, 1),  # test 2, anything may follow the period
+    ("B.cat", 4, 1),  # test 2, no space needed
+    ("A. The answer is B", 4, 0),  # test 2 reads A; the rest is never looked at
+    ("b.", 4, None),  # test 1: "b." is not "b"; test 2: "b" is not upper-case
+    ("b. cat", 4, None),  # same
+    ("(B)", 4, None),  # test 1: "(b)"; test 2: "(" is not upper-case
+    ("B)", 4, None),  # test 2: ")" is not "."
+    ("B:", 4, None),  # same with ":"
+    ("B cat", 4, None),  # test 2: " " is not "."
+    ("The answer is B", 4, None),  # test 2: "h" is not "."
+    ("cat", 4, None),  # a choice's text is never read
+    ("", 4, None),  # test 1: "" is no letter; test 2: too short
+    ("   ", 4, None),  # strips to ""
+    ("E", 4, None),  # test 1 would hold for target "e", but 4 choices have no E
+    ("E.", 4, None),  # test 2 likewise
+    ("E", 5, 4),  # with 5 choices E is one
+    ("AB", 4, None),  # test 1: "ab" is two characters; test 2: "B" is not "."
+    ("..", 4, None),  # test 2: "." is not upper-case
+    (KELVIN, 11, 10),  # test 1: KELVIN.lower() == "k", the 11th letter
+    (KELVIN + ". c10", 11, 10),  # test 2: KELVIN.isupper() and its lower() is "k"
+    (KELVIN, 4, None),  # K is not among A-D
+    ("k", 11, 10),  # test 1
+    ("\u212b", 4, None),  # ANGSTROM SIGN lower-cases to "å", no ASCII letter
+    ("É. cat", 5, None),  # test 2 holds up to the letter: "é" is no target
+    ("\u0130.", 9, None),  # "İ".lower() is "i" plus a combining dot: two characters, never "i"
+    ("\u24b6.", 4, None),  # CIRCLED A is upper-case, lower() is "ⓐ"
+    ("\u01c5.", 4, None),  # a title-case letter is not isupper()
+]
+
+
+@pytest.mark.parametrize(("output", "n", "index"), LMMS_EVAL_TABLE)
+def test_lmms_eval_table(output, n, index):
+    assert lmms_eval_choice(output, n) == index
+    assert oracle_index(output, [f"c{i}" for i in range(n)]) == index
+
+
+def test_lmms_eval_needs_letters():
+    with pytest.raises(ValueError):
+        lmms_eval_choice("A", 0)
+    with pytest.raises(ValueError):
+        lmms_eval_choice("A", 27)
+    assert lmms_eval_choice("Z", 26) == 25
+
+
+# ---------------------------------------------------------------------------------------------
+# lmms-eval's rule against the reference on generated outputs
+
+_UPPER = list("ABCDEFKZ")
+_LOWER = list("abcdefkz")
+_ODD = [KELVIN, "\u212b", "É", "Σ", "\u0130", "\u24b6", "\u01c5", "ß", "é", "1", "?", "(", ")", ".", ":"]
+_SPACE = st.sampled_from(["", " ", "  ", "\n", "\t", "\u3000", "\u00a0", " \n "])
+_LETTERISH = st.sampled_from(_UPPER + _LOWER + _ODD)
+_TAIL = st.sampled_from(["", " cat", "cat", " The answer is B", ".", " (B)", "\n", " a dog"])
+
+
+def _wrap(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.tuples(_SPACE, inner, _SPACE).map("".join)
+
+
+_OUTPUTS = st.one_of(
+    _wrap(_LETTERISH),  # lone letters of each kind: test 1
+    _wrap(st.tuples(_LETTERISH, st.just("."), _TAIL).map("".join)),  # "X." + text: test 2
+    _wrap(st.tuples(_LETTERISH, st.sampled_from([")", ":", " ", ",", ".."]), _TAIL).map("".join)),  # near misses
+    _wrap(st.tuples(st.just("("), _LETTERISH, st.just(")"), _TAIL).map("".join)),  # "(A)"
+    _wrap(st.sampled_from(["", "cat", "The answer is B", "a", "A or B", "light blue"])),  # empty, text
+    st.text(max_size=6),  # anything at all
+    st.text(alphabet=st.sampled_from(_UPPER + _LOWER + _ODD + [" ", "\n"]), max_size=4),
+)
+_N_ANSWER = st.integers(1, 26).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1)))
+
+
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(_OUTPUTS, _N_ANSWER)
+def test_mcq_accuracy_is_the_reference_on_any_output(output, n_answer):
+    n, answer = n_answer
+    choices = [f"c{i}" for i in range(n)]
+    result = mcq_accuracy({"q": output}, {"q": choices}, {"q": answer})
+    assert result["mcq_accuracy"].per_sample == (oracle(output, choices, answer),)
+    # a parse failure is exactly "the reference scores every answer index wrong"
+    assert result["parse_failure_rate"].value == (1.0 if oracle_index(output, choices) is None else 0.0)
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(st.lists(st.tuples(_OUTPUTS, _N_ANSWER), min_size=1, max_size=12))
+def test_mcq_accuracy_value_is_the_reference_mean(samples):
+    predictions = {f"q{i}": out for i, (out, _) in enumerate(samples)}
+    choices = {f"q{i}": [f"c{j}" for j in range(n)] for i, (_, (n, _)) in enumerate(samples)}
+    answers = {f"q{i}": a for i, (_, (_, a)) in enumerate(samples)}
+    expected = [oracle(predictions[q], choices[q], answers[q]) for q in predictions]
+    result = mcq_accuracy(predictions, choices, answers)["mcq_accuracy"]
+    assert result.per_sample == tuple(expected)
+    assert result.value == sum(expected) / len(expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# the lenient parser accepts everything lmms-eval accepts
+
+_CHOICE_TEXTS = st.sampled_from(["a", "b", "k", "cat", "dog", "blue", "light blue", "B. cat", "(A)", "E", ""])
+
+
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(_OUTPUTS, st.integers(1, 26).flatmap(lambda n: st.lists(_CHOICE_TEXTS, min_size=n, max_size=n)))
+def test_everything_lmms_eval_scores_right_the_lenient_parser_parses_right(output, choices):
+    read = oracle_index(output, choices)
+    if read is not None:
+        assert parse_choice(output, choices) == read
+    # so, per sample, lenient accuracy >= lmms-eval's and lenient failure <= lmms-eval's
+    answers = {"q": read if read is not None else 0}
+    out = mcq_accuracy({"q": output}, {"q": choices}, answers)
+    assert out["mcq_accuracy_lenient"].value >= out["mcq_accuracy"].value
+    assert out["parse_failure_rate_lenient"].value <= out["parse_failure_rate"].value
+
+
+# ---------------------------------------------------------------------------------------------
+# the lenient parser, rule by rule. Each row: output, expected index, rule that decides it.
+
 TABLE = [
-    # 1. only letters and connectives: ambiguous
+    # 1. only capital letters and connectives: ambiguous
     ("A or B", None, "two_letters"),
     ("(A) or (B)", None, "two_letters"),
     ("A, B", None, "two_letters"),
@@ -29,15 +189,20 @@ TABLE = [
     ("B:", 1, "letter"),
     ("  D \n", 3, "letter"),
     ("E", None, "no_match"),  # out of range for 4 choices: not guessed
-    ("b", None, "no_match"),  # lower case is not a letter
+    ("b", 1, "letter"),  # a lone lower-case letter, as lmms-eval reads it
+    (" c\n", 2, "letter"),  # stripped first
+    ("e", None, "no_match"),  # a lower-case letter beyond the choices is not guessed either
+    ("b.", None, "no_match"),  # lower case only as the whole output (lmms-eval reads nothing here)
+    ("(b)", None, "no_match"),  # same
     # 3. a leading letter with a mark
     ("B. cat", 1, "leading_letter"),
     ("B.cat", 1, "leading_letter"),  # lmms-eval's `pred[1] == "."` accepts this too
     ("(C) light blue", 2, "leading_letter"),
     ("B) cat", 1, "leading_letter"),
     ("B: cat", 1, "leading_letter"),
-    ("A. dog. The answer is B.", 0, "leading_letter"),  # the leading letter wins, as in LLaVA
+    ("A. dog. The answer is B.", 0, "leading_letter"),  # the leading letter wins, as in LLaVA and lmms-eval
     ("A dog", 0, "contains_choice"),  # no mark after "A": the article, not a letter
+    ("a cat", 1, "contains_choice"),  # "a" inside an output is the article
     # 4. answer phrases
     ("Answer: B", 1, "answer_phrase"),
     ("answer: (D)", 3, "answer_phrase"),
@@ -52,6 +217,7 @@ TABLE = [
     ("The answer is B, no wait, the answer is C", None, "conflicting_letters"),
     ("The answer is Blue", 3, "contains_choice"),  # "B" followed by a letter is a word, not a letter
     ("The answer is E", None, "no_match"),  # out of range
+    ("The answer is b", None, "no_match"),  # lower case is not a letter inside an output
     # 5. a choice's text
     ("cat", 1, "choice_text"),
     ("Cat", 1, "choice_text"),
@@ -75,6 +241,27 @@ TABLE = [
 def test_parse_table(output, index, rule):
     assert explain_choice(output, CHOICES) == (index, rule)
     assert parse_choice(output, CHOICES) == index
+    # whatever lmms-eval reads from the same output, the lenient parser reads too
+    read = oracle_index(output, CHOICES)
+    assert read is None or read == index
+
+
+def test_kelvin_sign_is_the_letter_k():
+    # KELVIN.lower() == "k", so lmms-eval scores a lone Kelvin sign, and one followed by ".", right
+    # for K (index 10 of 11 choices); the lenient parser reads it as K by every letter rule.
+    assert explain_choice(KELVIN, ELEVEN) == (10, "letter")
+    assert explain_choice(KELVIN + ". c10", ELEVEN) == (10, "leading_letter")
+    assert explain_choice("The answer is " + KELVIN, ELEVEN) == (10, "answer_phrase")
+    assert explain_choice(KELVIN, CHOICES) == (None, "no_match")  # K beyond D: not guessed
+
+
+def test_lone_lower_case_letter_wins_over_a_choice_text():
+    # lmms-eval reads "a" as the letter A whatever the choices say; so does the lenient parser,
+    # even when the second choice's text is "a" (rule 2 comes before rule 5).
+    assert oracle_index("a", ["b", "a"]) == 0
+    assert explain_choice("a", ["b", "a"]) == (0, "letter")
+    # beyond the choices a lone letter is no letter, and the choice's text decides
+    assert explain_choice("c", ["b", "c"]) == (1, "choice_text")
 
 
 def test_letters_limited_to_the_choices():
@@ -92,58 +279,66 @@ def test_empty_choice_text_never_matches():
     assert explain_choice("anything", ["", "other"]) == (None, "no_match")
 
 
-def _lmms_eval_correct(pred: str, answer: int, n_choices: int) -> bool:
-    """lmms-eval scienceqa sqa_process_results, for the superset check."""
-    target = "ABCDEFGHIJ"[answer]
-    if pred == target:
-        return True
-    if len(pred) >= 2 and pred[0].isupper() and pred[1] == ".":
-        return pred[0] == target
-    return False
-
-
-_fragments = st.sampled_from(["A", "B", "C", "D", "E", ".", ". ", "(", ")", " ", "dog", "cat", "The answer is ", "x"])
-
-
-@settings(max_examples=500, derandomize=True, deadline=None)
-@given(st.lists(_fragments, max_size=6).map("".join), st.integers(0, 3))
-def test_everything_lmms_eval_scores_right_is_right_here(output, answer):
-    if _lmms_eval_correct(output, answer, len(CHOICES)):
-        assert parse_choice(output, CHOICES) == answer
-
-
 # ---------------------------------------------------------------------------------------------
 # mcq_accuracy
 
 
 def test_mcq_accuracy_by_hand():
+    # per output: what lmms-eval's rule reads (target = the answer's letter), then the lenient parser
     predictions = {
-        "q1": "A",  # correct
-        "q2": "The answer is C",  # parsed, wrong
-        "q3": "no idea",  # failure
-        "q4": "(B)",  # correct
-        "q5": "A or B",  # failure
-        "q6": "cat",  # correct
+        "q1": "A",  # answer A. lmms-eval: test 1 reads A, right. lenient: letter A, right
+        "q2": "The answer is C",  # answer B. lmms-eval: nothing, failure. lenient: answer_phrase C, wrong
+        "q3": "no idea",  # answer A. lmms-eval: nothing, failure. lenient: no_match, failure
+        "q4": "(B)",  # answer B. lmms-eval: nothing, failure. lenient: letter B, right
+        "q5": "A or B",  # answer A. lmms-eval: nothing, failure. lenient: two_letters, failure
+        "q6": "cat",  # answer B. lmms-eval: nothing, failure. lenient: choice_text B, right
+        "q7": "b",  # answer B. lmms-eval: test 1 reads B, right. lenient: letter B, right
+        "q8": "D. blue",  # answer A. lmms-eval: test 2 reads D, wrong. lenient: leading_letter D, wrong
     }
+    # so lmms-eval: right q1 q7 (2/8), failures q2-q6 (5/8); lenient: right q1 q4 q6 q7 (4/8), failures q3 q5 (2/8)
     choices = {qid: CHOICES for qid in predictions}
-    answer = {"q1": 0, "q2": 1, "q3": 0, "q4": 1, "q5": 0, "q6": 1, "extra": 0}
+    answer = {"q1": 0, "q2": 1, "q3": 0, "q4": 1, "q5": 0, "q6": 1, "q7": 1, "q8": 0, "extra": 0}
     out = mcq_accuracy(predictions, choices, answer)
-    assert set(out) == {"mcq_accuracy", "parse_failure_rate"}
-    acc, fail = out["mcq_accuracy"], out["parse_failure_rate"]
-    assert acc.per_sample == (1.0, 0.0, 0.0, 1.0, 0.0, 1.0)
-    assert acc.value == pytest.approx(3 / 6)
-    assert fail.per_sample == (0.0, 0.0, 1.0, 0.0, 1.0, 0.0)
-    assert fail.value == pytest.approx(2 / 6)
+    assert list(out) == ["mcq_accuracy", "parse_failure_rate", "mcq_accuracy_lenient", "parse_failure_rate_lenient"]
+    assert out["mcq_accuracy"].per_sample == (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    assert out["mcq_accuracy"].value == pytest.approx(2 / 8)
+    assert out["parse_failure_rate"].per_sample == (0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0)
+    assert out["parse_failure_rate"].value == pytest.approx(5 / 8)
+    assert out["mcq_accuracy_lenient"].per_sample == (1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0)
+    assert out["mcq_accuracy_lenient"].value == pytest.approx(4 / 8)
+    assert out["parse_failure_rate_lenient"].per_sample == (0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0)
+    assert out["parse_failure_rate_lenient"].value == pytest.approx(2 / 8)
+    # the hand derivation agrees with the reference
+    assert out["mcq_accuracy"].per_sample == tuple(oracle(predictions[q], CHOICES, answer[q]) for q in predictions)
+    acc = out["mcq_accuracy"]
     assert acc.ci95 is not None and acc.ci95[0] <= acc.value <= acc.ci95[1]
-    assert acc.implementation["name"] == "mcq_accuracy"
-    assert fail.implementation["name"] == "parse_failure_rate"
-    assert acc.implementation["version"]
+
+
+def test_mcq_accuracy_names_its_references():
+    out = mcq_accuracy({"q": "B"}, {"q": ["x", "y"]}, {"q": 1})
+    source = f"EvolvingLMMs-Lab/lmms-eval lmms_eval/tasks/scienceqa/utils.py@{LMMS_EVAL_COMMIT}"
+    assert len(LMMS_EVAL_COMMIT) == 40
+    assert LMMS_EVAL_COMMIT in _REF_PATH.read_text()  # the oracle is a transcription of the same commit
+    for name in ("mcq_accuracy", "parse_failure_rate"):
+        impl = out[name].implementation
+        assert impl["name"] == name
+        assert impl["rule"] == "lmms-eval sqa_process_results"
+        assert impl["source"] == source
+        assert impl["version"] == "2"
+    for name in ("mcq_accuracy_lenient", "parse_failure_rate_lenient"):
+        impl = out[name].implementation
+        assert impl["name"] == name
+        assert impl["rule"] == "vlmperf lenient parser"
+        assert impl["version"] == "2"
+        assert "source" not in impl
 
 
 def test_mcq_accuracy_small_set_has_no_interval():
     out = mcq_accuracy({"q": "B"}, {"q": ["x", "y"]}, {"q": 1})
     assert out["mcq_accuracy"].value == 1.0
     assert out["parse_failure_rate"].value == 0.0
+    assert out["mcq_accuracy_lenient"].value == 1.0
+    assert out["parse_failure_rate_lenient"].value == 0.0
     assert out["mcq_accuracy"].ci95 is None
 
 
@@ -156,3 +351,5 @@ def test_mcq_accuracy_bad_input():
         mcq_accuracy({"q1": "A", "q2": "B"}, {"q1": ["x", "y"], "q2": ["x", "y"]}, {"q1": 0})
     with pytest.raises(InputError, match="out of range"):
         mcq_accuracy({"q1": "A"}, {"q1": ["x", "y"]}, {"q1": 2})
+    with pytest.raises(InputError, match="at most 26"):
+        mcq_accuracy({"q1": "A"}, {"q1": [str(i) for i in range(27)]}, {"q1": 0})

@@ -15,7 +15,7 @@ from vlmperf.errors import VlmperfError
 @app.command()
 def score(
     task: Annotated[
-        Optional[str], typer.Option("--task", help="task to score as (caption, vqa, mcq, text, ...)")
+        Optional[str], typer.Option("--task", help="task to score as (caption, vqa, textvqa, mcq, wer, cer, ...)")
     ] = None,
     predictions: Annotated[
         Optional[Path], typer.Option("--predictions", help='JSON lines: {"id", "prediction", <references>}')
@@ -27,12 +27,30 @@ def score(
     output: Annotated[
         Optional[Path], typer.Option("-o", "--output", help="write to this file instead of stdout")
     ] = None,
+    per_sample: Annotated[
+        bool, typer.Option("--per-sample", help="add each sample's own score to the JSON (with --format json)")
+    ] = False,
+    normalised_text_errors: Annotated[
+        bool,
+        typer.Option(
+            "--normalised-text-errors", help="also report wer_normalised and cer_normalised (lower-case, no punctuation)"
+        ),
+    ] = False,
     out: OutOption = DEFAULT_DIR,
 ) -> None:
     """Score a predictions file (--task, --predictions), or re-score a stored run (--run)."""
     from vlmperf.scoring.score_command import run_score_command
 
-    written = run_score_command(task=task, predictions=predictions, run=run_id, format=format, output=output, out=out)
+    written = run_score_command(
+        task=task,
+        predictions=predictions,
+        run=run_id,
+        format=format,
+        output=output,
+        out=out,
+        per_sample=per_sample,
+        normalised_text_errors=normalised_text_errors,
+    )
     if written is not None:
         err_console.print(f"wrote {written}")
 

@@ -385,6 +385,16 @@ class Executor(Spec):
         return self
 
 
+class Scoring(Spec):
+    """How a run's outputs are scored (run-wide: scoring never changes what a cell measures)."""
+
+    normalised_text_errors: bool = Field(
+        False,
+        description="also report wer_normalised and cer_normalised: wer and cer after lower-casing, deleting "
+        "punctuation and collapsing whitespace (wer and cer themselves are always jiwer's own call)",
+    )
+
+
 class RunSpec(CellSpec):
     """A whole run: a name, the base cell, the sweep that expands it, and how cells are ordered."""
 
@@ -402,6 +412,7 @@ class RunSpec(CellSpec):
         "whose output equals that cell's",
     )
     executor: Executor = Executor()
+    scoring: Scoring = Scoring()
 
 
 CELL_SECTIONS: tuple[str, ...] = tuple(CellSpec.model_fields)

@@ -45,11 +45,17 @@ def render() -> str:
         "Scored on each cell's outputs (each sample's first), beside its speed. A quality figure is `value`, "
         "`ci95` (a 95% percentile bootstrap interval over samples, 2,000 resamples, fixed seed; for corpus "
         "figures the interval of the per-sample mean shifted onto the value, never below 0) and `n`, with the "
-        "implementation and version, the prompt template hash and the subset recorded beside it.",
+        "implementation and version, the prompt template hash and the subset recorded beside it. A metric "
+        "under a reference's name equals that reference on the same outputs (tested against a transcription "
+        "of it); vlmperf's own variants have names of their own (`any_answer_match`, `*_lenient`, "
+        "`*_normalised`).",
         "",
-        "| metric | implementation | definition |",
-        "|---|---|---|",
-        *(f"| `{m.name}` | {m.implementation} | {m.definition} |" for m in QUALITY_METRICS.values()),
+        "| metric | better | equals | definition |",
+        "|---|---|---|---|",
+        *(
+            f"| `{m.name}` | {'lower' if m.lower_is_better else 'higher'} | {m.implementation} | {m.definition} |"
+            for m in QUALITY_METRICS.values()
+        ),
         "",
     ]
     return "\n".join(lines)

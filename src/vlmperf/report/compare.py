@@ -32,7 +32,7 @@ from vlmperf.errors import InputError
 from vlmperf.metrics.definitions import METRICS, Record
 from vlmperf.metrics.summary import BOOTSTRAP_MIN_N, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from vlmperf.report.tables import varying_keys
-from vlmperf.scoring.definitions import QUALITY_METRICS
+from vlmperf.scoring.definitions import LOWER_IS_BETTER_QUALITY, QUALITY_METRICS
 
 Cell = dict[str, Any]
 DEFAULT_METRICS = ("latency_s", "e2e_s")
@@ -56,7 +56,7 @@ STATISTICS: dict[str, Callable[..., np.ndarray]] = {
 # direction -------------------------------------------------------------------------------------
 LOWER_IS_BETTER_UNITS = {"s", "J", "W", "B", "FLOP", "USD", "count", "requests"}
 HIGHER_IS_BETTER_UNITS = {"1/s", "FLOP/s", "ratio"}
-LOWER_IS_BETTER_NAMES = {"wer", "cer", "error_rate", "parse_failure_rate"}
+LOWER_IS_BETTER_NAMES = {*LOWER_IS_BETTER_QUALITY, "error_rate"}
 HIGHER_IS_BETTER_NAMES = {*QUALITY_METRICS, "achieved_rate", "mean_accepted_tokens"} - LOWER_IS_BETTER_NAMES
 SPEED_UNITS = {"s", "1/s", "FLOP/s"}
 
@@ -64,7 +64,7 @@ SPEED_UNITS = {"s", "1/s", "FLOP/s"}
 def direction(metric: str) -> Literal["lower", "higher"] | None:
     """Which way is better, the one rule every comparison uses.
 
-    Error rates (wer, cer, error_rate, parse_failure_rate) and every time, energy, power, memory,
+    Error rates (wer, cer, their normalised variants, error_rate, the parse failure rates) and every time, energy, power, memory,
     FLOP count, cost, recompile or retry figure: lower is better, so an increase is a regression.
     Rates (throughput, FLOP/s, achieved_rate), ratios (mfu, acceptance_rate), mean_accepted_tokens
     and the other quality scores (bleu, cider, vqa_accuracy, agreement_vs_reference, ...): higher is

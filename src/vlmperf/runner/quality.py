@@ -21,9 +21,13 @@ from vlmperf.workloads.sample import Sample
 
 
 class RunQuality:
-    """Scores finished cells; close() ends the scoring session (METEOR's Java process)."""
+    """Scores finished cells; close() ends the scoring session (METEOR's Java process).
 
-    def __init__(self) -> None:
+    `normalised_text_errors` is the run's `scoring.normalised_text_errors`.
+    """
+
+    def __init__(self, *, normalised_text_errors: bool = False) -> None:
+        self._normalised_text_errors = normalised_text_errors
         self._session: Any = None
 
     def score(self, task: str, records: list[dict[str, Any]], samples: list[Sample], where: str) -> tuple[dict, dict]:
@@ -44,7 +48,7 @@ class RunQuality:
             scoring = get_scoring(task)
             references = scoring.references_from_samples({s.id: s for s in samples}, list(outputs), where)
             if self._session is None:
-                self._session = ScoringSession()
+                self._session = ScoringSession(normalised_text_errors=self._normalised_text_errors)
             results = scoring.score(outputs, references, self._session)
         except VlmperfError as exc:
             return {}, {"not_scored": str(exc)}

@@ -5,19 +5,25 @@ A `TaskScoring` names the metrics a task reports, the reference fields each pred
 keeps them), and the function that scores a set. Adding a task is adding one declaration to
 `SCORING`; nothing else branches on task names.
 
+Every metric under a reference's name equals that reference on the same outputs; the figures of
+vlmperf's own have names of their own (`any_answer_match`, `*_lenient`, `*_normalised`):
+
 | task | reference fields | metrics |
 | --- | --- | --- |
-| `coco-caption`, `caption` | `references`: list of >= 1 strings | `bleu_1..4`, `meteor`, `rouge_l`, `cider` (pycocoevalcap), `wer`, `cer` (closest reference) |
-| `textvqa`, `vqa` | `answers`: list of 10 strings | `vqa_accuracy`, `exact_match` |
-| `scienceqa-img`, `mcq` | `choices`: list of 2..26 strings; `answer`: int index into `choices` | `mcq_accuracy`, `parse_failure_rate` |
-| `text`, `wer` | `references`: list of exactly 1 string | `wer`, `cer` |
+| `coco-caption`, `caption` | `references`: list of >= 1 strings | `bleu_1..4`, `meteor`, `rouge_l`, `cider` (pycocoevalcap), `wer`, `cer` (jiwer, closest reference) |
+| `vqa` | `answers`: list of 10 strings | `vqa_accuracy` (VQAv2's vqaEval.py), `any_answer_match` |
+| `textvqa` | `answers`: list of 10 strings | `vqa_accuracy` (TextVQA's evaluator, as lmms-eval runs it), `any_answer_match` |
+| `scienceqa-img`, `mcq` | `choices`: list of 2..26 strings; `answer`: int index into `choices` | `mcq_accuracy`, `parse_failure_rate` (lmms-eval's rule), `mcq_accuracy_lenient`, `parse_failure_rate_lenient` |
+| `text`, `wer`, `cer` | `references`: list of >= 1 strings, the first is scored against | `wer`, `cer` (jiwer) |
 
-`exact_match` (VQA tasks): the share of predictions that equal at least one of the question's
-answers once both sides went through the full VQA answer normalisation
-(`vlmperf.scoring.vqa.normalize_answer`: punctuation, lower case, number words to digits,
-articles dropped, contractions restored). Per sample it is 1.0 or 0.0; unlike `vqa_accuracy`
-one matching human answer is enough, and the answers are normalised like the prediction (the
-official VQA code treats answers only partially, see `vqa.py`).
+With `ScoringSession(normalised_text_errors=True)` the tasks that report `wer` also report
+`wer_normalised` and `cer_normalised` (lower-case, punctuation deleted, whitespace collapsed).
+
+`any_answer_match` (VQA tasks): the share of predictions equal to at least one of the question's
+answers once both sides went through the task's own answer normalisation (VQAv2's full
+normalisation for `vqa`, the EvalAI answer processor for `textvqa`). Per sample 1.0 or 0.0: one
+matching human answer is enough, where `vqa_accuracy` needs three. lmms-eval calls its TextVQA
+accuracy `exact_match`, so vlmperf reports no figure under that name.
 """
 
 from __future__ import annotations
@@ -28,16 +34,15 @@ from types import TracebackType
 from typing import Any
 
 from vlmperf.errors import InputError
+from vlmperf.scoring import text_error, textvqa, vqa
 from vlmperf.scoring.captions import METRIC_NAMES as CAPTION_METRICS
 from vlmperf.scoring.captions import CaptionScorer
 from vlmperf.scoring.mcq import mcq_accuracy
 from vlmperf.scoring.result import MetricResult, check_ids, mean_result
-from vlmperf.scoring.text_error import char_error_rate, normaliser, word_error_rate
-from vlmperf.scoring.vqa import SOURCE as VQA_SOURCE
-from vlmperf.scoring.vqa import normalize_answer, vqa_accuracy
 from vlmperf.workloads.sample import References
 
-EXACT_MATCH_VERSION = "1"
+ANY_ANSWER_MATCH_VERSION = "2"
+NORMALISED_TEXT_ERRORS = ("wer_normalised", "cer_normalised")
 VQA_ANSWERS = 10
 MAX_CHOICES = 26  # choices are named by the letters A-Z
 
@@ -75,12 +80,11 @@ def _string_list_problem(value: Any, least: int, most: int | None) -> str | None
     return None
 
 
-def _references_check(least: int, most: int | None) -> Check:
+def _references_check(pick: str) -> Check:
     def check(value: Any, entry: Mapping[str, Any]) -> str | None:
-        problem = _string_list_problem(value, least, most)
-        if problem is None and not any(normaliser()(list(value))):
-            # wer/cer skip references empty after normalisation; all empty leaves nothing to score against
-            problem = "every reference is empty once lower-cased and stripped of punctuation"
+        problem = _string_list_problem(value, 1, None)
+        if problem is None:
+            problem = text_error.reference_problem(value, pick=pick, normalised=False)
         return problem
 
     return check
@@ -124,15 +128,15 @@ class ReferenceField:
 REFERENCES = ReferenceField(
     "references",
     "a non-empty list of reference texts (strings)",
-    _references_check(1, None),
+    _references_check("closest"),
     ["a dog runs on the beach", "a brown dog running by the sea"],
     lambda refs: list(refs.captions),
     "captions",
 )
-SINGLE_REFERENCE = ReferenceField(
+FIRST_REFERENCE = ReferenceField(
     "references",
-    "a list of exactly one reference text (a string)",
-    _references_check(1, 1),
+    "a non-empty list of reference texts (strings); wer and cer score against the first",
+    _references_check("first"),
     ["the reference text"],
     lambda refs: list(refs.captions),
     "captions",
@@ -164,13 +168,16 @@ ANSWER_INDEX = ReferenceField(
 
 
 class ScoringSession:
-    """What scoring several sets in a row shares: one caption scorer (METEOR loaded once).
+    """What scoring several sets in a row shares: one caption scorer (METEOR loaded once), and the
+    run's scoring options.
 
-    Use it as a context manager; the caption scorer (and its Java process) starts on first use
-    and stops on leaving the block.
+    `normalised_text_errors` adds `wer_normalised` and `cer_normalised` to every task that reports
+    `wer`. Use it as a context manager; the caption scorer (and its Java process) starts on first
+    use and stops on leaving the block.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, normalised_text_errors: bool = False) -> None:
+        self.normalised_text_errors = normalised_text_errors
         self._captions: CaptionScorer | None = None
 
     def captions(self) -> CaptionScorer:
@@ -196,38 +203,64 @@ class ScoringSession:
 Scorer = Callable[[Mapping[str, str], Mapping[str, Mapping[str, Any]], ScoringSession], dict[str, MetricResult]]
 
 
-def exact_match(predictions: Mapping[str, str], answers: Mapping[str, Sequence[str]]) -> MetricResult:
-    """`exact_match`: mean over samples of [normalize_answer(prediction) == normalize_answer(a) for some answer a].
+def any_answer_match(
+    predictions: Mapping[str, str], answers: Mapping[str, Sequence[str]], normalise: Callable[[str], str], rule: str
+) -> MetricResult:
+    """`any_answer_match`: mean over samples of [normalise(prediction) == normalise(a) for some answer a].
 
-    `normalize_answer` is the full VQA answer normalisation (see the module docstring); each
-    sample scores 1.0 or 0.0. `per_sample` follows the key order of `predictions`.
+    `normalise` is the task's own answer normalisation, named by `rule`; each sample scores 1.0
+    or 0.0. `per_sample` follows the key order of `predictions`.
     """
     check_ids(predictions, answers, "ground-truth answers")
     per_sample = [
-        1.0 if normalize_answer(predictions[key]) in {normalize_answer(a) for a in answers[key]} else 0.0
-        for key in predictions
+        1.0 if normalise(predictions[key]) in {normalise(a) for a in answers[key]} else 0.0 for key in predictions
     ]
     return mean_result(
         per_sample,
         {
-            "name": "exact_match",
-            "reference": "prediction equals any answer, both under the VQA answer normalisation",
-            "version": EXACT_MATCH_VERSION,
-            "source": VQA_SOURCE,
+            "name": "any_answer_match",
+            "rule": rule,
+            "reference": f"vlmperf: prediction equals any answer, both under the {rule} answer normalisation",
+            "version": ANY_ANSWER_MATCH_VERSION,
         },
     )
+
+
+def _text_errors(
+    predictions: Mapping[str, str], references: Mapping[str, Sequence[str]], pick: str, session: ScoringSession
+) -> dict[str, MetricResult]:
+    """`wer` and `cer` (jiwer's own call), and their normalised variants when the session asks."""
+    results = {
+        "wer": text_error.word_error_rate(predictions, references, pick=pick),
+        "cer": text_error.char_error_rate(predictions, references, pick=pick),
+    }
+    if session.normalised_text_errors:
+        results["wer_normalised"] = text_error.word_error_rate(predictions, references, pick=pick, normalised=True)
+        results["cer_normalised"] = text_error.char_error_rate(predictions, references, pick=pick, normalised=True)
+    return results
 
 
 def _score_captions(predictions, references, session) -> dict[str, MetricResult]:
     refs = references["references"]
     pending = session.captions().start(predictions, refs)  # METEOR scores while jiwer runs here
-    errors = {"wer": word_error_rate(predictions, refs), "cer": char_error_rate(predictions, refs)}
+    errors = _text_errors(predictions, refs, "closest", session)
     return {**pending.result(), **errors}
 
 
-def _score_vqa(predictions, references, session) -> dict[str, MetricResult]:
+def _score_vqav2(predictions, references, session) -> dict[str, MetricResult]:
     answers = references["answers"]
-    return {"vqa_accuracy": vqa_accuracy(predictions, answers), "exact_match": exact_match(predictions, answers)}
+    return {
+        "vqa_accuracy": vqa.vqa_accuracy(predictions, answers),
+        "any_answer_match": any_answer_match(predictions, answers, vqa.normalize_answer, "vqav2"),
+    }
+
+
+def _score_textvqa(predictions, references, session) -> dict[str, MetricResult]:
+    answers = references["answers"]
+    return {
+        "vqa_accuracy": textvqa.textvqa_accuracy(predictions, answers),
+        "any_answer_match": any_answer_match(predictions, answers, textvqa.process_answer, "textvqa"),
+    }
 
 
 def _score_mcq(predictions, references, session) -> dict[str, MetricResult]:
@@ -235,8 +268,7 @@ def _score_mcq(predictions, references, session) -> dict[str, MetricResult]:
 
 
 def _score_text(predictions, references, session) -> dict[str, MetricResult]:
-    refs = references["references"]
-    return {"wer": word_error_rate(predictions, refs), "cer": char_error_rate(predictions, refs)}
+    return _text_errors(predictions, references["references"], "first", session)
 
 
 @dataclass(frozen=True)
@@ -249,6 +281,12 @@ class TaskScoring:
     fields: tuple[ReferenceField, ...]
     scorer: Scorer
 
+    def metric_names(self, session: ScoringSession) -> tuple[str, ...]:
+        """The metrics this task reports under the session's options, in report order."""
+        if session.normalised_text_errors and "wer" in self.metrics:
+            return (*self.metrics, *NORMALISED_TEXT_ERRORS)
+        return self.metrics
+
     def score(
         self,
         predictions: Mapping[str, str],
@@ -260,7 +298,7 @@ class TaskScoring:
             with ScoringSession() as own:
                 return self.score(predictions, references, own)
         results = self.scorer(predictions, references, session)
-        return {name: results[name] for name in self.metrics}
+        return {name: results[name] for name in self.metric_names(session)}
 
     def references_from_samples(
         self, samples: Mapping[str, Any], ids: Sequence[str], where: str
@@ -296,23 +334,34 @@ _CAPTIONS = {
     "fields": (REFERENCES,),
     "scorer": _score_captions,
 }
-_VQA = {"metrics": ("vqa_accuracy", "exact_match"), "fields": (ANSWERS,), "scorer": _score_vqa}
-_MCQ = {"metrics": ("mcq_accuracy", "parse_failure_rate"), "fields": (CHOICES, ANSWER_INDEX), "scorer": _score_mcq}
-_TEXT = {"metrics": ("wer", "cer"), "fields": (SINGLE_REFERENCE,), "scorer": _score_text}
+_VQA_METRICS = ("vqa_accuracy", "any_answer_match")
+_MCQ = {
+    "metrics": ("mcq_accuracy", "parse_failure_rate", "mcq_accuracy_lenient", "parse_failure_rate_lenient"),
+    "fields": (CHOICES, ANSWER_INDEX),
+    "scorer": _score_mcq,
+}
+_TEXT = {"metrics": ("wer", "cer"), "fields": (FIRST_REFERENCE,), "scorer": _score_text}
 
 SCORING: dict[str, TaskScoring] = {
     scoring.name: scoring
     for scoring in (
         TaskScoring("coco-caption", "COCO captions: pycocoevalcap metrics plus wer/cer", **_CAPTIONS),
         TaskScoring("caption", "captions of any dataset: pycocoevalcap metrics plus wer/cer", **_CAPTIONS),
-        TaskScoring("textvqa", "TextVQA: official VQA accuracy over 10 answers", **_VQA),
-        TaskScoring("vqa", "VQA on any dataset: official VQA accuracy over 10 answers", **_VQA),
+        TaskScoring(
+            "textvqa", "TextVQA: TextVQA's own accuracy over 10 answers (as lmms-eval and LLaVA score it)",
+            _VQA_METRICS, (ANSWERS,), _score_textvqa,
+        ),
+        TaskScoring(
+            "vqa", "VQA on any dataset: VQAv2's official accuracy over 10 answers",
+            _VQA_METRICS, (ANSWERS,), _score_vqav2,
+        ),
         TaskScoring("scienceqa-img", "ScienceQA with images: multiple choice", **_MCQ),
         TaskScoring("mcq", "multiple choice on any dataset", **_MCQ),
-        TaskScoring("text", "text against one reference: wer and cer", **_TEXT),
-        TaskScoring("wer", "wer and cer against one reference", **_TEXT),
+        TaskScoring("text", "text against its first reference: wer and cer", **_TEXT),
+        TaskScoring("wer", "wer and cer against the first reference", **_TEXT),
+        TaskScoring("cer", "cer and wer against the first reference", **_TEXT),
     )
-}
+}  # fmt: skip
 
 
 def get_scoring(task: str) -> TaskScoring:

@@ -2,16 +2,22 @@
 
     vlmperf score --task vqa --predictions preds.jsonl [--format table|json] [-o FILE]
     vlmperf score --run RUN_ID|latest [--out DIR] [--format table|json] [-o FILE]
+    either with [--per-sample] [--normalised-text-errors]
 
 The JSON document of a predictions file (`score_file`):
 
     {"task": str, "n": int,
-     "metrics": {"<metric>": {"value": float, "ci95": [lo, hi] | null}},
+     "metrics": {"<metric>": {"value": float, "ci95": [lo, hi] | null,
+                              "per_sample": {"<id>": float}  (with --per-sample)}},
      "implementation": {"<metric>": {"name": ..., "version": ..., ...}}}
 
 `n` is the number of predictions scored; `ci95` is the 95% bootstrap interval over samples
 (null below 5 samples); the metrics are the task's, in the order `vlmperf.scoring.by_task`
-declares them, and `implementation` records what computed each one.
+declares them, and `implementation` records what computed each one (its reference, the rule,
+the version). `per_sample` gives each sample's own score, so a user can see which items move a
+figure; for a corpus figure (BLEU, METEOR, wer, cer) the set value is not the mean of these.
+`--normalised-text-errors` adds `wer_normalised` and `cer_normalised` where `wer` is reported;
+re-scoring a run whose config turned `scoring.normalised_text_errors` on adds them too.
 
 The JSON document of a run (`score_run`):
 
@@ -29,7 +35,7 @@ failed or unfinished cell). Nothing is written to the store.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,31 +53,40 @@ from vlmperf.text_output import write_text_output
 FORMATS = ("table", "json")
 
 
-def metrics_document(task: str, n: int, results: Mapping[str, MetricResult]) -> dict[str, Any]:
-    """The public JSON shape of one scored set."""
+def metrics_document(
+    task: str, ids: Sequence[str], results: Mapping[str, MetricResult], *, per_sample: bool = False
+) -> dict[str, Any]:
+    """The public JSON shape of one scored set; `ids` are the scored ids, in the scorer's order."""
+    metrics: dict[str, Any] = {}
+    for name, result in results.items():
+        metrics[name] = {"value": result.value, "ci95": list(result.ci95) if result.ci95 is not None else None}
+        if per_sample and result.per_sample is not None:
+            metrics[name]["per_sample"] = dict(zip(ids, result.per_sample, strict=True))
     return {
         "task": task,
-        "n": n,
-        "metrics": {
-            name: {"value": result.value, "ci95": list(result.ci95) if result.ci95 is not None else None}
-            for name, result in results.items()
-        },
+        "n": len(ids),
+        "metrics": metrics,
         "implementation": {name: result.implementation for name, result in results.items()},
     }
 
 
-def score_file(task: str, path: Path | str) -> dict[str, Any]:
+def score_file(
+    task: str, path: Path | str, *, per_sample: bool = False, normalised_text_errors: bool = False
+) -> dict[str, Any]:
     """Score a predictions file for `task`; bad input is an InputError naming the line."""
     scoring = get_scoring(task)
     loaded = read_predictions(path, scoring)
-    results = scoring.score(loaded.predictions, loaded.references)
-    return metrics_document(scoring.name, len(loaded), results)
+    with ScoringSession(normalised_text_errors=normalised_text_errors) as session:
+        results = scoring.score(loaded.predictions, loaded.references, session)
+    return metrics_document(scoring.name, list(loaded.predictions), results, per_sample=per_sample)
 
 
 # re-scoring a stored run ------------------------------------------------------------------------
 
 
-def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
+def score_run(
+    run_id: str, out: Path | str, *, per_sample: bool = False, normalised_text_errors: bool = False
+) -> dict[str, Any]:
     """Re-score every finished cell of a stored run (read only); see the module docstring."""
     from vlmperf.store.sqlite import Store
     from vlmperf.workloads.stored import WorkloadSamples, stored_workload
@@ -89,7 +104,8 @@ def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
     skipped = {cell["id"]: f"status {cell['status']}" for cell in cells if cell["status"] != "ok"}
     workloads = WorkloadSamples()
     scored: dict[str, Any] = {}
-    with ScoringSession() as session:
+    normalised = normalised_text_errors or _run_setting(run.manifest, "normalised_text_errors")
+    with ScoringSession(normalised_text_errors=normalised) as session:
         for cell in ok:
             workload = stored_workload(cell, run.id)
             try:
@@ -104,8 +120,14 @@ def score_run(run_id: str, out: Path | str) -> dict[str, Any]:
                 workloads.samples(workload), list(outputs), f"run {run.id}, cell {cell['id']}"
             )
             results = scoring.score(outputs, references, session)
-            scored[cell["id"]] = metrics_document(scoring.name, len(outputs), results)
+            scored[cell["id"]] = metrics_document(scoring.name, list(outputs), results, per_sample=per_sample)
     return {"run": run.id, "cells": scored, "skipped": skipped}
+
+
+def _run_setting(manifest: Mapping[str, Any], name: str) -> bool:
+    """A `scoring.*` setting of a stored run's config (False for runs stored before it existed)."""
+    scoring = (manifest.get("config") or {}).get("scoring") or {}
+    return bool(scoring.get(name, False))
 
 
 # rendering ----------------------------------------------------------------------------------------
@@ -164,6 +186,8 @@ def run_score_command(
     format: str,
     output: Path | None,
     out: Path | str,
+    per_sample: bool = False,
+    normalised_text_errors: bool = False,
 ) -> Path | None:
     """What `vlmperf score` does: check the options, score, write the result (stdout or `output`).
 
@@ -171,20 +195,24 @@ def run_score_command(
     """
     if format not in FORMATS:
         raise InputError(f"--format {format!r} is not known; use one of: {', '.join(FORMATS)}")
+    if per_sample and format != "json":
+        raise InputError("--per-sample adds each sample's score to the JSON document: add --format json")
     if run is not None:
         if task is not None or predictions is not None:
             raise InputError(
                 "--run re-scores a stored run with each cell's own task: leave out --task and --predictions, "
                 "or leave out --run to score a predictions file"
             )
-        document = score_run(run, out)
+        document = score_run(run, out, per_sample=per_sample, normalised_text_errors=normalised_text_errors)
     elif task is None or predictions is None:
         raise InputError(
             "say what to score: --task TASK --predictions FILE.jsonl (a predictions file), or --run RUN_ID "
             f"(a stored run); tasks: {', '.join(_task_names())}"
         )
     else:
-        document = score_file(task, predictions)
+        document = score_file(
+            task, predictions, per_sample=per_sample, normalised_text_errors=normalised_text_errors
+        )
     return write_text_output(render(document, format), output)
 
 

@@ -1,21 +1,34 @@
-"""VQA accuracy computed exactly as the official VQA evaluation computes it.
+"""VQA accuracy computed exactly as the official VQAv2 evaluation computes it.
 
-Why a faithful copy: TextVQA and VQAv2 numbers are only comparable with published ones when the
-answer normalisation and the 10-answer formula are the official ones, quirks included. The tables
-and every step below follow `PythonEvaluationTools/vqaEvaluation/vqaEval.py` of GT-Vision-Lab/VQA
-at commit c4e6a0e4 (the Python 3 version on master; BSD-2-Clause, Copyright (c) 2014, Aishwarya
-Agrawal: the tables are reproduced from it). `tests/data/vqa/reference_vqa_eval.py` is a
-transcription of the official loop that the tests compare this module against.
+Why a faithful copy: VQA numbers are only comparable with published ones when the answer
+normalisation and the 10-answer formula are the official ones, quirks included. Every step below
+follows `PythonEvaluationTools/vqaEvaluation/vqaEval.py` of GT-Vision-Lab/VQA on master, commit
+a013f0043c1e2cdc995922dfe257f7149aa9af06 (2021-03-11, "Fixed processing answers bug"; BSD-2-Clause,
+Copyright (c) 2014, Aishwarya Agrawal: the tables are reproduced from it).
+`tests/data/vqa/reference_vqa_eval.py` transcribes the official loop; the tests compare this module
+with it.
 
-Quirks of the official code, kept on purpose:
+How one question is scored (master):
 
-- Only the *prediction* goes through the full normalisation (newlines/tabs to spaces, strip,
-  punctuation, lower-casing, number words, articles, contractions). The ground-truth answers go
-  through the punctuation step only, and only when the 10 answers are not all identical
-  (`if len(set(gtAnswers)) > 1`). The official annotations are already normalised, so this is
-  harmless there; on raw answers it is not (ten "two" never match a prediction "two", which
-  becomes "2"). lmms-eval's textvqa task instead runs its EvalAIAnswerProcessor on the answers
-  too, so its figures can differ from these on raw answers.
+1. Every answer and the prediction have newlines and tabs turned into spaces and are stripped.
+2. Only when those 10 answers are not all the same string, every answer *and* the prediction go
+   through the full normalisation (punctuation, then lower-casing, number words, articles,
+   contractions). When they are unanimous neither side is normalised any further, so the match is
+   exact and case-sensitive: ten "yes" and the prediction "Yes" score 0, and a prediction "yes."
+   scores 0 too. The official annotations are already lower-case and clean, so this matters on raw
+   answers and on predictions with case or punctuation.
+3. The leave-one-out loop removes one of the 10 answer records at a time (the official code
+   compares answer dicts, which differ by `answer_id`; here by position). Per question the score is
+   the mean over the 10 subsets of min(1, matches among the other 9 / 3), so 0/1/2/3/4+ matching
+   answers score 0, 0.3, 0.6, 0.9, 1.0. The set figure is the plain mean as a fraction; the
+   official script prints 100 x the mean rounded to 2 decimals.
+
+The commit earlier transcribed here, c4e6a0e4 (a Python 3 port that never reached master), differs
+in steps 1 and 2 only: it normalised the prediction always and fully, did not clean the answers,
+and gave split answers the punctuation step alone (ten "two" never matched "two", which became "2").
+
+Quirks of the normalisation, kept on purpose:
+
 - The period rule `(?!<=\\d)(\\.)(?!\\d)` was meant as a look-behind but is a look-ahead, so a
   period is removed exactly when it is not followed by a digit ("3.5" and "a.5" keep it).
 - `re.UNICODE` is passed to `sub` in the count position, so at most 32 periods are removed.
@@ -23,15 +36,15 @@ Quirks of the official code, kept on purpose:
   instead of replaced by a space ("1,000" -> "1000", and "a/b 1,2" -> "ab 12").
 - A mark is also deleted (not replaced by a space) when it has a space on either side somewhere
   in the text; the check looks at the text as it was before any mark was handled.
-- "'" and ":" are not punctuation in this version (they were in the older Python 2 file).
+- "'" and ":" are not punctuation marks; "." is handled only by the period rule.
+- Number words are whole words only, and "none" becomes "0".
 - Contraction keys with capitals ("Im", "Ive", "Id've", "I'dve") never match, since the text is
-  lower-cased first.
+  lower-cased first; "somebody'd" maps to "somebodyd" (sic).
 
-The leave-one-out loop removes one of the 10 answer records at a time (the official code compares
-answer dicts, which differ by `answer_id`); here that is done by position. Per question the score
-is the mean over the 10 subsets of min(1, matches among the other 9 / 3), so 0/1/2/3/4+ matching
-answers score 0, 0.3, 0.6, 0.9, 1.0. The set figure is the plain mean as a fraction; the official
-script prints 100 x the mean rounded to 2 decimals.
+master is Python 2 code (print statements). This module reads it as Python 3 runs it (as the
+Python 3 ports and the test oracle do). Python 2 would differ only on non-ASCII text: its `\\d`
+matches ASCII digits only (a period before an Arabic-Indic digit goes there), its lower-casing
+has no special cases (dotted capital I, final sigma), and its Unicode tables are older.
 """
 
 from __future__ import annotations
@@ -42,8 +55,9 @@ from collections.abc import Mapping, Sequence
 from vlmperf.errors import InputError
 from vlmperf.scoring.result import MetricResult, check_ids, mean_result
 
-SOURCE = "GT-Vision-Lab/VQA PythonEvaluationTools/vqaEvaluation/vqaEval.py@c4e6a0e4e84b9702d99800d3393652d92b5df224"
-VERSION = "1"
+SOURCE = "GT-Vision-Lab/VQA PythonEvaluationTools/vqaEvaluation/vqaEval.py@a013f0043c1e2cdc995922dfe257f7149aa9af06"
+VERSION = "2"
+REFERENCE = "VQAv2 official evaluation (vqaEval.py VQAEval.evaluate, GT-Vision-Lab/VQA master)"
 
 # vqaEval.py `self.contractions`, entry for entry.
 CONTRACTIONS: dict[str, str] = {
@@ -93,16 +107,21 @@ PUNCTUATION: tuple[str, ...] = (
 )  # fmt: skip
 
 _PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")  # `periodStrip`, look-ahead typo and all
-_COMMA_STRIP = re.compile(r"(\d)(\,)(\d)")  # `commaStrip`
+_DIGIT_COMMA = re.compile(r"(\d)(\,)(\d)")  # `commaStrip`, only ever searched for
 _PERIOD_STRIP_COUNT = int(re.UNICODE)  # the official call passes re.UNICODE (32) as `count`
 
 
 def process_punctuation(text: str) -> str:
-    """`processPunctuation`: delete or space out the marks, then drop periods not before a digit."""
-    digit_comma = _COMMA_STRIP.search(text) is not None
+    """`processPunctuation`: delete or space out the marks, then drop periods not before a digit.
+
+    A mark is deleted where the original text has it next to a space (so "a , b" does not grow a
+    double space) or holds a digit comma anywhere (so "1,000" stays one number); elsewhere it
+    becomes a space, splitting "x-ray" into two words. Case is kept.
+    """
+    delete_all = _DIGIT_COMMA.search(text) is not None
     out = text
     for mark in PUNCTUATION:
-        if mark + " " in text or " " + mark in text or digit_comma:
+        if delete_all or mark + " " in text or " " + mark in text:
             out = out.replace(mark, "")
         else:
             out = out.replace(mark, " ")
@@ -110,34 +129,41 @@ def process_punctuation(text: str) -> str:
 
 
 def process_digit_article(text: str) -> str:
-    """`processDigitArticle`: lower-case, number words to digits, drop articles, expand contractions."""
+    """`processDigitArticle`: lower-case, number words to digits, drop articles, expand contractions.
+
+    Works on whitespace-split words, so it also collapses runs of spaces.
+    """
     words = [NUMBER_WORDS.get(word, word) for word in text.lower().split()]
     words = [word for word in words if word not in ARTICLES]
     return " ".join(CONTRACTIONS.get(word, word) for word in words)
 
 
+def _clean(text: str) -> str:
+    """The step every answer and the prediction get: newlines and tabs to spaces, then strip."""
+    return text.replace("\n", " ").replace("\t", " ").strip()
+
+
 def normalize_answer(text: str) -> str:
-    """The full normalisation the official evaluation applies to a predicted answer."""
-    text = text.replace("\n", " ").replace("\t", " ").strip()
-    return process_digit_article(process_punctuation(text))
+    """The full normalisation: what both sides get when a question's answers are not unanimous."""
+    return process_digit_article(process_punctuation(_clean(text)))
 
 
 def question_accuracy(prediction: str, gt_answers: Sequence[str]) -> float:
     """One question's accuracy: the mean over leave-one-out subsets of min(1, matches / 3).
 
-    The ground-truth answers get the official (partial) treatment: punctuation only, and only
-    when they are not all the same string.
+    Both sides are cleaned (newlines, tabs, surrounding space); they are fully normalised only
+    when the cleaned answers are not all the same string, as master's loop does.
     """
     if not gt_answers:
         raise InputError("a VQA question needs at least one ground-truth answer")
-    predicted = normalize_answer(prediction)
-    gts = list(gt_answers)
+    gts = [_clean(answer) for answer in gt_answers]
+    predicted = _clean(prediction)
     if len(set(gts)) > 1:
-        gts = [process_punctuation(answer) for answer in gts]
-    scores = []
-    for left_out in range(len(gts)):
-        matches = sum(1 for j, answer in enumerate(gts) if j != left_out and answer == predicted)
-        scores.append(min(1, float(matches) / 3))
+        gts = [process_digit_article(process_punctuation(answer)) for answer in gts]
+        predicted = process_digit_article(process_punctuation(predicted))
+    matching = sum(1 for answer in gts if answer == predicted)
+    # Leaving out a matching answer sees matching - 1 matches; leaving out another sees matching.
+    scores = [min(1, float(matching - (answer == predicted)) / 3) for answer in gts]
     return float(sum(scores)) / len(scores)
 
 
@@ -152,10 +178,5 @@ def vqa_accuracy(predictions: Mapping[str, str], answers: Mapping[str, Sequence[
     per_sample = [question_accuracy(predictions[qid], answers[qid]) for qid in predictions]
     return mean_result(
         per_sample,
-        {
-            "name": "vqa_accuracy",
-            "reference": "VQA official evaluation (vqaEval.py) normalisation",
-            "version": VERSION,
-            "source": SOURCE,
-        },
+        {"name": "vqa_accuracy", "rule": "vqav2", "reference": REFERENCE, "source": SOURCE, "version": VERSION},
     )

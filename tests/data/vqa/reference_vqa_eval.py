@@ -2,11 +2,13 @@
 # vlmperf.scoring.vqa against it. It is not part of the vlmperf package.
 #
 # Source: https://github.com/GT-Vision-Lab/VQA
-#         PythonEvaluationTools/vqaEvaluation/vqaEval.py at commit c4e6a0e4e84b9702d99800d3393652d92b5df224
-#         (the Python 3 version on master). The class body below is that file's VQAEval, with tabs
-#         turned into spaces and the two regex literals written as raw strings (same value, no
-#         invalid-escape warning); nothing else changed; `official_accuracy` at the end only builds the
-#         VQA annotation/result structures the class reads.
+#         PythonEvaluationTools/vqaEvaluation/vqaEval.py at commit a013f0043c1e2cdc995922dfe257f7149aa9af06
+#         (master, 2021-03-11, "Fixed processing answers bug"). That file is Python 2 code. The class
+#         body below is its VQAEval with tabs turned into spaces (4 columns), the two `print "..."`
+#         statements written as print(...) calls so it runs under Python 3, and the two regex
+#         literals written as raw strings (same value, no invalid-escape warning); nothing else
+#         changed. `official_accuracy` at the end only builds the VQA annotation/result structures
+#         the class reads.
 #
 # Licence of the source (license.txt of GT-Vision-Lab/VQA, BSD 2-Clause):
 #
@@ -42,10 +44,11 @@
 
 __author__='aagrawal'
 
-# This code is based on the code written by Tsung-Yi Lin for MSCOCO Python API available at the following link: 
+import re
+# This code is based on the code written by Tsung-Yi Lin for MSCOCO Python API available at the following link:
 # (https://github.com/tylin/coco-caption/blob/master/pycocoevalcap/eval.py).
 import sys
-import re
+
 
 class VQAEval:
     def __init__(self, vqa, vqaRes, n=2):
@@ -96,7 +99,7 @@ class VQAEval:
                              'an',
                              'the'
                             ]
- 
+
 
         self.periodStrip  = re.compile(r"(?!<=\d)(\.)(?!\d)")
         self.commaStrip   = re.compile(r"(\d)(\,)(\d)")
@@ -104,7 +107,7 @@ class VQAEval:
                              '(', ')', '=', '+', '\\', '_', '-',
                              '>', '<', '@', '`', ',', '?', '!']
 
-    
+
     def evaluate(self, quesIds=None):
         if quesIds == None:
             quesIds = [quesId for quesId in self.params['question_id']]
@@ -113,7 +116,7 @@ class VQAEval:
         for quesId in quesIds:
             gts[quesId] = self.vqa.qa[quesId]
             res[quesId] = self.vqaRes.qa[quesId]
-        
+
         # =================================================
         # Compute accuracy
         # =================================================
@@ -123,17 +126,24 @@ class VQAEval:
         print("computing accuracy")
         step = 0
         for quesId in quesIds:
-            resAns      = res[quesId]['answer']
-            resAns      = resAns.replace('\n', ' ')
-            resAns      = resAns.replace('\t', ' ')
-            resAns      = resAns.strip()
-            resAns      = self.processPunctuation(resAns)
-            resAns      = self.processDigitArticle(resAns)
-            gtAcc  = []
+            for ansDic in gts[quesId]['answers']:
+                ansDic['answer'] = ansDic['answer'].replace('\n', ' ')
+                ansDic['answer'] = ansDic['answer'].replace('\t', ' ')
+                ansDic['answer'] = ansDic['answer'].strip()
+            resAns = res[quesId]['answer']
+            resAns = resAns.replace('\n', ' ')
+            resAns = resAns.replace('\t', ' ')
+            resAns = resAns.strip()
+            gtAcc = []
             gtAnswers = [ans['answer'] for ans in gts[quesId]['answers']]
-            if len(set(gtAnswers)) > 1: 
+
+            if len(set(gtAnswers)) > 1:
                 for ansDic in gts[quesId]['answers']:
                     ansDic['answer'] = self.processPunctuation(ansDic['answer'])
+                    ansDic['answer'] = self.processDigitArticle(ansDic['answer'])
+                resAns = self.processPunctuation(resAns)
+                resAns = self.processDigitArticle(resAns)
+
             for gtAnsDatum in gts[quesId]['answers']:
                 otherGTAns = [item for item in gts[quesId]['answers'] if item!=gtAnsDatum]
                 matchingAns = [item for item in otherGTAns if item['answer']==resAns]
@@ -158,19 +168,19 @@ class VQAEval:
 
         self.setAccuracy(accQA, accQuesType, accAnsType)
         print("Done computing accuracy")
-    
+
     def processPunctuation(self, inText):
         outText = inText
         for p in self.punct:
             if (p + ' ' in inText or ' ' + p in inText) or (re.search(self.commaStrip, inText) != None):
                 outText = outText.replace(p, '')
             else:
-                outText = outText.replace(p, ' ')   
+                outText = outText.replace(p, ' ')
         outText = self.periodStrip.sub("",
                                       outText,
                                       re.UNICODE)
         return outText
-    
+
     def processDigitArticle(self, inText):
         outText = []
         tempText = inText.lower().split()
@@ -181,7 +191,7 @@ class VQAEval:
             else:
                 pass
         for wordId, word in enumerate(outText):
-            if word in self.contractions: 
+            if word in self.contractions:
                 outText[wordId] = self.contractions[word]
         outText = ' '.join(outText)
         return outText
@@ -190,7 +200,7 @@ class VQAEval:
         self.accuracy['overall']         = round(100*float(sum(accQA))/len(accQA), self.n)
         self.accuracy['perQuestionType'] = {quesType: round(100*float(sum(accQuesType[quesType]))/len(accQuesType[quesType]), self.n) for quesType in accQuesType}
         self.accuracy['perAnswerType']   = {ansType:  round(100*float(sum(accAnsType[ansType]))/len(accAnsType[ansType]), self.n) for ansType in accAnsType}
-            
+
     def setEvalQA(self, quesId, acc):
         self.evalQA[quesId] = round(100*acc, self.n)
 
@@ -198,7 +208,7 @@ class VQAEval:
         if quesType not in self.evalQuesType:
             self.evalQuesType[quesType] = {}
         self.evalQuesType[quesType][quesId] = round(100*acc, self.n)
-    
+
     def setEvalAnsType(self, quesId, ansType, acc):
         if ansType not in self.evalAnsType:
             self.evalAnsType[ansType] = {}

@@ -12,13 +12,13 @@ from typing import Any
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
 from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, scaled, slug
+from vlmperf.scoring.definitions import LOWER_IS_BETTER_QUALITY
 
 QUALITY_ORDER = (
-    "vqa_accuracy", "mcq_accuracy", "exact_match", "cider", "bleu_4", "rouge_l", "meteor", "wer", "cer",
-    "agreement_vs_reference",
+    "vqa_accuracy", "mcq_accuracy", "any_answer_match", "mcq_accuracy_lenient", "cider", "bleu_4", "rouge_l",
+    "meteor", "wer", "cer", "wer_normalised", "cer_normalised", "agreement_vs_reference",
 )
 """The quality metric drawn: the first of these that at least two ok cells have."""
-LOWER_IS_BETTER = {"wer", "cer", "parse_failure_rate"}
 COSTS = {
     "latency": {"local": "latency_per_sample_s", "endpoint": "e2e_s"},
     "energy": {"local": "energy_per_sample_j"},
@@ -78,7 +78,7 @@ def _plot(view: RunView, quality: str, cost: str) -> Plot | None:
     metrics = sorted({metric for _, (metric, _) in rows})
     xs = [scaled(metric, value) for _, (metric, value) in rows]
     ys = [c.stat(quality, "value") for c in cells]
-    front = pareto_front(list(zip(xs, ys)), quality in LOWER_IS_BETTER)
+    front = pareto_front(list(zip(xs, ys)), quality in LOWER_IS_BETTER_QUALITY)
     points: dict[str, Any] = {
         "type": "scatter", "mode": "markers", "name": "cells", "x": xs, "y": ys,
         "text": [plot_text(c.label) for c in cells], "marker": {"size": 10, "color": color(0)},
@@ -92,7 +92,7 @@ def _plot(view: RunView, quality: str, cost: str) -> Plot | None:
         "x": [xs[i] for i in front], "y": [ys[i] for i in front], "marker": {"size": 6, "color": color(3)},
         "hoverinfo": "skip",
     }
-    direction = "lower is better" if quality in LOWER_IS_BETTER else "higher is better"
+    direction = "lower is better" if quality in LOWER_IS_BETTER_QUALITY else "higher is better"
     return Plot(
         kind="quality",
         id=slug("plot", "quality", quality, "vs", cost),

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def run_here(groups: list[list[Cell]], plan: Plan, store: Store, run_id: str, events: RunEvents) -> int:
     """Measure every group in this process; one scoring session serves them all. Returns the failed count."""
     sink = StampedSink(store, placement("local"))
-    quality = RunQuality()
+    quality = RunQuality(normalised_text_errors=plan.spec.scoring.normalised_text_errors)
     try:
         return sum(backend_of(group[0]).run_group(group, plan, sink, run_id, events, quality) for group in groups)
     finally:

@@ -94,7 +94,7 @@ class Supervisor:
         self._failed = 0
         self._queue: deque[list[Cell]] = deque()
         self._running: list[Attempt] = []
-        self._quality = RunQuality()
+        self._quality = RunQuality(normalised_text_errors=plan.spec.scoring.normalised_text_errors)
 
     def run(self, groups: list[list[Cell]]) -> int:
         self._queue.extend(groups)
