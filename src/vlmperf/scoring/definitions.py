@@ -85,8 +85,9 @@ QUALITY_METRICS: dict[str, QualityMetric] = {
         ),
         QualityMetric(
             "mcq_accuracy", _SQA,
-            "Share of samples scored right by lmms-eval's ScienceQA rule: the stripped output equals the right "
-            "letter (any case), or starts with an upper-case letter and a period and that letter is the right one.",
+            "Share of samples scored right by lmms-eval's ScienceQA rule: the stripped output, lower-cased, equals "
+            "the right letter lower-cased, or it starts with an upper-case character and a period and that "
+            "character lower-cased is the right letter (Python's str.lower and str.isupper).",
         ),
         QualityMetric(
             "parse_failure_rate", _SQA,
