@@ -122,6 +122,22 @@ HAND_CASES = [
     ("yes", ["yes"], 0.0),
     # two answers, both "yes": each subset sees 1 match -> 1/3
     ("yes", ["yes", "yes"], 1 / 3),
+    # "Coca-Cola's": lower -> "coca-cola's"; "'s" split -> "coca-cola 's"; "-" has no space beside it
+    # -> "coca cola 's". Answers "coca cola" x4 differ -> m=0 -> 0.0 ...
+    ("Coca-Cola's", ["coca cola"] * 4 + ["coke"] * 6, 0.0),
+    # ... while "Coca-Cola's" x2 and "coca cola's" (-> "coca cola 's") x1 match -> m=3 -> 0.9
+    ("Coca-Cola's", ["Coca-Cola's"] * 2 + ["coca cola's"] + ["coke"] * 7, 0.9),
+    # "coca cola" against "Coca-Cola" x4 ("-" -> " ", lower-cased) -> m=4 -> 1.0
+    ("coca cola", ["Coca-Cola"] * 4 + ["coke"] * 6, 1.0),
+    # "2,000": the comma is deleted -> "2000"; answers "2000" x2 and "2,000" x1 -> m=3 -> 0.9;
+    # "2 000" stays two words and does not match
+    ("2,000", ["2000"] * 2 + ["2,000"] + ["2 000"] * 7, 0.9),
+    # unanimous "2000": always processed, so "2,000" -> "2000" matches all 10 -> 1.0 (VQAv2 master: 0.0)
+    ("2,000", ["2000"] * 10, 1.0),
+    # "2.000": the period is before a digit, so it stays -> "2.000" != "2000" -> 0.0
+    ("2.000", ["2000"] * 10, 0.0),
+    # "Is it red?" -> "is it red" ("?" deleted); answers "is it red" x1 -> m=1 -> 0.3
+    ("Is it red?", ["is it red"] + ["red"] * 9, 0.3),
 ]
 
 
@@ -259,7 +275,8 @@ def test_process_answer_equals_both(text):
     assert process_answer(text) == _LMMS(text) == _M4C(text)
 
 
-_FIND = settings(max_examples=3000, database=None, deadline=None, phases=[Phase.generate])  # no shrinking
+# no shrinking; derandomized so that this guard on the generator cannot flake
+_FIND = settings(max_examples=3000, database=None, deadline=None, derandomize=True, phases=[Phase.generate])
 
 
 @pytest.mark.parametrize("level", [0.0, 0.3, 0.6, 0.9, 1.0])

@@ -129,7 +129,6 @@ def test_every_contraction_in_the_table():
         assert normalize_answer(key) == expected == official_normalize(key)
 
 
-
 def test_tables_equal_the_official_ones():
     ref = reference.VQAEval(reference._QA({}), reference._QA({}))
     assert CONTRACTIONS == ref.contractions
@@ -211,6 +210,18 @@ HAND_CASES = [
     ("x-y 1,2", ["x/y 1,2"] + ["no"] * 9, 0.3),
     # split: without a digit comma "x-y" -> "x y", which matches "x y" x4 -> 1.0
     ("x-y", ["x y"] * 4 + ["no"] * 6, 1.0),
+    # split: "Coca-Cola's": "-" has no space beside it -> "Coca Cola's" -> lower "coca cola's" (no "'s"
+    # split, unlike TextVQA's processor); answers "coca cola's" x3 -> m=3 -> 0.9
+    ("Coca-Cola's", ["coca cola's"] * 3 + ["coke"] * 7, 0.9),
+    # ... and the answers "coca cola" x4 do not match "coca cola's" -> 0.0
+    ("Coca-Cola's", ["coca cola"] * 4 + ["coke"] * 6, 0.0),
+    # split: "2,000" holds a digit comma -> every mark deleted -> "2000"; answers "2000" x2 and
+    # "2,000" -> "2000" x1 -> m=3 -> 0.9 ("two thousand" stays: number words are single words)
+    ("2,000", ["2000"] * 2 + ["2,000"] + ["two thousand"] * 7, 0.9),
+    # unanimous "2000": nothing normalised, "2,000" != "2000" -> 0.0 (TextVQA's rule gives 1.0)
+    ("2,000", ["2000"] * 10, 0.0),
+    # split: "2.000" keeps its period (a digit follows) -> "2.000" != "2000" x5 -> 0.0
+    ("2.000", ["2000"] * 5 + ["2"] * 5, 0.0),
 ]
 
 
@@ -339,7 +350,8 @@ def test_normalize_answer_equals_official(text):
     assert process_punctuation(text) == _REF.processPunctuation(text)
 
 
-_FIND = settings(max_examples=3000, database=None, deadline=None, phases=[Phase.generate])  # no shrinking
+# no shrinking; derandomized so that this guard on the generator cannot flake
+_FIND = settings(max_examples=3000, database=None, deadline=None, derandomize=True, phases=[Phase.generate])
 
 
 _REACHABLE = [(False, 0.0), (False, 0.3), (False, 0.6), (False, 0.9), (False, 1.0), (True, 0.0), (True, 1.0)]
