@@ -105,6 +105,8 @@ def test_lmms_eval_needs_letters():
 
 _UPPER = list("ABCDEFKZ")
 _LOWER = list("abcdefkz")
+# upper-case outside ASCII (the Kelvin sign lower-cases to "k"; the others to no ASCII letter, "İ" to
+# two characters), not upper-case ("ǅ" title case, "ß", "é"), and marks
 _ODD = [KELVIN, "\u212b", "É", "Σ", "\u0130", "\u24b6", "\u01c5", "ß", "é", "1", "?", "(", ")", ".", ":"]
 _SPACE = st.sampled_from(["", " ", "  ", "\n", "\t", "\u3000", "\u00a0", " \n "])
 _LETTERISH = st.sampled_from(_UPPER + _LOWER + _ODD)
@@ -115,11 +117,22 @@ def _wrap(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     return st.tuples(_SPACE, inner, _SPACE).map("".join)
 
 
+def _then(first: st.SearchStrategy[str], *rest: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return _wrap(st.tuples(first, *rest).map("".join))
+
+
+# One stratum per kind of input, each drawn about as often as the others, so that 500 examples reach
+# every branch of the reference (test_the_property_test_reaches_every_branch checks it).
 _OUTPUTS = st.one_of(
-    _wrap(_LETTERISH),  # lone letters of each kind: test 1
-    _wrap(st.tuples(_LETTERISH, st.just("."), _TAIL).map("".join)),  # "X." + text: test 2
-    _wrap(st.tuples(_LETTERISH, st.sampled_from([")", ":", " ", ",", ".."]), _TAIL).map("".join)),  # near misses
-    _wrap(st.tuples(st.just("("), _LETTERISH, st.just(")"), _TAIL).map("".join)),  # "(A)"
+    _wrap(st.sampled_from(_UPPER)),  # "B": test 1
+    _wrap(st.sampled_from(_LOWER)),  # "b": test 1, lower case
+    _wrap(st.sampled_from(_ODD)),  # one odd character: test 1 reads only the Kelvin sign
+    _then(st.sampled_from(_UPPER), st.just("."), _TAIL),  # "B." + text: test 2
+    _then(st.sampled_from(_LOWER + _ODD), st.just("."), _TAIL),  # "b.", "?.", "K.": test 2 or nothing
+    _then(st.sampled_from(_ODD[1:6]), st.just("."), _TAIL),  # "É.": test 2 holds, no letter to read
+    _then(st.just(KELVIN), st.sampled_from(["", "", "", ".", ". c10", ".x", ")"])),  # the Kelvin sign, each way
+    _then(_LETTERISH, st.sampled_from([")", ":", " ", ",", ".."]), _TAIL),  # near misses: "B)", "B:"
+    _then(st.just("("), _LETTERISH, st.just(")"), _TAIL),  # "(B)"
     _wrap(st.sampled_from(["", "cat", "The answer is B", "a", "A or B", "light blue"])),  # empty, text
     st.text(max_size=6),  # anything at all
     st.text(alphabet=st.sampled_from(_UPPER + _LOWER + _ODD + [" ", "\n"]), max_size=4),
@@ -127,13 +140,22 @@ _OUTPUTS = st.one_of(
 _N_ANSWER = st.integers(1, 26).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1)))
 
 
+_SEEN: list[set[str]] = []  # where test_the_property_test_reaches_every_branch collects _branch labels
+
+
 @settings(max_examples=500, derandomize=True, deadline=None)
 @given(_OUTPUTS, _N_ANSWER)
 def test_mcq_accuracy_is_the_reference_on_any_output(output, n_answer):
     n, answer = n_answer
     choices = [f"c{i}" for i in range(n)]
+    for seen in _SEEN:
+        seen.update(_branch(output, n, answer))
     result = mcq_accuracy({"q": output}, {"q": choices}, {"q": answer})
     assert result["mcq_accuracy"].per_sample == (oracle(output, choices, answer),)
+    # the letter read is the one answer index the reference scores right, whatever the answer, with
+    # these choices and with all 26 (so that every letter generated, K of the Kelvin sign too, is one)
+    assert lmms_eval_choice(output, n) == oracle_index(output, choices)
+    assert lmms_eval_choice(output, 26) == oracle_index(output, [f"c{i}" for i in range(26)])
     # a parse failure is exactly "the reference scores every answer index wrong"
     assert result["parse_failure_rate"].value == (1.0 if oracle_index(output, choices) is None else 0.0)
 
@@ -148,6 +170,96 @@ def test_mcq_accuracy_value_is_the_reference_mean(samples):
     result = mcq_accuracy(predictions, choices, answers)["mcq_accuracy"]
     assert result.per_sample == tuple(expected)
     assert result.value == sum(expected) / len(expected)
+
+
+def _branch(output: str, n: int, answer: int) -> set[str]:
+    """The kinds of input the property tests above must see, named after the reference's branches.
+
+    Test 1 is `p.lower() == target`, test 2 `len(p) >= 2 and p[0].isupper() and p[1] == "."`; the
+    labels are worked out from `p`, the reference's answer (oracle) and what the reference reads.
+    """
+    p = output.strip()
+    choices = [f"c{i}" for i in range(n)]
+    read = oracle_index(output, choices)
+    right = oracle(output, choices, answer) == 1.0
+    test2 = len(p) >= 2 and p[0].isupper() and p[1] == "."
+    labels = set()
+    if len(p) == 1:
+        kind = "upper" if "A" <= p <= "Z" else "lower" if "a" <= p <= "z" else "kelvin" if p == KELVIN else "other"
+        labels.add(f"lone {kind} " + ("read" if read is not None else "not read"))
+    if test2:
+        kind = "ascii" if "A" <= p[0] <= "Z" else "kelvin" if p[0] == KELVIN else "non-ascii"
+        labels.add(f"period {kind} " + ("read" if read is not None else "not read"))
+        labels.add("period with text" if len(p) > 2 and read is not None else "period alone")
+    if len(p) >= 2 and p[1] == "." and "a" <= p[0] <= "z":
+        labels.add("lower-case period")
+    if p[:1] == "(" and p[2:3] == ")":
+        labels.add("(X)")
+    if len(p) >= 2 and "A" <= p[0] <= "Z" and p[1] == ")":
+        labels.add("X)")
+    if output != p and read is not None:
+        labels.add("surrounding whitespace, read")
+    if output == "":
+        labels.add("empty")
+    elif p == "":
+        labels.add("only whitespace")
+    if len(p.split()) >= 2 and read is None:
+        labels.add("text")
+    labels.add("right" if right else "wrong, read" if read is not None else "wrong, not read")
+    return labels
+
+
+_REACHED = [
+    "lone upper read", "lone upper not read", "lone lower read", "lone lower not read",
+    "lone kelvin read", "lone kelvin not read", "lone other not read",
+    "period ascii read", "period ascii not read", "period kelvin read", "period non-ascii not read",
+    "period with text", "period alone", "lower-case period", "(X)", "X)",
+    "surrounding whitespace, read", "empty", "only whitespace", "text",
+    "right", "wrong, read", "wrong, not read",
+]  # fmt: skip
+
+
+def test_the_property_test_reaches_every_branch():
+    # a guard on `_OUTPUTS`: the property test is only as good as what it generates. It is run again
+    # here (derandomized, so on the same 500 examples) with its inputs labelled.
+    seen: set[str] = set()
+    _SEEN.append(seen)
+    try:
+        test_mcq_accuracy_is_the_reference_on_any_output()
+    finally:
+        _SEEN.remove(seen)
+    assert [label for label in _REACHED if label not in seen] == []
+
+
+def _cased() -> list[str]:
+    """Every code point whose case Python knows of, and all of ASCII.
+
+    Any other character c has c.lower() == c, is not an ASCII letter and is not upper-case, so the
+    reference reads nothing from c or "c." (test 1 compares c with an ASCII letter, test 2 needs
+    isupper): these are the only characters whose readings can differ.
+    """
+    chars = (chr(i) for i in range(0x110000))
+    return [c for c in chars if c.isascii() or c.isupper() or c.lower() != c or c.upper() != c]
+
+
+def test_every_cased_character_is_read_as_the_reference_reads_it():
+    choices = [f"c{i}" for i in range(26)]
+    for c in _cased():
+        for output in (c, c + ".", c + ". c", " " + c + ".x "):
+            read = oracle_index(output, choices)
+            assert lmms_eval_choice(output, 26) == read, repr(output)
+            assert read is None or parse_choice(output, choices) == read, repr(output)
+
+
+def test_the_docstring_claims_about_python_case_tables():
+    # mcq.py's docstring: str.lower() never shortens a string (so tests 1 and 2 never both apply), and
+    # the only non-ASCII character that lower-cases to an ASCII letter is the Kelvin sign (in this
+    # Python's tables: if a new Unicode version adds one, the code still decides per character, and
+    # this test says the docstring needs a word).
+    chars = [chr(i) for i in range(0x110000)]
+    assert all(len(c.lower()) >= 1 for c in chars)
+    ascii_letters = set("abcdefghijklmnopqrstuvwxyz")
+    assert [c for c in chars if not c.isascii() and c.lower() in ascii_letters] == [KELVIN]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,20 +429,15 @@ def test_mcq_accuracy_by_hand():
 def test_mcq_accuracy_names_its_references():
     out = mcq_accuracy({"q": "B"}, {"q": ["x", "y"]}, {"q": 1})
     source = f"EvolvingLMMs-Lab/lmms-eval lmms_eval/tasks/scienceqa/utils.py@{LMMS_EVAL_COMMIT}"
-    assert len(LMMS_EVAL_COMMIT) == 40
+    assert LMMS_EVAL_COMMIT == "75571cfe0fa36ca5ec2e6aa2bb268f9d38295af3"
     assert LMMS_EVAL_COMMIT in _REF_PATH.read_text()  # the oracle is a transcription of the same commit
     for name in ("mcq_accuracy", "parse_failure_rate"):
-        impl = out[name].implementation
-        assert impl["name"] == name
-        assert impl["rule"] == "lmms-eval sqa_process_results"
-        assert impl["source"] == source
-        assert impl["version"] == "2"
+        assert out[name].implementation == {
+            "name": name, "rule": "lmms-eval sqa_process_results", "source": source, "version": "2",
+        }  # fmt: skip
     for name in ("mcq_accuracy_lenient", "parse_failure_rate_lenient"):
-        impl = out[name].implementation
-        assert impl["name"] == name
-        assert impl["rule"] == "vlmperf lenient parser"
-        assert impl["version"] == "2"
-        assert "source" not in impl
+        # version 1 was this parser reported as mcq_accuracy; 2 reads a lone "b" and the Kelvin sign
+        assert out[name].implementation == {"name": name, "rule": "vlmperf lenient parser", "version": "2"}
 
 
 def test_mcq_accuracy_small_set_has_no_interval():

@@ -14,18 +14,27 @@ lmms-eval's rule
 ----------------
 Reference: EvolvingLMMs-Lab/lmms-eval, lmms_eval/tasks/scienceqa/utils.py, `sqa_process_results`
 (a comment there: "how llava parse it"), pinned at commit 75571cfe0fa36ca5ec2e6aa2bb268f9d38295af3
-(main). The file is byte-identical from commit 8ada80501d0e284abc2821d3a2454e1944fc133c (PR #723,
-2025-07-04) on, which the tags v0.3.5 (the first to contain it) to v0.7.2 all hold. Up to v0.3.4 the
-prediction was lower-cased before the "X." test, so only a lone letter could ever be right there;
-figures from those versions are not this figure.
+(main). The rule was last changed by commit 8ada80501d0e284abc2821d3a2454e1944fc133c (PR #723,
+2025-07-04, "fix a bug in post processing stage of ScienceQA"); the file is byte-identical from there
+to main (blob 65666a91), and `git tag --contains 8ada8050` starts at v0.3.5 (v0.3.5 to v0.7.2 all hold
+it), so this is the figure of lmms-eval v0.3.5 and later. Earlier rules, whose figures are not this one:
+- f06f8e67 (2024-07-30, "Fix result processing code for ScienceQA"; first tag v0.2.2, to v0.3.4)
+  stripped and lower-cased the prediction before both tests, so the "X." test could never hold
+  (a lower-cased character is not upper-case) and only a lone letter, in either case, was right.
+- before it (v0.2.0.post1 and earlier) the function stripped and lower-cased nothing: "B" and
+  "B. ..." were right, "b" was not.
+In v0.3.4, v0.3.5 and main the harness's `ConfigurableTask.process_results` also strips a
+generated output before the task's function strips it again; `str.strip()` is idempotent, so the one
+strip here is the same.
 
 The choices are named by the letters A, B, C, ... (lmms-eval: `chr(ord("A") + i)`), so at most 26.
 With `p = output.strip()` (Python's `str.strip()`: any Unicode whitespace), the rule *reads a letter*
 X when, using Python's own `str.lower()` and `str.isupper()`:
 
 1. lone letter: `p` is one character and `p.lower() == X.lower()`. That is "X" or "x", and any other
-   character that Python lower-cases to an ASCII letter: in Python's tables only the Kelvin sign
-   U+212A, whose `lower()` is "k", so it reads as K.
+   character that Python lower-cases to an ASCII letter: in Python's tables (3.11, Unicode 14.0; the
+   tests check every code point) only the Kelvin sign U+212A, whose `lower()` is "k", so it reads
+   as K. The code decides per character with `str.lower()`, so it holds on other tables too.
 2. period letter: `len(p) >= 2`, `p[1] == "."`, `p[0].isupper()` and `p[0].lower() == X.lower()`:
    "X." followed by anything ("B.", "B. cat", "B.cat"), or the Kelvin sign then ".". Other upper-case
    characters ("É", "Σ", "Ⓐ") lower-case to no ASCII letter ("İ" even to two characters), and "b."
@@ -89,7 +98,6 @@ from vlmperf.errors import InputError
 from vlmperf.scoring.result import MetricResult, check_ids, mean_result
 
 LMMS_EVAL_COMMIT = "75571cfe0fa36ca5ec2e6aa2bb268f9d38295af3"
-LMMS_EVAL_SINCE = "v0.3.5 (commit 8ada80501d0e284abc2821d3a2454e1944fc133c)"
 # "1" was the lenient parser, reported as `mcq_accuracy`; "2" is lmms-eval's rule under that name.
 LMMS_EVAL_VERSION = "2"
 # "2": a lone lower-case letter and the Kelvin sign are read as letters, as lmms-eval reads them.
@@ -99,7 +107,6 @@ MAX_CHOICES = len(string.ascii_uppercase)
 _LMMS_EVAL = {
     "rule": "lmms-eval sqa_process_results",
     "source": f"EvolvingLMMs-Lab/lmms-eval lmms_eval/tasks/scienceqa/utils.py@{LMMS_EVAL_COMMIT}",
-    "since": LMMS_EVAL_SINCE,
     "version": LMMS_EVAL_VERSION,
 }
 _LENIENT = {"rule": "vlmperf lenient parser", "version": LENIENT_VERSION}
