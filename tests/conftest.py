@@ -27,6 +27,17 @@ def vlmperf_env(vlmperf_cache: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+def tiny_llava(vlmperf_cache: Path):
+    """The built-in tiny LLaVA, loaded once for the session through the real loader (from the session's cache)."""
+    from vlmperf.backends.local.loading import load_model
+    from vlmperf.config.spec import LocalTarget
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
+        yield load_model(LocalTarget())
+
+
+@pytest.fixture(scope="session")
 def text_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny text-only Llama saved with save_pretrained, for loading back through the real loader."""
     import torch

@@ -97,6 +97,7 @@ def _leaf_changes() -> list[tuple[str, object]]:
         ("workload.max_input_len", 50),
         ("workload.image_size", 224),
         ("workload.ocr_tokens", True),
+        ("workload.system_prompt", "llava-vicuna-v1"),
         ("scenario.batch_size", 2),
         ("generation.max_new_tokens", 5),
         ("generation.mode", "fixed"),

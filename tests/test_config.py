@@ -370,3 +370,38 @@ def test_the_task_list_is_the_task_registry():
     message = config_error(None, ["workload.task=nope"])
     assert all(f"'{name}'" in message for name in TASKS), message
     assert load_run_spec(None, ["workload.task=text"]).workload.task == "text"
+
+
+# --- generation defaults from the task -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "tokens"),
+    [
+        ("coco-caption", 64), ("scienceqa-img", 16), ("textvqa", 1024),
+        ("caption", 32), ("vqa", 32), ("mcq", 32), ("text", 32),
+    ],
+)
+def test_max_new_tokens_defaults_to_the_tasks_lmms_eval_setting(task, tokens):
+    from vlmperf.config.spec import CellSpec
+
+    assert CellSpec.model_validate({"workload": {"task": task}}).generation.max_new_tokens == tokens
+    explicit = CellSpec.model_validate({"workload": {"task": task}, "generation": {"max_new_tokens": 5}})
+    assert explicit.generation.max_new_tokens == 5, "an explicit value always wins"
+
+
+def test_each_cell_of_a_task_sweep_resolves_its_own_tasks_default_and_stores_the_number(tmp_path):
+    path = write(tmp_path, "sweep:\n  grid:\n    workload.task: [coco-caption, scienceqa-img, textvqa, caption]\n")
+    run = load_run_spec(path)
+    assert run.generation.max_new_tokens is None, "the run's base leaves it to each cell"
+    assert [c.config["generation.max_new_tokens"] for c in expand(run)] == [64, 16, 1024, 32]
+    pinned = plan(path, ["generation.max_new_tokens=8"])
+    assert [c.config["generation.max_new_tokens"] for c in pinned] == [8, 8, 8, 8]
+
+
+def test_the_default_run_is_unchanged():
+    """`vlmperf run` without a config sets its own 16 tokens; a bare cell of a generic task has 32."""
+    from vlmperf.config.spec import CellSpec
+
+    assert {c.spec.generation.max_new_tokens for c in plan(None)} == {16}
+    assert CellSpec().generation.max_new_tokens == 32

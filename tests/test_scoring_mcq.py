@@ -8,12 +8,13 @@ wrong expectation here cannot hide a wrong scorer.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from fixtures.oracles import load_oracle
 
 from vlmperf.errors import InputError
 from vlmperf.scoring.mcq import (
@@ -24,10 +25,7 @@ from vlmperf.scoring.mcq import (
     parse_choice,
 )
 
-_REF_PATH = Path(__file__).parent / "data" / "mcq" / "reference_sqa.py"
-_spec = importlib.util.spec_from_file_location("reference_sqa", _REF_PATH)
-reference = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reference)
+reference = load_oracle("mcq/reference_sqa.py")
 
 KELVIN = "\u212a"  # KELVIN SIGN: isupper() is True and lower() is the ASCII "k"
 CHOICES = ["dog", "cat", "light blue", "blue"]
@@ -430,7 +428,7 @@ def test_mcq_accuracy_names_its_references():
     out = mcq_accuracy({"q": "B"}, {"q": ["x", "y"]}, {"q": 1})
     source = f"EvolvingLMMs-Lab/lmms-eval lmms_eval/tasks/scienceqa/utils.py@{LMMS_EVAL_COMMIT}"
     assert LMMS_EVAL_COMMIT == "75571cfe0fa36ca5ec2e6aa2bb268f9d38295af3"
-    assert LMMS_EVAL_COMMIT in _REF_PATH.read_text()  # the oracle is a transcription of the same commit
+    assert LMMS_EVAL_COMMIT in Path(reference.__file__).read_text()  # the oracle is a transcription of the same commit
     for name in ("mcq_accuracy", "parse_failure_rate"):
         assert out[name].implementation == {
             "name": name, "rule": "lmms-eval sqa_process_results", "source": source, "version": "2",

@@ -7,22 +7,19 @@ vector below is also checked against them, so a wrong expectation here cannot hi
 
 from __future__ import annotations
 
-import importlib.util
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
+from fixtures.oracles import load_oracle
+
 from vlmperf.errors import InputError
 from vlmperf.scoring import vqa
 from vlmperf.scoring.textvqa import process_answer, question_accuracy, textvqa_accuracy
 
-_REF_PATH = Path(__file__).parent / "data" / "textvqa" / "reference_textvqa_eval.py"
-_spec = importlib.util.spec_from_file_location("reference_textvqa_eval", _REF_PATH)
-reference = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reference)
+reference = load_oracle("textvqa/reference_textvqa_eval.py")
 _LMMS = reference.EvalAIAnswerProcessor()
 _M4C = reference.M4CEvalAIAnswerProcessor()
 

@@ -8,13 +8,13 @@ wrong expectation here cannot hide a wrong scorer.
 
 from __future__ import annotations
 
-import importlib.util
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
+
+from fixtures.oracles import load_oracle
 
 from vlmperf.errors import InputError
 from vlmperf.scoring.vqa import (
@@ -29,10 +29,7 @@ from vlmperf.scoring.vqa import (
     vqa_accuracy,
 )
 
-_REF_PATH = Path(__file__).parent / "data" / "vqa" / "reference_vqa_eval.py"
-_spec = importlib.util.spec_from_file_location("reference_vqa_eval", _REF_PATH)
-reference = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reference)
+reference = load_oracle("vqa/reference_vqa_eval.py")
 _REF = reference.VQAEval(reference._QA({}), reference._QA({}))
 
 

@@ -73,7 +73,9 @@ def test_a_text_model_runs_the_text_task_in_a_sweep(text_model_dir, tmp_path):
         metrics = cell["metrics"]
         assert {"captions_per_request", "output_chars", "output_words", "latency_s"} <= set(metrics)
         assert metrics["vision_tokens"]["max"] == 0
-        assert "exactly one" in cell["info"]["quality"]["not_scored"], "3 built-in captions are no single reference"
+        # the built-in photos have 3 captions each: wer and cer score against the first, as jiwer would
+        assert {"wer", "cer"} <= set(metrics)
+        assert cell["info"]["quality"]["implementation"]["wer"]["reference"].startswith("each sample's first reference")
     _captions_match_outputs(out, outcome.run_id)
 
 

@@ -188,9 +188,18 @@ class Workload(Spec):
     )
     ocr_tokens: bool = Field(False, description="textvqa: give the OCR tokens in the prompt, as lmms-eval's ocr option")
     max_input_len: PositiveInt | None = Field(
-        None, description="token budget of the text prompt; longer prompts are cut (image tokens never are)"
+        None,
+        description="token budget of the text prompt; a longer prompt has the fields its task lets be cut shortened "
+        "(context, OCR tokens, then the question), never the choices or the instruction; a prompt that cannot fit "
+        "is an error. Image tokens and the system sentence are not counted",
     )
     image_size: PositiveInt | None = Field(None, description="resize images so the longer side is this many pixels")
+    system_prompt: str | None = Field(
+        None,
+        min_length=1,
+        description="a system sentence sent before the prompt: llava-vicuna-v1 (LLaVA's conv_vicuna_v1, as "
+        "lmms-eval's llava model sends it) or any other text, used as written; none: no system message",
+    )
 
     @model_validator(mode="after")
     def _dataset_settings_fit_the_source(self) -> Workload:
@@ -237,9 +246,16 @@ class Scenario(Spec):
 
 
 class Generation(Spec):
-    """Decoding settings. Greedy unless `do_sample` is set."""
+    """Decoding settings. Greedy unless `do_sample` is set.
 
-    max_new_tokens: PositiveInt = 32
+    `max_new_tokens` left unset (or null) is the task's default, resolved when the cell is validated,
+    so a cell's stored config and its id hold the number used (see `CellSpec`)."""
+
+    max_new_tokens: PositiveInt | None = Field(
+        None,
+        description="most tokens to generate; default: the task's (lmms-eval's for the study tasks: coco-caption 64, "
+        "scienceqa-img 16, textvqa 1024; 32 for caption, vqa, mcq, text)",
+    )
     mode: Literal["natural", "fixed"] = Field(
         "natural", description="natural: stop at EOS; fixed: exactly max_new_tokens (for speed work)"
     )
@@ -312,6 +328,7 @@ class CellSpec(Spec):
                 f"scenario kind {self.scenario.kind} does not apply to {self.target.kind} targets; use one of: "
                 + ", ".join(allowed)
             )
+        self._resolve_task_defaults()
         if self.target.kind == "endpoint" and self.workload.max_input_len is not None:
             raise ValueError(
                 "workload.max_input_len applies to local models (it cuts the prompt with the model's tokenizer); "
@@ -323,6 +340,16 @@ class CellSpec(Spec):
                 "(vLLM and SGLang accept target.extra_body: {ignore_eos: true} for fixed lengths)"
             )
         return self
+
+    def _resolve_task_defaults(self) -> None:
+        """Fill `generation.max_new_tokens` from the task when the config left it unset.
+
+        Only a cell resolves it: a run's base config (a RunSpec) keeps it unset, so a sweep over
+        `workload.task` gives each cell its own task's default; an explicit value always wins."""
+        if type(self) is not CellSpec or self.generation.max_new_tokens is not None:
+            return
+        default = TASKS[self.workload.task].max_new_tokens
+        object.__setattr__(self, "generation", self.generation.model_copy(update={"max_new_tokens": default}))
 
 
 class Sweep(Spec):

@@ -29,6 +29,7 @@ from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import RunQuality
 from vlmperf.runner.sink import CellSink
+from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
 
 if TYPE_CHECKING:
@@ -48,7 +49,10 @@ def _target_load(cell: Cell, plan: Plan, store: CellSink, run_id: str, events: R
     target = spec.target
     assert isinstance(target, EndpointTarget)
     samples = plan.workload_for(cell).samples
-    template, prompts = workload_prompts(spec.workload.task, spec.workload.prompt, samples, ocr=spec.workload.ocr_tokens)
+    workload = spec.workload
+    template, prompts = workload_prompts(
+        workload.task, workload.prompt, samples, ocr=workload.ocr_tokens, system_prompt=workload.system_prompt
+    )
 
     def keep(seq: int, record: dict[str, Any]) -> None:
         store.add_record(run_id, cell.id, seq, record)
@@ -135,7 +139,8 @@ def _finish(
         "stopped_early": load.stopped,
         "warmup_errors": load.warmup_errors,
         "prompt_template": template,
-        "prompt_hash": prompt_hash(template),
+        "prompt_hash": prompt_hash(template, system_text(cell.spec.workload.system_prompt)),
+        "system_prompt": system_text(cell.spec.workload.system_prompt),
         "samples": len(workload.samples),
         "requests": len(load.records),
         "quality": scoring_info,

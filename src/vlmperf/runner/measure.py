@@ -39,6 +39,7 @@ from vlmperf.metrics.caption_list import count_captions
 from vlmperf.runner.energy_context import CellEnergy, RunWindow
 from vlmperf.runner.flop_pass import FlopPass
 from vlmperf.workloads.sample import Sample
+from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
 
 OnRecord = Callable[[int, dict[str, Any]], None]
@@ -82,7 +83,10 @@ class CellMeasurement:
     ) -> None:
         workload = spec.workload
         self._answers_captions = get_task(workload.task).answers_captions
-        self.template, self._prompts = workload_prompts(workload.task, workload.prompt, samples, ocr=workload.ocr_tokens)
+        self.template, self._prompts = workload_prompts(
+            workload.task, workload.prompt, samples, ocr=workload.ocr_tokens, system_prompt=workload.system_prompt
+        )
+        self._system = system_text(workload.system_prompt)
         self._loaded = loaded
         self._spec = spec
         self._samples = samples
@@ -148,6 +152,7 @@ class CellMeasurement:
             "input_tokens": batch.input_tokens,
             "vision_tokens": batch.vision_tokens,
             "truncated_tokens": batch.truncated_tokens,
+            "truncated_fields": batch.truncated_fields,
             "output_tokens": result.output_tokens,
             "outputs": result.outputs,
             "captions": [count_captions(o) for o in result.outputs] if self._answers_captions else None,
@@ -258,7 +263,8 @@ class CellMeasurement:
             "memory_source": self._memory.source,
             "generation_config": {k: v for k, v in self._config.to_diff_dict().items() if k != "transformers_version"},
             "prompt_template": self.template,
-            "prompt_hash": prompt_hash(self.template),
+            "prompt_hash": prompt_hash(self.template, self._system),
+            "system_prompt": self._system,
             "samples": len(self._samples),
             "timed_runs": self.runs,
             "windows": self.windows,

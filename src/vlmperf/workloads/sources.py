@@ -46,7 +46,10 @@ def _dataset(workload: Workload) -> LoadedWorkload:
             "only coco-caption, textvqa and scienceqa-img have a default dataset"
         )
     columns = workload.columns or (preset.columns if preset else GENERIC_COLUMNS[task.column_preset])
-    subset = load_dataset_samples(source.model_copy(update={"limit": workload.limit, "seed": workload.seed}), columns)
+    fallback_paths = preset.fallback_paths if preset and workload.dataset is None else ()  # a user's id: as given
+    subset = load_dataset_samples(
+        source.model_copy(update={"limit": workload.limit, "seed": workload.seed}), columns, fallback_paths=fallback_paths
+    )
     failed = [{"id": f.id, "index": f.index, "reason": f.reason} for f in subset.failed]
     return LoadedWorkload(subset.samples, failed, subset.provenance.to_dict())
 

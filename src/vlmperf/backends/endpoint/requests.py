@@ -2,7 +2,8 @@
 
 Images are encoded once per sample (base64 data URLs, or the sample's own URLs: a dataset column
 mapped to `Sample.meta["image_urls"]`, a string or a list), the body is the
-OpenAI chat format with the prompt after the images, and it is serialised to bytes with orjson up
+OpenAI chat format with the prompt after the images (after a system message holding the prompt's
+system sentence, when `workload.system_prompt` gives one), and it is serialised to bytes with orjson up
 front, so a request's timing covers only the network and the server. Fields are sent only when
 asked: `max_tokens` always, `temperature`/`top_p` only with sampling, `n` only above 1, the
 preset's usage option only when streaming, `extra_body` as given; a field the preset says the
@@ -22,6 +23,7 @@ from PIL import Image
 from vlmperf.backends.endpoint.presets import PRESETS
 from vlmperf.config.spec import EndpointTarget, Generation
 from vlmperf.errors import InputError
+from vlmperf.workloads.prompt import Prompt
 from vlmperf.workloads.sample import Sample
 
 _MIME = {"jpeg": "image/jpeg", "png": "image/png"}
@@ -73,17 +75,24 @@ def _image_parts(sample: Sample, target: EndpointTarget) -> list[EncodedImage]:
     return [EncodedImage(str(url), 0, image.width * image.height) for url, image in zip(urls, sample.images)]
 
 
-def request_body(target: EndpointTarget, generation: Generation, prompt: str, images: list[EncodedImage]) -> dict[str, Any]:
+def request_body(
+    target: EndpointTarget, generation: Generation, prompt: Prompt | str, images: list[EncodedImage]
+) -> dict[str, Any]:
     """The chat-completion body for one sample (see the module docstring for which fields are sent)."""
     preset = PRESETS[target.preset]
+    text = str(prompt)
     if images:
         content: Any = [{"type": "image_url", "image_url": {"url": image.url}} for image in images]
-        content.append({"type": "text", "text": prompt})
+        content.append({"type": "text", "text": text})
     else:
-        content = prompt
+        content = text
+    messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
+    system = prompt.system if isinstance(prompt, Prompt) else None
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
     body: dict[str, Any] = {
         "model": preset.model_id(target.model, target.provider),
-        "messages": [{"role": "user", "content": content}],
+        "messages": messages,
         "max_tokens": generation.max_new_tokens,
         "stream": target.stream,
     }
@@ -102,7 +111,7 @@ def request_body(target: EndpointTarget, generation: Generation, prompt: str, im
 
 
 def prepare_requests(
-    samples: list[Sample], prompts: dict[str, str], target: EndpointTarget, generation: Generation
+    samples: list[Sample], prompts: dict[str, Prompt] | dict[str, str], target: EndpointTarget, generation: Generation
 ) -> list[PreparedRequest]:
     """One serialised request per sample, in sample order."""
     prepared = []

@@ -1,8 +1,11 @@
 """Turn samples into one left-padded model batch, through the model's own processor and chat template.
 
 Each sample brings its own list of images (one list per sample, so samples with different image
-counts batch correctly). The text prompt is cut to `max_input_len` tokens before the template is
-applied: image tokens are never cut, and how many text tokens were cut is recorded per sample.
+counts batch correctly). The text prompt is fitted to `max_input_len` tokens before the template is
+applied, cutting only what its task lets be cut (`prompt_budget`): image tokens are never cut, and
+how many text tokens were cut, and from which fields, is recorded per sample. A prompt's system
+sentence (`workload.system_prompt`) goes to the chat template as a system message; a template that
+drops it is an error, not a silent omission.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from typing import Any
 import torch
 
 from vlmperf.backends.local.loading import LoadedModel
+from vlmperf.backends.local.prompt_budget import fit_prompt
 from vlmperf.errors import InputError
+from vlmperf.workloads.prompt import Prompt
 from vlmperf.workloads.sample import Sample
 
 
@@ -27,26 +32,20 @@ class PreparedBatch:
     vision_tokens: list[int]
     truncated_tokens: list[int]
     prompt_length: int
+    truncated_fields: list[list[str]] | None = None
+    """Per sample, the prompt fields cut to fit max_input_len, first to last (`end`: a plain prompt cut at its end)."""
 
 
-def truncate_prompt(tokenizer: Any, prompt: str, max_tokens: int | None) -> tuple[str, int]:
-    """The prompt cut to `max_tokens` tokens (without special tokens), and how many were cut."""
-    if max_tokens is None:
-        return prompt, 0
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    if len(ids) <= max_tokens:
-        return prompt, 0
-    return tokenizer.decode(ids[:max_tokens], skip_special_tokens=False), len(ids) - max_tokens
-
-
-def _chat_text(loaded: LoadedModel, sample: Sample, prompt: str) -> str:
-    """The prompt in the model's own chat template (a text-only model without one reads it raw)."""
+def chat_text(loaded: LoadedModel, sample: Sample, prompt: str, system: str | None = None) -> str:
+    """The prompt in the model's own chat template, after a system message when `system` is given
+    (a text-only model without a template reads the prompt raw, after the system sentence and a space)."""
     owner = loaded.processor
     has_template = getattr(owner, "chat_template", None) is not None
     if not loaded.multimodal:
         if not has_template:
-            return prompt
+            return f"{system} {prompt}" if system else prompt
         messages = [{"role": "user", "content": prompt}]
+        system_message = {"role": "system", "content": system}
     else:
         if not has_template:
             raise InputError(
@@ -55,15 +54,30 @@ def _chat_text(loaded: LoadedModel, sample: Sample, prompt: str) -> str:
             )
         content = [{"type": "image"} for _ in sample.images] + [{"type": "text", "text": prompt}]
         messages = [{"role": "user", "content": content}]
-    return owner.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        system_message = {"role": "system", "content": [{"type": "text", "text": system}]}
+    if system:
+        messages.insert(0, system_message)
+    text = owner.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    if system and system not in text:
+        raise InputError(
+            "this model's chat template drops system messages, so workload.system_prompt would not reach the model; "
+            "leave system_prompt out for this model, or give it a template that writes system messages"
+        )
+    return text
 
 
 def prepare_batch(
-    loaded: LoadedModel, samples: list[Sample], prompts: list[str], *, max_input_len: int | None, device: str
+    loaded: LoadedModel, samples: list[Sample], prompts: list[Prompt | str], *, max_input_len: int | None, device: str
 ) -> PreparedBatch:
-    """Processor outputs for a batch, moved to the device, floating tensors in the model's dtype."""
-    cut = [truncate_prompt(loaded.tokenizer, prompt, max_input_len) for prompt in prompts]
-    texts = [_chat_text(loaded, sample, prompt) for sample, (prompt, _) in zip(samples, cut)]
+    """Processor outputs for a batch, moved to the device, floating tensors in the model's dtype.
+
+    `prompts` are the task's structured prompts (cut by field, with their system sentence) or
+    plain strings (cut at the end, no system sentence)."""
+    cut = [fit_prompt(loaded.tokenizer, p, max_input_len, s.id) for s, p in zip(samples, prompts)]
+    texts = [
+        chat_text(loaded, sample, fitted.text, prompt.system if isinstance(prompt, Prompt) else None)
+        for sample, prompt, fitted in zip(samples, prompts, cut)
+    ]
     bos = loaded.tokenizer.bos_token
     add_special_tokens = not (bos and all(text.startswith(bos) for text in texts))  # the template may add BOS itself
     if loaded.multimodal:
@@ -96,6 +110,7 @@ def prepare_batch(
         sample_ids=[s.id for s in samples],
         input_tokens=attention.sum(dim=1).tolist(),
         vision_tokens=[int(v) for v in vision.tolist()],
-        truncated_tokens=[n for _, n in cut],
+        truncated_tokens=[fitted.cut_tokens for fitted in cut],
         prompt_length=int(input_ids.shape[1]),
+        truncated_fields=[list(fitted.cut_fields) for fitted in cut],
     )

@@ -15,7 +15,9 @@ from typing import Any
 
 LLAVA_CHAT_TEMPLATE = (
     "{% for message in messages %}"
-    "{% if message['role'] == 'user' %}USER: "
+    "{% if message['role'] == 'system' %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %} "
+    "{% elif message['role'] == 'user' %}USER: "
     "{% for item in message['content'] %}"
     "{% if item['type'] == 'image' %}<image>\n"
     "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}"
@@ -27,7 +29,9 @@ LLAVA_CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
-"""The llava-1.5 conversation format ("USER: <image>\\n{prompt} ASSISTANT:")."""
+"""The llava-1.5 conversation format ("USER: <image>\\n{prompt} ASSISTANT:"), after the system
+sentence and a space when a system message is given, as llava-hf's own template writes it (its
+system text has no role prefix), which is LLaVA's conv_vicuna_v1 "<system> USER: ... ASSISTANT:"."""
 
 
 @dataclass(frozen=True)

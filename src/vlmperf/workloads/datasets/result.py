@@ -32,6 +32,8 @@ class FailedSample:
 class Provenance:
     """Which rows were used, precisely enough to take the same rows again.
 
+    `path` is the dataset actually read: a preset that fell back to a former hub id records that
+    id here, and `requested_path` keeps the one asked for first (they are equal otherwise).
     `revision` is the commit the hub resolved the request to when `datasets` tells it, else the
     requested revision (`requested_revision` keeps what was asked). `selection` says how the rows
     were chosen: `all`, `random` (sorted `random.Random(seed).sample(range(n), limit)`), `first`
@@ -41,6 +43,7 @@ class Provenance:
 
     kind: str
     path: str
+    requested_path: str
     name: str | None
     split: str | None
     requested_revision: str | None

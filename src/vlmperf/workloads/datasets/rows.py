@@ -2,7 +2,12 @@
 
 A row whose image or references cannot be used becomes a FailedSample with its id and the
 reason: one bad row among thousands must be recorded, not crash the run. What is wrong with the
-dataset as a whole (a mapped column that does not exist, duplicate ids) is an InputError.
+dataset as a whole (a mapped column that does not exist, duplicate ids, references that are empty
+in every selected row) is an InputError.
+
+Empty references: a split whose answers are withheld (TextVQA's test split holds empty answers)
+would be scored as all wrong. A row whose mapped caption or answer column holds nothing but empty
+text is therefore not a sample; when that is every selected row, the split itself is refused.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ class RowError(Exception):
     """One row's value is unusable; the message names the column."""
 
 
+class EmptyReferenceError(RowError):
+    """A row's mapped reference column holds no non-empty text."""
+
+
 def require_columns(columns: ColumnMap, available: Iterable[str], where: str) -> None:
     """Raise InputError naming every mapped column the dataset lacks, and the columns it has."""
     have = list(available)
@@ -59,13 +68,24 @@ def build_samples(
     """Samples and failed samples from (row index, row) pairs; ids must be unique across both."""
     samples: list[Sample] = []
     failed: list[FailedSample] = []
+    empty: list[int] = []
     for index, row in rows:
         sample_id = _row_id(row, index, columns)
         try:
             samples.append(_sample(row, index, sample_id, columns, base_meta, image_root))
         except (RowError, ImageDecodeError) as exc:
             failed.append(FailedSample(id=sample_id or f"row-{index}", index=index, reason=str(exc)))
+            if isinstance(exc, EmptyReferenceError):
+                empty.append(index)
     _require_unique_ids([s.id for s in samples] + [f.id for f in failed], columns, where)
+    if not samples and failed and len(empty) == len(failed):
+        split = base_meta.get("split")
+        raise InputError(
+            f"{where}{f', split {split!r},' if split else ''} has empty {' and '.join(empty_columns(columns))} "
+            "references in every selected row (withheld, as in TextVQA's test split), so it cannot be scored: "
+            "use a split with references (e.g. validation), or map that column to null in workload.columns "
+            "to measure speed only"
+        )
     return samples, failed
 
 
@@ -89,10 +109,14 @@ def _sample(
     if sample_id is None:
         raise RowError(f"row {index} has no usable id in column {columns.id!r}")
     choices = _texts(row, columns.choices)
+    captions, answers = _texts(row, columns.captions), _texts(row, columns.answers)
+    for column, texts in ((columns.captions, captions), (columns.answers, answers)):
+        if column is not None and not any(text.strip() for text in texts):
+            raise EmptyReferenceError(f"row {index}: column {column!r} holds no reference (only empty text)")
     references = References(
-        captions=_texts(row, columns.captions),
+        captions=captions,
         question=_text(row, columns.question),
-        answers=_texts(row, columns.answers),
+        answers=answers,
         choices=choices,
         answer_index=_answer_index(row, columns.answer_index, len(choices)),
     )
@@ -101,6 +125,11 @@ def _sample(
     images = decode_images(row.get(columns.image), image_root) if columns.image else ()
     meta = {**base_meta, "row_index": index, **{key: row.get(column) for key, column in columns.meta.items()}}
     return Sample(id=sample_id, images=images, references=references, meta=meta)
+
+
+def empty_columns(columns: ColumnMap) -> list[str]:
+    """The mapped reference columns (captions, answers) that the empty-reference rule reads."""
+    return [repr(column) for column in (columns.captions, columns.answers) if column is not None]
 
 
 def _text(row: Mapping[str, Any], column: str | None) -> str | None:

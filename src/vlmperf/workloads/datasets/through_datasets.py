@@ -2,9 +2,19 @@
 
 One code path for the three: `load_dataset_builder` then `as_dataset` (after
 `download_and_prepare`) or `as_streaming_dataset`, which is exactly what `datasets.load_dataset`
-does inside; we call the steps ourselves only to read the commit the hub resolved the revision
-to (`builder.base_path` is `hf://datasets/<id>@<sha>`). A local folder laid out like a hub repo
-takes the same path as the hub, which is how the tests exercise it without a network.
+does inside; we call the steps ourselves to read the commit the hub resolved the revision to
+(`builder.base_path` is `hf://datasets/<id>@<sha>`) and to fetch only the split used.
+
+Fetching one split: a builder made from the repo alone prepares every split it lists
+(`download_and_prepare` has no split argument in `datasets` 5.2), which for TextVQA is about 8 GB
+to read 500 validation rows. So the first builder only lists the repo (its resolved commit, its
+splits' files, the card's split sizes); a second builder is made with `data_files` holding just
+the chosen split's files, as resolved by the first (`hf://datasets/<id>@<sha>/...` for the hub, at
+that same commit), and that one is prepared or streamed. Its cache entry is its own (`datasets`
+hashes the data files into the config id), so it never mixes with a full preparation.
+
+A local folder laid out like a hub repo takes the same path as the hub, which is how the tests
+exercise it without a network.
 
 `datasets` is imported lazily: it is the `quality` extra, and reading results must not pay for it.
 """
@@ -34,6 +44,10 @@ def resolved_commit(base_path: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+class DatasetNotOpened(InputError):
+    """The dataset itself could not be opened (not found, unreachable, offline): a preset may try its former id."""
+
+
 def load_rows(source: DatasetSource, columns: ColumnMap, cache_dir: str | None) -> RawRows:
     """Select rows of a hub / parquet / imagefolder source, checking the mapped columns first."""
     datasets = _import_datasets()
@@ -41,15 +55,16 @@ def load_rows(source: DatasetSource, columns: ColumnMap, cache_dir: str | None) 
     where = _describe(source)
     with _quiet(datasets):
         try:
-            builder = datasets.load_dataset_builder(**builder_args, cache_dir=cache_dir)
+            listing = datasets.load_dataset_builder(**builder_args, cache_dir=cache_dir)
         except (FileNotFoundError, ConnectionError, ValueError) as exc:  # DatasetNotFoundError is a FileNotFoundError
             remote = source.kind == "hub" and image_root is None
             hint = f" (and there is no local folder {source.path})" if remote else ""
-            raise InputError(f"cannot open {where}{hint}: {exc}") from exc
-        split = _pick_split(builder, source, where)
-        revision = resolved_commit(getattr(builder, "base_path", None)) or source.revision
+            raise DatasetNotOpened(f"cannot open {where}{hint}: {exc}") from exc
+        split = _pick_split(listing, source, where)
+        revision = resolved_commit(getattr(listing, "base_path", None)) or source.revision
+        builder = _split_builder(datasets, listing, builder_args, split, revision, cache_dir, where)
         if source.streaming:
-            raw = _stream_rows(datasets, builder, split, source, columns, where)
+            raw = _stream_rows(datasets, builder, split, source, columns, where, _declared_rows(listing, split, source))
         else:
             raw = _indexed_rows(datasets, builder, split, source, columns, where)
     return replace(
@@ -98,6 +113,25 @@ def _parquet_files(path: str) -> list[str]:
     return files
 
 
+def _split_builder(
+    datasets: Any, listing: Any, builder_args: dict[str, Any], split: str, revision: str | None,
+    cache_dir: str | None, where: str,
+) -> Any:
+    """A builder over the chosen split's files only (the listing itself when it has no other split)."""
+    data_files = listing.config.data_files or {}
+    if len(data_files) <= 1 or split not in data_files:
+        return listing
+    args = {**builder_args, "data_files": {split: list(data_files[split])}}
+    if listing.info.features is not None:  # given data_files, `datasets` drops the card's column types
+        args["features"] = listing.info.features
+    if "revision" in args:
+        args["revision"] = revision  # the commit the listing resolved, so both read the same files
+    try:
+        return datasets.load_dataset_builder(**args, cache_dir=cache_dir)
+    except (FileNotFoundError, ConnectionError, ValueError) as exc:
+        raise InputError(f"cannot open split {split!r} of {where}: {exc}") from exc
+
+
 def _pick_split(builder: Any, source: DatasetSource, where: str) -> str:
     """The split to read: the requested one if it exists, else the only one there is."""
     data_files = builder.config.data_files or {}
@@ -123,7 +157,7 @@ def _indexed_rows(
         if prepared is not None and prepared.num_examples == 0:  # `datasets` refuses to open an empty split
             _require_rows(0, where, split)
         dataset = builder.as_dataset(split=split)
-    except (FileNotFoundError, ConnectionError, ValueError) as exc:
+    except (FileNotFoundError, ConnectionError, ValueError, datasets.exceptions.DatasetGenerationError) as exc:
         raise InputError(f"cannot read split {split!r} of {where}: {exc}") from exc
     require_columns(columns, dataset.column_names, where)
     _require_rows(len(dataset), where, split)
@@ -134,9 +168,10 @@ def _indexed_rows(
 
 
 def _stream_rows(
-    datasets: Any, builder: Any, split: str, source: DatasetSource, columns: ColumnMap, where: str
+    datasets: Any, builder: Any, split: str, source: DatasetSource, columns: ColumnMap, where: str, n: int | None
 ) -> RawRows:
-    """Read the split as a stream; see `selection` for how a subset is chosen without random access."""
+    """Read the split as a stream; see `selection` for how a subset is chosen without random access.
+    `n` is the split's length when known without reading it (`_declared_rows`)."""
     try:
         stream = builder.as_streaming_dataset(split=split)
     except (FileNotFoundError, ConnectionError, ValueError) as exc:
@@ -144,7 +179,6 @@ def _stream_rows(
     if stream.column_names is not None:
         require_columns(columns, stream.column_names, where)
     rows = _checked(_undecoded(datasets, stream, columns), columns, where)
-    n = _declared_rows(builder, split, source)
     if n is not None:
         _require_rows(n, where, split)
         indices, selection = choose_indices(n, source.limit, source.seed, source.selection)

@@ -1,0 +1,88 @@
+"""workload.max_input_len cuts what the task lets be cut (ScienceQA: the context first, then the
+question), never the choices or the instruction, records what it cut, and refuses a budget that
+could only be met by cutting those; a plain string prompt is still cut at its end."""
+
+from __future__ import annotations
+
+import pytest
+
+from vlmperf.backends.local.inputs import prepare_batch
+from vlmperf.backends.local.prompt_budget import fit_prompt
+from vlmperf.config.spec import Workload
+from vlmperf.errors import InputError
+from vlmperf.workloads.sample import References, Sample
+from vlmperf.workloads.sources import load_samples
+from vlmperf.workloads.tasks import get_task
+
+INSTRUCTION = "Answer with the option's letter from the given choices directly."
+# Words the tiny model's stand-in tokenizer knows, so a cut field decodes back to its own words.
+NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+HINT = " ".join(f"the picture shows {n} red squares beside the tree" for n in NUMBERS)
+QUESTION = "Which of these things is in the picture on the left side of the road near the tree?"
+CHOICES = ("red", "green", "blue", "yellow")
+
+
+@pytest.fixture(scope="module")
+def sample():
+    (photo,) = load_samples(Workload(limit=1))
+    return Sample("sqa-1", photo.images, References(question=QUESTION, choices=CHOICES, answer_index=0), {"hint": HINT})
+
+
+def count(tiny_llava, text: str) -> int:
+    return len(tiny_llava.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def fitted(tiny_llava, sample, budget):
+    """The prompt, the prepared batch, and the text sent (before the chat template)."""
+    prompt = get_task("scienceqa-img").prompt_parts_for(sample)
+    batch = prepare_batch(tiny_llava, [sample], [prompt], max_input_len=budget, device="cpu")
+    return prompt, batch, fit_prompt(tiny_llava.tokenizer, prompt, budget, sample.id).text
+
+
+def test_the_context_is_cut_first_and_the_choices_and_instruction_stay(tiny_llava, sample):
+    prompt, full_batch, _ = fitted(tiny_llava, sample, None)
+    full = count(tiny_llava, prompt.text)
+    without_context = count(tiny_llava, prompt.with_body("context", "").text)
+    budget = (full + without_context) // 2  # met by cutting part of the context
+    _, batch, text = fitted(tiny_llava, sample, budget)
+    assert batch.truncated_fields == [["context"]]
+    assert text.startswith("Context: the picture shows one red squares") and "ten red squares" not in text
+    assert QUESTION in text and text.endswith("A. red\nB. green\nC. blue\nD. yellow\n" + INSTRUCTION)
+    cut = full_batch.input_tokens[0] - batch.input_tokens[0]
+    assert batch.truncated_tokens == [cut] and 0 < cut <= full - budget + 2, "the metric counts the tokens cut"
+    assert count(tiny_llava, prompt.with_body("context", "").text) < budget
+
+
+def test_then_the_question_from_its_end_once_the_context_is_gone(tiny_llava, sample):
+    prompt, full_batch, _ = fitted(tiny_llava, sample, None)
+    without_context = count(tiny_llava, prompt.with_body("context", "").text)
+    _, batch, text = fitted(tiny_llava, sample, without_context - 5)
+    assert batch.truncated_fields == [["context", "question"]]
+    assert "Context" not in text and "red squares" not in text, "an emptied context takes its label with it"
+    assert text.startswith("Which of these things") and QUESTION not in text
+    assert text.endswith("A. red\nB. green\nC. blue\nD. yellow\n" + INSTRUCTION)
+    assert batch.truncated_tokens == [full_batch.input_tokens[0] - batch.input_tokens[0]]
+
+
+def test_a_budget_only_met_by_cutting_choices_or_instruction_is_refused_with_the_budget_that_fits(tiny_llava, sample):
+    prompt = get_task("scienceqa-img").prompt_parts_for(sample)
+    floor = count(tiny_llava, prompt.with_body("context", "").with_body("question", "").text)
+    with pytest.raises(InputError, match=rf"sample 'sqa-1'.*never cut.*raise max_input_len to {floor} or more"):
+        fitted(tiny_llava, sample, floor - 1)
+    _, batch, text = fitted(tiny_llava, sample, floor)
+    assert batch.truncated_fields == [["context", "question"]] and INSTRUCTION in text
+
+
+def test_a_prompt_that_fits_is_not_touched_and_records_nothing_cut(tiny_llava, sample):
+    prompt, batch, _ = fitted(tiny_llava, sample, 10_000)
+    assert batch.truncated_tokens == [0] and batch.truncated_fields == [[]]
+
+
+def test_the_parts_render_exactly_the_template():
+    task = get_task("scienceqa-img")
+    sample = Sample("s", (), References(question="Q?", choices=("a", "b")), {"hint": "H."})
+    assert task.prompt_parts_for(sample).text == task.default_prompt.format(
+        context="Context: H.\n", question="Q?", choices="A. a\nB. b"
+    )
+    braces = task.prompt_parts_for(sample, "{{literal}} {question!r:>6}")
+    assert braces.text == "{literal}   'Q?'" and braces.fields() == [], "a formatted field is template text"
