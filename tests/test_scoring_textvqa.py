@@ -1,8 +1,8 @@
 """TextVQA accuracy (task `textvqa`): the EvalAI answer processor, the 10-answer formula, and
 agreement with lmms-eval's textvqa task and LLaVA's m4c evaluator.
 
-Both references are transcribed in tests/data/textvqa/reference_textvqa_eval.py; each hand-written
-vector below is also checked against them, so a wrong expectation here cannot hide a wrong scorer.
+Both references are transcribed in tests/data/textvqa/ (reference_textvqa_eval.py and
+reference_m4c_evaluator.py); each hand-written vector below is also checked against them, so a wrong expectation here cannot hide a wrong scorer.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from vlmperf.scoring import vqa
 from vlmperf.scoring.textvqa import process_answer, question_accuracy, textvqa_accuracy
 
 reference = load_oracle("textvqa/reference_textvqa_eval.py")
+m4c_reference = load_oracle("textvqa/reference_m4c_evaluator.py")
 _LMMS = reference.EvalAIAnswerProcessor()
-_M4C = reference.M4CEvalAIAnswerProcessor()
+_M4C = m4c_reference.M4CEvalAIAnswerProcessor()
 
 
 def lmms_question(prediction: str, answers: list[str]) -> float:
@@ -30,7 +31,7 @@ def lmms_question(prediction: str, answers: list[str]) -> float:
 
 
 def m4c_question(prediction: str, answers: list[str]) -> float:
-    per_question, _ = reference.m4c_accuracy({"q": prediction}, {"q": answers})
+    per_question, _ = m4c_reference.m4c_accuracy({"q": prediction}, {"q": answers})
     return per_question[0]
 
 
@@ -295,7 +296,7 @@ def test_textvqa_accuracy_equals_both_on_a_seeded_set():
         answers[f"q{i:03d}"] = gts
     result = textvqa_accuracy(predictions, answers)
     lmms_per_question, lmms_value = reference.lmms_eval_accuracy(predictions, answers)
-    m4c_per_question, m4c_value = reference.m4c_accuracy(predictions, answers)
+    m4c_per_question, m4c_value = m4c_reference.m4c_accuracy(predictions, answers)
     assert list(result.per_sample) == lmms_per_question
     assert result.value == pytest.approx(lmms_value, abs=1e-12)
     assert result.value == pytest.approx(m4c_value, abs=1e-12)

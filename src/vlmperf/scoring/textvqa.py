@@ -6,8 +6,9 @@ rules give different numbers on the same outputs. The rule followed here is lmms
 `textvqa_process_results` (lmms_eval/tasks/textvqa/utils.py) with its `EvalAIAnswerProcessor`
 (lmms_eval/tasks/_task_utils/vqa_eval_metric.py), at lmms-eval 75571cfe; LLaVA's
 `llava/eval/m4c_evaluator.py` (`EvalAIAnswerProcessor`, `TextVQAAccuracyEvaluator`) at c121f043
-computes the same figure. `tests/data/textvqa/reference_textvqa_eval.py` transcribes both; the
-tests compare this module with each and the two with each other.
+computes the same figure. `tests/data/textvqa/reference_textvqa_eval.py` and
+`reference_m4c_evaluator.py` transcribe them; the tests compare this module with each and the two
+with each other.
 
 How one question is scored:
 
