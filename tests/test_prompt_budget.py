@@ -1,13 +1,14 @@
 """workload.max_input_len cuts what the task lets be cut (ScienceQA: the context first, then the
 question), never the choices or the instruction, records what it cut, and refuses a budget that
-could only be met by cutting those; a plain string prompt is still cut at its end."""
+could only be met by cutting those (a cell leaves such samples out and names them); a plain string
+prompt is still cut at its end."""
 
 from __future__ import annotations
 
 import pytest
 
 from vlmperf.backends.local.inputs import prepare_batch
-from vlmperf.backends.local.prompt_budget import fit_prompt
+from vlmperf.backends.local.prompt_budget import fit_prompt, within_budget
 from vlmperf.config.spec import Workload
 from vlmperf.errors import InputError
 from vlmperf.workloads.sample import References, Sample
@@ -73,6 +74,22 @@ def test_a_budget_only_met_by_cutting_choices_or_instruction_is_refused_with_the
     assert batch.truncated_fields == [["context", "question"]] and INSTRUCTION in text
 
 
+def test_a_cell_leaves_out_the_samples_that_cannot_fit_and_names_the_budget_each_needs(tiny_llava, sample):
+    task = get_task("scienceqa-img")
+    short = Sample("short", sample.images, References(question="Which?", choices=("red", "blue"), answer_index=0), {})
+    prompts = {s.id: task.prompt_parts_for(s) for s in (sample, short)}
+    floor = count(tiny_llava, prompts["sqa-1"].with_body("context", "").with_body("question", "").text)
+    fits_short = count(tiny_llava, prompts["short"].text)
+    assert fits_short < floor, "the short sample fits a budget the long one cannot meet"
+    kept, over = within_budget(tiny_llava.tokenizer, [sample, short], prompts, floor - 1)
+    assert [s.id for s in kept] == ["short"] and over == {"sqa-1": floor}
+    assert within_budget(tiny_llava.tokenizer, [sample, short], prompts, None) == ([sample, short], {})
+    short_floor = count(tiny_llava, prompts["short"].with_body("question", "").text)  # the smallest of all
+    message = rf"fits workload.max_input_len 1 .*never cut.*raise it to {short_floor} or more"
+    with pytest.raises(InputError, match=message):
+        within_budget(tiny_llava.tokenizer, [sample, short], prompts, 1)
+
+
 def test_a_prompt_that_fits_is_not_touched_and_records_nothing_cut(tiny_llava, sample):
     prompt, batch, _ = fitted(tiny_llava, sample, 10_000)
     assert batch.truncated_tokens == [0] and batch.truncated_fields == [[]]
@@ -86,3 +103,32 @@ def test_the_parts_render_exactly_the_template():
     )
     braces = task.prompt_parts_for(sample, "{{literal}} {question!r:>6}")
     assert braces.text == "{literal}   'Q?'" and braces.fields() == [], "a formatted field is template text"
+
+
+@pytest.mark.slow
+def test_a_run_measures_the_samples_that_fit_and_names_those_left_out(tiny_llava, vlmperf_cache, tmp_path, monkeypatch):
+    from vlmperf import api as vp
+
+    monkeypatch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
+    samples = load_samples(Workload(task="mcq", limit=10))
+    task = get_task("mcq")
+    floors = {
+        s.id: count(tiny_llava, task.prompt_parts_for(s).with_body("context", "").with_body("question", "").text)
+        for s in samples
+    }
+    budget = sorted(floors.values())[len(floors) // 2]  # some samples fit it, some cannot
+    left_out = {sample_id: floor for sample_id, floor in floors.items() if floor > budget}
+    assert left_out and len(left_out) < len(floors)
+    overrides = [
+        "workload.task=mcq", f"workload.max_input_len={budget}", "measure.min_runs=1", "measure.warmup_runs=0",
+        "measure.flops=false", "generation.max_new_tokens=2", "sweep.grid.scenario.batch_size=[2]",
+    ]
+    outcome = vp.run(overrides=overrides, out=tmp_path / "results")
+    assert outcome.failed == 0
+    (cell,) = vp.report(outcome.run_id, out=tmp_path / "results")["cells"]
+    assert cell["info"]["over_budget"] == left_out
+    assert cell["info"]["samples"] == len(floors) - len(left_out)
+    assert any("left out" in warning for warning in cell["info"]["warnings"])
+    records = vp.records_frame(outcome.run_id, out=tmp_path / "results")
+    measured = {sample_id for ids in records["sample_ids"] for sample_id in ids}
+    assert measured == set(floors) - set(left_out), "only the samples that fit were measured"

@@ -190,8 +190,9 @@ class Workload(Spec):
     max_input_len: PositiveInt | None = Field(
         None,
         description="token budget of the text prompt; a longer prompt has the fields its task lets be cut shortened "
-        "(context, OCR tokens, then the question), never the choices or the instruction; a prompt that cannot fit "
-        "is an error. Image tokens and the system sentence are not counted",
+        "(context, OCR tokens, then the question), never the choices or the instruction; a sample whose prompt cannot "
+        "fit is left out and named in the cell's info (over_budget). Image tokens and the system sentence are not "
+        "counted",
     )
     image_size: PositiveInt | None = Field(None, description="resize images so the longer side is this many pixels")
     system_prompt: str | None = Field(

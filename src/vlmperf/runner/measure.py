@@ -28,6 +28,7 @@ from vlmperf.backends.local.compile import CompileMonitor
 from vlmperf.backends.local.generate import generate_kwargs, generation_config, timed_generate
 from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loading import LoadedModel
+from vlmperf.backends.local.prompt_budget import within_budget
 from vlmperf.config.spec import CellSpec
 from vlmperf.meters.clock import clock_for
 from vlmperf.meters.gpu_peaks import peak_flops_per_s
@@ -89,6 +90,8 @@ class CellMeasurement:
         self._system = system_text(workload.system_prompt)
         self._loaded = loaded
         self._spec = spec
+        # samples whose prompt cannot fit max_input_len are left out and named in the info, not cut wrong
+        samples, self._over_budget = within_budget(loaded.tokenizer, samples, self._prompts, workload.max_input_len)
         self._samples = samples
         self._on_record = on_record
         self._config = generation_config(loaded, spec.generation)
@@ -251,6 +254,12 @@ class CellMeasurement:
                 "random weights with generation.mode natural: output lengths (and so latency) depend on when a "
                 "random model happens to emit EOS; use generation.mode fixed for speed work"
             )
+        if self._over_budget:
+            warnings.append(
+                f"{len(self._over_budget)} sample(s) left out: their prompt does not fit workload.max_input_len "
+                f"{spec.workload.max_input_len} without cutting choices or instructions "
+                "(over_budget: the budget each needs)"
+            )
         if spec.target.compile != "off" and spec.measure.warmup_runs == 0:
             warnings.append(
                 "compile with measure.warmup_runs 0: compiling happened inside the first timed run (see recompiles); "
@@ -266,6 +275,7 @@ class CellMeasurement:
             "prompt_hash": prompt_hash(self.template, self._system),
             "system_prompt": self._system,
             "samples": len(self._samples),
+            "over_budget": self._over_budget,
             "timed_runs": self.runs,
             "windows": self.windows,
             "measured_s": self.measured_s,

@@ -8,6 +8,10 @@ them, that is an InputError naming the sample and the smallest budget that fits,
 multiple-choice figure measured on prompts without their choices or instruction would not be what
 it claims. A plain string (a caller that built its own prompt) keeps the old rule: its end is cut.
 
+A cell leaves out the samples whose prompt cannot fit (`within_budget`) and records each with the
+budget it needs, rather than failing whole: a sweep down to 50 tokens still measures every sample
+that fits, and says which did not. Only a cell where no sample fits fails.
+
 Tokens are counted with the model's tokenizer on the user prompt before the chat template is
 applied, without special tokens; `cut_tokens` is the full count minus the count of the text sent.
 """
@@ -19,6 +23,17 @@ from typing import Any
 
 from vlmperf.errors import InputError
 from vlmperf.workloads.prompt import Prompt
+from vlmperf.workloads.sample import Sample
+
+
+class PromptOverBudget(InputError):
+    """A prompt that cannot fit `max_input_len` without cutting what is never cut.
+
+    `needs` is the smallest budget that fits it."""
+
+    def __init__(self, message: str, needs: int) -> None:
+        super().__init__(message)
+        self.needs = needs
 
 
 @dataclass(frozen=True)
@@ -49,11 +64,35 @@ def fit_prompt(tokenizer: Any, prompt: Prompt | str, max_tokens: int | None, sam
         if left <= max_tokens:
             return FittedPrompt(current.text, full - left, tuple(cut))
     floor = _count(tokenizer, current.text)
-    raise InputError(
+    raise PromptOverBudget(
         f"sample {sample_id!r}: its prompt needs {floor} tokens even with {', '.join(cut) or 'nothing'} cut away "
         f"(choices and instructions are never cut), over workload.max_input_len {max_tokens}; "
-        f"raise max_input_len to {floor} or more"
+        f"raise max_input_len to {floor} or more",
+        floor,
     )
+
+
+def within_budget(
+    tokenizer: Any, samples: list[Sample], prompts: dict[str, Prompt | str], max_tokens: int | None
+) -> tuple[list[Sample], dict[str, int]]:
+    """The samples whose prompt fits `max_tokens` (all of them without a budget), and for each other
+    sample the smallest budget its prompt needs. When none fits, an InputError says what to raise it to."""
+    if max_tokens is None:
+        return samples, {}
+    kept: list[Sample] = []
+    over: dict[str, int] = {}
+    for sample in samples:
+        try:
+            fit_prompt(tokenizer, prompts[sample.id], max_tokens, sample.id)
+            kept.append(sample)
+        except PromptOverBudget as exc:
+            over[sample.id] = exc.needs
+    if not kept:
+        raise InputError(
+            f"no sample's prompt fits workload.max_input_len {max_tokens} (choices and instructions are never cut); "
+            f"raise it to {min(over.values())} or more"
+        )
+    return kept, over
 
 
 def _shorten(tokenizer: Any, prompt: Prompt, field: str, max_tokens: int) -> Prompt:
