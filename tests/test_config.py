@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from vlmperf.config.loader import apply_overrides, load_run_spec, parse_override
-from vlmperf.config.spec import RunSpec
+from vlmperf.config.spec import CellSpec, Generation, RunSpec
 from vlmperf.errors import ConfigError, VlmperfError
 from vlmperf.runner.plan import expand
 
@@ -383,11 +383,16 @@ def test_the_task_list_is_the_task_registry():
     ],
 )
 def test_max_new_tokens_defaults_to_the_tasks_lmms_eval_setting(task, tokens):
-    from vlmperf.config.spec import CellSpec
-
     assert CellSpec.model_validate({"workload": {"task": task}}).generation.max_new_tokens == tokens
     explicit = CellSpec.model_validate({"workload": {"task": task}, "generation": {"max_new_tokens": 5}})
     assert explicit.generation.max_new_tokens == 5, "an explicit value always wins"
+
+
+def test_an_unresolved_token_limit_is_never_sent_on():
+    # outside a cell, max_new_tokens is None; passing it on would let a server or transformers choose
+    with pytest.raises(ValueError, match="unresolved"):
+        Generation().token_limit()
+    assert CellSpec().generation.token_limit() == 32
 
 
 def test_each_cell_of_a_task_sweep_resolves_its_own_tasks_default_and_stores_the_number(tmp_path):

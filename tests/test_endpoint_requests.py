@@ -18,6 +18,9 @@ from vlmperf.workloads.sample import Sample
 IMAGE = Image.new("RGB", (40, 30), (200, 10, 10))
 
 
+GENERATION = Generation(max_new_tokens=32)  # as a cell resolves it
+
+
 def target(**fields) -> EndpointTarget:
     return EndpointTarget(**{"preset": "vllm", "base_url": "http://127.0.0.1:1/v1", "model": "m", **fields})
 
@@ -29,19 +32,22 @@ def test_a_body_carries_only_what_was_asked():
         "stream_options": {"include_usage": True},
     }
     sampled = request_body(
-        target(n=3, stream=False, extra_body={"top_k": 5}), Generation(do_sample=True, temperature=0.7), "x", []
+        target(n=3, stream=False, extra_body={"top_k": 5}),
+        Generation(max_new_tokens=32, do_sample=True, temperature=0.7),
+        "x",
+        [],
     )
     assert (sampled["temperature"], sampled["n"], sampled["top_k"], sampled["stream"]) == (0.7, 3, 5, False)
     assert "stream_options" not in sampled
 
 
 def test_hf_router_pins_the_provider_in_the_model_id():
-    body = request_body(EndpointTarget(preset="hf-router", model="org/name", provider="novita"), Generation(), "x", [])
+    body = request_body(EndpointTarget(preset="hf-router", model="org/name", provider="novita"), GENERATION, "x", [])
     assert body["model"] == "org/name:novita"
 
 
 def test_images_go_inline_as_data_urls_before_the_text():
-    (prepared,) = prepare_requests([Sample("s", (IMAGE,))], {"s": "What?"}, target(image_format="png"), Generation())
+    (prepared,) = prepare_requests([Sample("s", (IMAGE,))], {"s": "What?"}, target(image_format="png"), GENERATION)
     content = orjson.loads(prepared.body)["messages"][0]["content"]
     assert content[-1] == {"type": "text", "text": "What?"}
     url = content[0]["image_url"]["url"]
@@ -53,11 +59,11 @@ def test_images_go_inline_as_data_urls_before_the_text():
 
 def test_images_go_by_url_when_the_data_has_them():
     sample = Sample("s", (IMAGE,), meta={"image_urls": "https://example.org/a.jpg"})
-    (prepared,) = prepare_requests([sample], {"s": "x"}, target(image_transport="url"), Generation())
+    (prepared,) = prepare_requests([sample], {"s": "x"}, target(image_transport="url"), GENERATION)
     content = orjson.loads(prepared.body)["messages"][0]["content"]
     assert content[0]["image_url"]["url"] == "https://example.org/a.jpg" and prepared.image_bytes == 0
     with pytest.raises(InputError, match="map a dataset column of image URLs"):
-        prepare_requests([Sample("t", (IMAGE,))], {"t": "x"}, target(image_transport="url"), Generation())
+        prepare_requests([Sample("t", (IMAGE,))], {"t": "x"}, target(image_transport="url"), GENERATION)
 
 
 @pytest.mark.parametrize(

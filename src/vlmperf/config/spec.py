@@ -274,6 +274,13 @@ class Generation(Spec):
             )
         return self
 
+    def token_limit(self) -> int:
+        """`max_new_tokens` as a cell resolved it. Unresolved (a Generation used outside a cell) is a
+        programming error: sending it on would let an endpoint or transformers pick their own limit."""
+        if self.max_new_tokens is None:
+            raise ValueError("generation.max_new_tokens is unresolved: validate the settings as a CellSpec first")
+        return self.max_new_tokens
+
 
 class Measure(Spec):
     """When to stop measuring a cell: after `min_runs` timed runs, `min_duration_s` seconds of them,

@@ -93,7 +93,7 @@ def request_body(
     body: dict[str, Any] = {
         "model": preset.model_id(target.model, target.provider),
         "messages": messages,
-        "max_tokens": generation.max_new_tokens,
+        "max_tokens": generation.token_limit(),
         "stream": target.stream,
     }
     if target.stream and preset.stream_usage:

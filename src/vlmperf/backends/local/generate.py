@@ -78,8 +78,8 @@ def generation_config(loaded: LoadedModel, spec: Generation) -> GenerationConfig
     """
     ids = loaded.model.generation_config
     config = GenerationConfig(
-        max_new_tokens=spec.max_new_tokens,
-        min_new_tokens=spec.max_new_tokens if spec.mode == "fixed" else None,
+        max_new_tokens=spec.token_limit(),
+        min_new_tokens=spec.token_limit() if spec.mode == "fixed" else None,
         do_sample=spec.do_sample,
         num_beams=1,
         num_return_sequences=1,

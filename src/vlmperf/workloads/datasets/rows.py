@@ -81,7 +81,7 @@ def build_samples(
     if not samples and failed and len(empty) == len(failed):
         split = base_meta.get("split")
         raise InputError(
-            f"{where}{f', split {split!r},' if split else ''} has empty {' and '.join(empty_columns(columns))} "
+            f"{where}{f', split {split!r},' if split else ''} has empty {' and '.join(_reference_columns(columns))} "
             "references in every selected row (withheld, as in TextVQA's test split), so it cannot be scored: "
             "use a split with references (e.g. validation), or map that column to null in workload.columns "
             "to measure speed only"
@@ -127,7 +127,7 @@ def _sample(
     return Sample(id=sample_id, images=images, references=references, meta=meta)
 
 
-def empty_columns(columns: ColumnMap) -> list[str]:
+def _reference_columns(columns: ColumnMap) -> list[str]:
     """The mapped reference columns (captions, answers) that the empty-reference rule reads."""
     return [repr(column) for column in (columns.captions, columns.answers) if column is not None]
 
