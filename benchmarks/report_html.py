@@ -1,7 +1,7 @@
 """How long does the HTML report of a run with 100,000 records take to build, and how big is it?
 
 Builds a synthetic results store through the real `Store` API (create_run, add_cell, start_cell,
-add_record, finish_cell, fail_cell): a local-model sweep of batch size (1, 2, 4, 8, 16) x max
+add_records, finish_cell, fail_cell): a local-model sweep of batch size (1, 2, 4, 8, 16) x max
 input length (50, 100, 200, 400), 20 cells of 5,000 records each, plus one failed cell. Every
 record looks like a real local record (stages, FLOPs, an energy window every 20 records, one
 output of 40-120 characters per sample, a few holding `<script>`); latencies are lognormal around
@@ -103,8 +103,7 @@ def build_store(folder: Path, total: int) -> tuple[Store, str]:
         store.add_cell(run_id, cell_id, position, base_config(batch, length), {"scenario.batch_size": batch, "workload.max_input_len": length})
         store.start_cell(run_id, cell_id)
         records = [make_record(rng, seq, batch, length) for seq in range(per_cell)]
-        for seq, record in enumerate(records):
-            store.add_record(run_id, cell_id, seq, record)
+        store.add_records(run_id, cell_id, list(enumerate(records)))
         summary = summarize_records(records[:500])
         cider = 1.1 - 0.0004 * length + 0.01 * batch
         summary["cider"] = {"value": cider, "ci95": [cider - 0.05, cider + 0.05], "n": 500}

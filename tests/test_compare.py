@@ -39,8 +39,7 @@ def write_run(out, run_id: str, cells: dict[str, tuple[dict, list[float] | None]
                 store.fail_cell(run_id, cell_id, {"type": "OutOfMemoryError", "message": "CUDA out of memory"})
                 continue
             records = [{"latency_s": v, "batch_size": 1} for v in latencies]
-            for seq, record in enumerate(records):
-                store.add_record(run_id, cell_id, seq, record)
+            store.add_records(run_id, cell_id, list(enumerate(records)))
             store.finish_cell(run_id, cell_id, {"latency_s": summarize(latencies)}, {})
         store.set_run_status(run_id, "complete")
 

@@ -66,9 +66,12 @@ def _endpoint(base_url: str, **overrides: Any) -> Endpoint:
     return Endpoint(**{**settings, **overrides})
 
 
+REQUEST_ID = "20261204-120000-3fa9/cell0/7"
+
+
 async def _send(endpoint: Endpoint) -> tuple[Attempt, dict[str, Any]]:
     async with aiohttp.ClientSession(trace_configs=[client.trace_config()]) as session:
-        return await client.send(session, endpoint, BODY)
+        return await client.send(session, endpoint, BODY, REQUEST_ID)
 
 
 def _exchange(replies: list[Reply], **overrides: Any) -> tuple[Attempt, dict[str, Any], list[ServedRequest]]:
@@ -90,6 +93,7 @@ def _record(attempt: Attempt, retries: dict[str, Any], *, answers_captions: bool
         answers_captions=answers_captions,
         served_by_fallback=None,
         in_flight=1,
+        request_id=REQUEST_ID,
     )
 
 
@@ -190,6 +194,16 @@ def test_response_bytes_are_the_bytes_the_server_sent(streamed):
     assert record["response_bytes"] == sum(len(event.data) for event in served.events) > 0
 
 
+def test_a_request_carries_its_id_and_its_record_says_how_the_server_knows_it():
+    before = time.time_ns()
+    attempt, retries, (served,) = _exchange([ss.stream_reply(["A", " bike."], 0.005, usage=(20, 2))])
+    after = time.time_ns()
+    record = _record(attempt, retries)
+    assert served.headers["X-Request-Id"] == REQUEST_ID == record["request_id"]
+    assert record["response_id"] == ss.CHUNK_ID
+    assert before <= record["started_unix_ns"] <= after
+
+
 def test_served_by_comes_from_the_router_header(streamed):
     _, record, _ = streamed
     assert (record["served_by"], record["served_by_source"]) == ("novita", "header")
@@ -228,6 +242,8 @@ def test_non_streaming_json_ttft_and_e2e_are_the_body_arrival():
     assert attempt.usage == {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 34}
     assert record["output_tokens"] == [4] and record["output_tokens_source"] == "usage"
     assert record["ttft_s"] == record["e2e_s"] and record["itl_s"] == []
+    assert record["response_id"] == ss.CHUNK_ID and served.headers["X-Request-Id"] == REQUEST_ID
+    assert METRICS["tpot_s"].values([record]) == [None]  # 4 tokens in one body: no time per token
     (body,) = served.events
     assert _arrival_off_ns(attempt.start_ns + record["ttft_s"] * 1e9, body) <= TOLERANCE_NS
     assert record["response_bytes"] == len(body.data)
@@ -247,6 +263,22 @@ def test_n_choices_stream_one_text_per_choice():
     assert record["choices"] == ["".join(t) for t in texts] and record["outputs"] == ["A red bike."]
     assert record["captions"] == [3] and record["finish_reasons"] == ["stop"] * 3
     assert len(attempt.token_ns) == 6
+
+
+def test_tpot_is_null_when_every_choice_arrives_in_one_chunk():
+    one_chunk = ss._chunk([{"index": i, "delta": {"content": text}, "finish_reason": "stop"} for i, text in
+                           enumerate(["A red bike.", "A bicycle.", "Red bike."])])
+    events = [Event(0, ss.role_chunk()), Event(0.02, one_chunk), Event(0.02, ss.usage_chunk(20, 9)), Event(0.02, DONE)]
+    attempt, retries, _ = _exchange([Reply(events=events)])
+    record = _record(attempt, retries)
+    assert record["error"] is None and record["output_tokens"] == [9] and record["ttft_s"] == record["e2e_s"]
+    assert METRICS["tpot_s"].values([record]) == [None]
+
+
+def test_tpot_is_null_for_one_output_token():
+    attempt, retries, _ = _exchange([ss.stream_reply(["Yes"], 0.01, usage=(20, 1))])
+    record = _record(attempt, retries)
+    assert record["error"] is None and METRICS["tpot_s"].values([record]) == [None]
 
 
 # --- error classes -----------------------------------------------------------------------------------
@@ -284,6 +316,7 @@ def test_429_then_success_waits_retry_after_outside_the_latency():
     assert attempt.start_ns > limited.events[-1].writing_ns  # and the timings are the final attempt's
     assert _timing_offs_ns(record, attempt.start_ns, answered)["ttft"][0] <= TOLERANCE_NS
     assert record["ttft_s"] < 0.2
+    assert limited.headers["X-Request-Id"] == answered.headers["X-Request-Id"] == REQUEST_ID  # one request, one id
 
 
 def test_retry_after_past_max_retry_wait_fails_at_once():

@@ -183,8 +183,8 @@ def _hostile_store(folder):
         latencies = rng.uniform(0.1, 0.2, 50)
         for seq, latency in enumerate(latencies):
             outputs = [f"{SCRIPT} and {IMG}" if seq == 0 else "fine"]
-            store.add_record("hostile", cell_id, seq, {"batch_size": 1, "sample_ids": [IMG if seq == 1 else f"s{seq}"],
-                                                        "outputs": outputs, "latency_s": float(latency)})
+            store.add_records("hostile", cell_id, [(seq, {"batch_size": 1, "sample_ids": [IMG if seq == 1 else f"s{seq}"],
+                                                          "outputs": outputs, "latency_s": float(latency)})])
         store.finish_cell("hostile", cell_id, {"latency_s": summarize(latencies.tolist())}, {})
     store.add_cell("hostile", "broken", 2, {"target.kind": "local", "target.model": "x", "scenario.batch_size": 1}, {})
     store.start_cell("hostile", "broken")
@@ -243,8 +243,8 @@ def _store_with_workloads(folder, workloads: dict[str, dict]) -> Store:
         store.add_cell("refs", cell_id, position, config, {})
         store.start_cell("refs", cell_id)
         for seq, sample_id in enumerate(["astronaut", "chelsea", "coffee"]):
-            store.add_record("refs", cell_id, seq, {"batch_size": 1, "sample_ids": [sample_id],
-                                                    "outputs": [f"output {seq}"], "latency_s": 0.1 + seq / 100})
+            store.add_records("refs", cell_id, [(seq, {"batch_size": 1, "sample_ids": [sample_id],
+                                                      "outputs": [f"output {seq}"], "latency_s": 0.1 + seq / 100})])
         store.finish_cell("refs", cell_id, {"latency_s": summarize([0.1, 0.11, 0.12])}, {})
     store.set_run_status("refs", "complete")
     return store

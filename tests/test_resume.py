@@ -126,3 +126,67 @@ def test_ctrl_c_leaves_a_valid_report_marked_partial(tmp_path):
     assert document["run"]["status"] == "partial"
     assert document["cells"], "finished cells are in the report"
     assert all(c["status"] in ("ok", "failed") for c in document["cells"])
+
+
+ENDPOINT_CONFIG = """
+name: resume-endpoint
+target: {{kind: endpoint, preset: vllm, base_url: '{base_url}', model: tiny}}
+workload: {{task: vqa, limit: 3}}
+scenario: {{kind: concurrent, concurrency: 1}}
+measure: {{warmup_runs: 0, min_runs: 10, min_duration_s: 2.0}}
+sweep:
+  grid:
+    scenario.concurrency: [1, 2, 3]
+"""
+
+
+def _stored_records(db, cell_id):
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM records WHERE cell_id = ?", (cell_id,)).fetchone()[0]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_endpoint_load_loses_nothing_finished(tmp_path):
+    """Records reach the store from the writer thread while the load runs; a kill loses only the
+    running cell's unbatched tail, and a finished cell has every record its summary counts."""
+    from fixtures import scripted_server as ss
+
+    with ss.ScriptedServer([ss.stream_reply(["a", "b"], 0.005)]) as server:
+        config = tmp_path / "endpoint.yaml"
+        config.write_text(ENDPOINT_CONFIG.format(base_url=server.base_url))
+        out = tmp_path / "results"
+        db = out / "vlmperf.db"
+        env = {**os.environ, "VLMPERF_CACHE": str(tmp_path / "cache")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+        def one_done_one_storing():
+            try:
+                cells = _cells(db) if db.exists() else []
+                running = [c[1] for c in cells if c[2] == "running"]
+                return any(c[2] == "ok" for c in cells) and running and _stored_records(db, running[0]) > 0
+            except sqlite3.Error:
+                return False
+
+        try:
+            assert _wait_for(one_done_one_storing, 120), "no finished cell beside a running one with stored records"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        before = _cells(db)
+        for _, cell_id, status, _, summary in before:
+            if status == "ok":
+                assert _stored_records(db, cell_id) == json.loads(summary)["requests"]["value"] > 0
+
+        resumed = _vlmperf("run", str(config), "--out", str(out), "--resume", env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    after = _cells(db)
+    assert len(after) == 3 and all(c[2] == "ok" for c in after)
+    for _, cell_id, _, _, summary in after:
+        assert _stored_records(db, cell_id) == json.loads(summary)["requests"]["value"], "one attempt's records"
+    finished_before = {c[1]: (c[3], c[4]) for c in before if c[2] == "ok"}
+    assert all((c[3], c[4]) == finished_before[c[1]] for c in after if c[1] in finished_before)

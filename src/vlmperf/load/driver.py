@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ class TargetLoad:
     answers_captions: bool = False
     served_by_fallback: str | None = None
     price: tuple[float, float] | None = None
+    id_prefix: str = field(default_factory=lambda: f"vlmperf-{secrets.token_hex(4)}")
+    """Request ids are `{id_prefix}/{seq}` (warm-up: `{id_prefix}/warmup-{k}`); a run uses `{run id}/{cell id}`."""
     sent: int = 0
     finished: int = 0
     failed: int = 0
@@ -108,8 +111,9 @@ class Driver:
     async def run(self, session: aiohttp.ClientSession) -> None:
         self._session = session
         for target in self.targets:
-            for _ in range(self.measure.warmup_runs):
-                attempt, _ = await send(session, target.endpoint, target.next_request()[1].body)
+            for k in range(self.measure.warmup_runs):
+                body = target.next_request()[1].body
+                attempt, _ = await send(session, target.endpoint, body, f"{target.id_prefix}/warmup-{k}")
                 if attempt.error is not None:
                     target.warmup_errors.append(attempt.error["class"])
             target.sent = 0
@@ -149,8 +153,9 @@ class Driver:
         task = asyncio.current_task()
         assert task is not None
         self._in_flight.add(task)
+        request_id = f"{target.id_prefix}/{seq}"
         try:
-            attempt, retries = await send(self._session, target.endpoint, prepared.body)
+            attempt, retries = await send(self._session, target.endpoint, prepared.body, request_id)
         except asyncio.CancelledError:
             if not self.interrupted:
                 raise
@@ -161,7 +166,7 @@ class Driver:
         record = request_record(
             prepared, attempt, retries, epoch_ns=self.epoch_ns, scheduled_ns=scheduled_ns,
             answers_captions=target.answers_captions, served_by_fallback=target.served_by_fallback,
-            in_flight=in_flight, price=target.price,
+            in_flight=in_flight, price=target.price, request_id=request_id,
         )
         target.finished += 1
         target.failed += record["error"] is not None

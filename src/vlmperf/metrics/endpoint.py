@@ -36,9 +36,11 @@ def _itl(record: Record) -> list[float | None]:
 @metric("tpot_s", "s", targets=ENDPOINT)
 def _tpot(record: Record) -> list[float | None]:
     """Time per output token after the first: (e2e_s - ttft_s) / (output_tokens - 1), with
-    output_tokens from the server's usage when it reports it. Null for one token or a failure."""
+    output_tokens from the server's usage when it reports it. Null where it is undefined: a failure,
+    one output token, or every token in one chunk (a non-streamed answer, or all choices of `n` in
+    one chunk), where e2e_s equals ttft_s and the quotient would read 0 s per token."""
     tokens = record["output_tokens"][0]
-    if record["ttft_s"] is None or record["e2e_s"] is None or tokens is None or tokens < 2:
+    if record["ttft_s"] is None or record["e2e_s"] is None or tokens is None or tokens < 2 or not record["itl_s"]:
         return [None]
     return [(record["e2e_s"] - record["ttft_s"]) / (tokens - 1)]
 

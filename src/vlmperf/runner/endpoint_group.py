@@ -1,9 +1,11 @@
 """Measure endpoint cells that differ only in their target, together, in one time window.
 
 The group's requests are prepared (images encoded, bodies serialised) before anything is sent;
-then the load driver applies the scenario to all targets at once (round robin for single-stream),
-every request is stored as it finishes, and each cell is summarised and scored on its own
-records. Nothing here imports torch or transformers.
+then the load driver applies the scenario to all targets at once (round robin for single-stream).
+Each finished request's record is handed to a writer thread (`record_writer`), which stores it
+within `WRITE_INTERVAL_S`: the event loop that takes the timestamps never touches the store, the
+file system or the progress display. Once the load is over and every record is stored, each cell
+is summarised and scored on its own records. Nothing here imports torch or transformers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import RunQuality
+from vlmperf.runner.record_writer import RecordWriter
 from vlmperf.runner.sink import CellSink
 from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
@@ -44,7 +47,7 @@ def group_key(cell: Cell) -> str:
     return cell.spec.model_dump_json(exclude={"target"})
 
 
-def _target_load(cell: Cell, plan: Plan, store: CellSink, run_id: str, events: RunEvents) -> tuple[TargetLoad, str]:
+def _target_load(cell: Cell, plan: Plan, run_id: str, writer: RecordWriter) -> tuple[TargetLoad, str]:
     spec = cell.spec
     target = spec.target
     assert isinstance(target, EndpointTarget)
@@ -55,8 +58,7 @@ def _target_load(cell: Cell, plan: Plan, store: CellSink, run_id: str, events: R
     )
 
     def keep(seq: int, record: dict[str, Any]) -> None:
-        store.add_record(run_id, cell.id, seq, record)
-        events.record_measured(cell, seq)
+        writer.add(cell, seq, record)
 
     price = (target.price.input_per_mtok, target.price.output_per_mtok) if target.price else None
     load = TargetLoad(
@@ -67,6 +69,7 @@ def _target_load(cell: Cell, plan: Plan, store: CellSink, run_id: str, events: R
         answers_captions=get_task(spec.workload.task).answers_captions,
         served_by_fallback=target.provider,
         price=price,
+        id_prefix=f"{run_id}/{cell.id}",
     )
     return load, template
 
@@ -92,12 +95,13 @@ def run_endpoint_group(
     """Send the group's load and store its cells; returns how many failed."""
     loads: list[tuple[Cell, TargetLoad, str]] = []
     failed = 0
+    writer = RecordWriter(store, run_id, events)
     for cell in group:
         store.start_cell(run_id, cell.id)
         events.cell_started(cell)
         events.step_started(cell, "prepare")
         try:
-            load, template = _target_load(cell, plan, store, run_id, events)
+            load, template = _target_load(cell, plan, run_id, writer)
         except VlmperfError as exc:
             fail_cell(store, run_id, cell, exc, events, stage="prepare")
             failed += 1
@@ -108,7 +112,8 @@ def run_endpoint_group(
     spec = loads[0][0].spec
     driver = Driver([load for _, load, _ in loads], spec.scenario, spec.measure, seed=spec.generation.seed)
     events.step_started(None, "drive")
-    asyncio.run(_drive(driver))
+    with writer:
+        asyncio.run(_drive(driver))
     if driver.interrupted:  # what was measured stays in the store; --resume measures these cells again
         for cell, load, _ in loads:
             store.fail_cell(run_id, cell.id, INTERRUPTED, {"requests": len(load.records)})

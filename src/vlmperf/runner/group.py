@@ -47,7 +47,7 @@ class _ActiveCell:
         self.measurement = CellMeasurement(loaded, cell.spec, self._workload.samples, self._keep, cell_energy)
 
     def _keep(self, seq: int, record: dict[str, Any]) -> None:
-        self._store.add_record(self._run_id, self.cell.id, seq, record)
+        self._store.add_records(self._run_id, self.cell.id, [(seq, record)])
         self.records.append(record)
         self._events.record_measured(self.cell, seq)
 

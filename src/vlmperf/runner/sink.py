@@ -20,7 +20,8 @@ class CellSink(Protocol):
 
     def start_cell(self, run_id: str, cell_id: str) -> None: ...
 
-    def add_record(self, run_id: str, cell_id: str, seq: int, record: dict[str, Any]) -> None: ...
+    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any]]]) -> None:
+        """Store (seq, record) pairs of one cell, in one transaction."""
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None: ...
 
@@ -37,8 +38,8 @@ class StampedSink:
     def start_cell(self, run_id: str, cell_id: str) -> None:
         self._inner.start_cell(run_id, cell_id)
 
-    def add_record(self, run_id: str, cell_id: str, seq: int, record: dict[str, Any]) -> None:
-        self._inner.add_record(run_id, cell_id, seq, record)
+    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any]]]) -> None:
+        self._inner.add_records(run_id, cell_id, records)
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
         self._inner.finish_cell(run_id, cell_id, summary, {**info, "executor": self._where})

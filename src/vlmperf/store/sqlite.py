@@ -123,7 +123,9 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        # One thread at a time uses the connection, but not always the one that opened it: during an
+        # endpoint load the record writer's thread inserts records (runner.record_writer).
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -228,8 +230,15 @@ class Store:
                 (_now(), run_id, cell_id),
             )
 
-    def add_record(self, run_id: str, cell_id: str, seq: int, record: dict[str, Any]) -> None:
-        self._write("INSERT INTO records (run_id, cell_id, seq, data) VALUES (?, ?, ?, ?)", (run_id, cell_id, seq, _dump(record)))
+    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any]]]) -> None:
+        """Store (seq, record) pairs of one cell in one transaction; each is serialised as it is
+        inserted, so a writer thread never holds the GIL for a whole batch (SQLite releases it)."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO records (run_id, cell_id, seq, data) VALUES (?, ?, ?, ?)",
+                ((run_id, cell_id, seq, _dump(record)) for seq, record in records),
+            )
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
         self._write(

@@ -8,6 +8,11 @@ carries non-empty `content` or reasoning (`reasoning_content` or `reasoning`): a
 chunk, a finish chunk and a usage chunk are not. Failures are classified (`errors`), never raised:
 the load generator records them and goes on.
 
+So that a stored run can be matched with a server's logs, every request carries an
+`X-Request-Id` header (one id per request, kept by its retries), and an attempt keeps the
+wall-clock time it started (`time.time_ns()`, beside the monotonic stamps) and the response's own
+`id` (the first chunk's, or the JSON body's).
+
 Retries (off unless `target.retries` > 0) repeat a request after a connect error, a 429 or a 5xx;
 a 429's `Retry-After` is honoured up to `max_retry_wait_s` (a longer one fails the request) and
 other retries back off exponentially. Each attempt's waiting is recorded in
@@ -53,6 +58,7 @@ class Attempt:
     """What one attempt saw (nanosecond perf_counter readings; None where it never happened)."""
 
     start_ns: int = 0
+    start_unix_ns: int = 0
     sent_ns: int | None = None
     headers_ns: int | None = None
     token_ns: list[int] = field(default_factory=list)
@@ -65,6 +71,7 @@ class Attempt:
     finish_reasons: dict[int, str] = field(default_factory=dict)
     response_bytes: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    response_id: str | None = None
     error: dict[str, Any] | None = None
     retry_after_s: float | None = None
 
@@ -82,11 +89,20 @@ def trace_config() -> aiohttp.TraceConfig:
     return config
 
 
-async def send(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes) -> tuple[Attempt, dict[str, Any]]:
-    """Send one request (with retries if configured): the final attempt and the retry accounting."""
+REQUEST_ID_HEADER = "X-Request-Id"
+RESPONSE_ID_MAX_CHARS = 200
+
+
+async def send(
+    session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes, request_id: str | None = None
+) -> tuple[Attempt, dict[str, Any]]:
+    """Send one request (with retries if configured): the final attempt and the retry accounting.
+
+    `request_id` goes out as the `X-Request-Id` header of every attempt."""
     retries = {"retries": 0, "rate_limited_wait_s": 0.0, "retry_wait_s": 0.0}
+    headers = endpoint.headers if request_id is None else {**endpoint.headers, REQUEST_ID_HEADER: request_id}
     while True:
-        attempt = await _attempt(session, endpoint, body)
+        attempt = await _attempt(session, endpoint, body, headers)
         kind = (attempt.error or {}).get("class")
         if kind not in errors.RETRYABLE or retries["retries"] >= endpoint.retries:
             return attempt, retries
@@ -107,9 +123,10 @@ async def send(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes) 
         retries[key] += wait
 
 
-async def _attempt(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes) -> Attempt:
+async def _attempt(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> Attempt:
     attempt = Attempt()
     phase = "connect"
+    attempt.start_unix_ns = time.time_ns()
     attempt.start_ns = time.perf_counter_ns()
     deadline = asyncio.get_running_loop().time() + endpoint.total_timeout_s
     try:
@@ -118,7 +135,7 @@ async def _attempt(session: aiohttp.ClientSession, endpoint: Endpoint, body: byt
                 response = await session.post(
                     endpoint.url,
                     data=body,
-                    headers=endpoint.headers,
+                    headers=headers,
                     trace_request_ctx=attempt,
                     timeout=aiohttp.ClientTimeout(total=None, sock_connect=endpoint.connect_timeout_s),
                 )
@@ -185,12 +202,20 @@ async def _read_stream(response: aiohttp.ClientResponse, attempt: Attempt, idle_
                     return
 
 
+def _response_id(payload: dict[str, Any]) -> str | None:
+    """The response's `id` (chatcmpl-...), cut to a bounded length; None when absent or not a string."""
+    value = payload.get("id")
+    return value[:RESPONSE_ID_MAX_CHARS] if isinstance(value, str) else None
+
+
 def _take_chunk(payload: Any, attempt: Attempt, now_ns: int) -> None:
     if not isinstance(payload, dict):
         raise UnparsableChunk(f"a stream chunk is not a JSON object: {str(payload)[:200]}")
     if "error" in payload and not payload.get("choices"):
         attempt.error = {"class": errors.STREAM_ERROR, "message": str(payload["error"])[:500]}
         return
+    if attempt.response_id is None:
+        attempt.response_id = _response_id(payload)
     if payload.get("usage"):
         attempt.usage = payload["usage"]
     chars = 0
@@ -219,6 +244,7 @@ async def _read_json(response: aiohttp.ClientResponse, attempt: Attempt) -> None
         raise UnparsableChunk(f"the response body is not JSON: {data[:200]!r}") from exc
     if not isinstance(payload, dict):
         raise UnparsableChunk(f"the response body is not a JSON object: {data[:200]!r}")
+    attempt.response_id = _response_id(payload)
     attempt.usage = payload.get("usage")
     for choice in payload.get("choices") or ():
         message = choice.get("message") or {}

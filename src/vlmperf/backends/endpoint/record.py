@@ -2,7 +2,9 @@
 
 Times are seconds relative to the request's own start (the final attempt's), except
 `scheduled_s` and `started_s`, which are relative to the cell's start so that the schedule can be
-checked (`scheduler_lateness_s` = started − scheduled).
+checked (`scheduler_lateness_s` = started − scheduled). `started_unix_ns` is the same start on the
+wall clock, `request_id` the `X-Request-Id` sent and `response_id` the response's `id`: what a
+server's logs know a request by.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def request_record(
     served_by_fallback: str | None,
     in_flight: int,
     price: tuple[float, float] | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """Everything the endpoint metrics read, for one request."""
     start = attempt.start_ns
@@ -65,6 +68,9 @@ def request_record(
         "captions": [_captions(texts)] if ok and answers_captions else None,
         "scheduled_s": (scheduled_ns - epoch_ns) / NS,
         "started_s": (start - epoch_ns) / NS,
+        "started_unix_ns": attempt.start_unix_ns,
+        "request_id": request_id,
+        "response_id": attempt.response_id,
         "in_flight": in_flight,
         "request_sent_s": (attempt.sent_ns - start) / NS if attempt.sent_ns else None,
         "headers_s": (attempt.headers_ns - start) / NS if attempt.headers_ns else None,

@@ -5,7 +5,7 @@ the in-process executor, with `MessageSink` and `MessageEvents` in place of the 
 progress events. Messages are plain tuples, in the order they happened:
 
 - `("started", where)`: first, once the group is running (where: `placement.placement`);
-- `("store", method, args)`: a CellSink write (start_cell, add_record, finish_cell, fail_cell);
+- `("store", method, args)`: a CellSink write (start_cell, add_records, finish_cell, fail_cell);
 - `("event", name, cell_id or None, args)`: a RunEvents call other than run_started/run_finished;
 - `("done", failed)` or `("error", error)`: last; an error is an exception that escaped the group
   runner (which stores a cell's own failures itself), with its type, message and traceback.
@@ -61,8 +61,8 @@ class MessageSink:
     def start_cell(self, run_id: str, cell_id: str) -> None:
         self._send(("store", "start_cell", (run_id, cell_id)))
 
-    def add_record(self, run_id: str, cell_id: str, seq: int, record: dict[str, Any]) -> None:
-        self._send(("store", "add_record", (run_id, cell_id, seq, record)))
+    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any]]]) -> None:
+        self._send(("store", "add_records", (run_id, cell_id, records)))
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
         self._send(("store", "finish_cell", (run_id, cell_id, summary, info)))
