@@ -1,99 +1,113 @@
-"""Goals 1 and 2 of the load-generator benchmark (`load_generator.py`): open-loop rate steps from 10 to
-1,000 requests/s judged on sent rate, scheduler lateness and errors (`calibrate.rate_step`), and
-sustained throughput from one process: an open-loop step at the high rate plus closed-loop
-`concurrent` runs at each concurrency level, the best of which must reach it.
+"""Goals 1 and 2 of the load-generator benchmark (`load_generator.py`), through `vlmperf run`.
+
+Goal 1: open-loop constant rates from 10 to 2,000 requests/s, one cell per rate in one run, each
+cell a fixed number of requests (`--step-s` seconds' worth, at least `--min-requests`). A rate
+holds when the rate requests were *sent* at ((n - 1) / (last start - first start)) is within 1% of
+it, p99 scheduler lateness (start - scheduled time) is at most 1 ms and no request failed.
+Goal 2: closed-loop `concurrent` cells at each `--concurrency` level for `--closed-s` seconds; the
+best achieved rate (completed requests / first start to last end) must reach 5,000 requests/s.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+from pathlib import Path
 from typing import Any
 
-from load_generator_common import LATENESS_P99_LIMIT_MS, RATE_TOLERANCE, _closed_loop, _ms, achieved, pct_ms
+from load_generator_cli import StoredCell, run_vlmperf
+from load_generator_common import CLOSED_LOOP_RATE, LATENESS_P99_LIMIT_MS, RATE_TOLERANCE, achieved, pct_ms
 
-from vlmperf.config.spec import Measure
-from vlmperf.load.calibrate import _request, rate_step
+WORKLOAD = "workload: {task: vqa, source: procedural, limit: 8, image_size: 32}\n"
+"""Eight small procedural images (32 px JPEGs): bodies of about 1.5 kB, so the client, not the
+upload or the server's JSON parsing, is what the goals measure."""
 
 
-def goal_rates(base_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    steps = []
-    for rate in args.rates:
-        duration = max(args.step_s, args.min_requests / rate)
-        step = rate_step(base_url, rate, duration)
-        lateness = _ms(step["scheduler_lateness_s"])
-        sent_ok = step["sent_rate"] is not None and abs(step["sent_rate"] / rate - 1) <= RATE_TOLERANCE
-        steps.append(
-            {
-                "rate": rate,
-                "duration_s": duration,
-                "requests": step["requests"],
-                "sent_rate": step["sent_rate"],
-                "achieved_rate": step["achieved_rate"],
-                "error_rate": step["error_rate"],
-                "sent_rate_error": None if step["sent_rate"] is None else step["sent_rate"] / rate - 1,
-                "lateness_ms": lateness,
-                "loop_lag_ms": _ms(step["loop_lag_s"]),
-                "pass": bool(sent_ok and (lateness["p99"] or 0) <= LATENESS_P99_LIMIT_MS and step["error_rate"] == 0),
-            }
-        )
+def _target(base_url: str) -> str:
+    return f"target: {{kind: endpoint, preset: vllm, model: instant, base_url: '{base_url}'}}\n"
+
+
+def _sent_rate(records: list[dict[str, Any]]) -> float | None:
+    starts = sorted(r["started_s"] for r in records)
+    return (len(starts) - 1) / (starts[-1] - starts[0]) if len(starts) > 1 and starts[-1] > starts[0] else None
+
+
+def _rate_step(cell: StoredCell) -> dict[str, Any]:
+    rate = cell.swept["scenario.rate"]
+    records = cell.records
+    sent = _sent_rate(records)
+    lateness = pct_ms([r["started_s"] - r["scheduled_s"] for r in records])
+    errors = sum(r["error"] is not None for r in records)
+    sent_ok = sent is not None and abs(sent / rate - 1) <= RATE_TOLERANCE
+    return {
+        "rate": rate,
+        "status": cell.status,
+        "requests": len(records),
+        "sent_rate": sent,
+        "sent_rate_error": None if sent is None else sent / rate - 1,
+        "achieved_rate": achieved(records),
+        "errors": errors,
+        "lateness_ms": lateness,
+        "loop_lag_ms": _ms(cell.info.get("event_loop_lag_s")),
+        "pass": bool(cell.status == "ok" and sent_ok and errors == 0 and (lateness["p99"] or 0) <= LATENESS_P99_LIMIT_MS),
+    }
+
+
+def _ms(seconds: dict[str, float | None] | None) -> dict[str, float | None] | None:
+    return None if seconds is None else {k: None if v is None else v * 1e3 for k, v in seconds.items()}
+
+
+def goal_rates(base_url: str, args: argparse.Namespace, mode: str, folder: Path) -> dict[str, Any]:
+    cells = "".join(
+        f"    - {{scenario.rate: {rate:g}, measure.min_runs: {n}, measure.max_runs: {n}}}\n"
+        for rate in args.rates
+        for n in [max(args.min_requests, round(rate * args.step_s))]
+    )
+    config = (
+        "name: bench-rates\n" + _target(base_url) + WORKLOAD + "scenario: {kind: rate, rate: 1}\n"
+        "measure: {warmup_runs: 1, min_duration_s: 0, every_sample: false}\n"
+        "sweep:\n  cells:\n" + cells
+    )
+    run = run_vlmperf(config, mode, folder)
+    steps = [_rate_step(cell) for cell in run.cells]
+    for s in steps:
         print(
-            f"  rate {rate:g}/s: sent {steps[-1]['sent_rate']:.2f}/s, achieved {steps[-1]['achieved_rate']:.2f}/s, "
-            f"lateness p99 {lateness['p99']:.3f} ms, {'pass' if steps[-1]['pass'] else 'FAIL'}",
+            f"  [{mode}] rate {s['rate']:g}/s: sent {s['sent_rate'] or 0:.2f}/s, lateness p99 "
+            f"{s['lateness_ms']['p99'] or 0:.3f} ms, {'pass' if s['pass'] else 'FAIL'}",
             flush=True,
         )
-    return {"steps": steps, "pass": all(s["pass"] for s in steps)}
+    judged = run.returncode == 0 and len(steps) == len(args.rates)
+    return {"run": run.facts(), "steps": steps, "pass": bool(judged and all(s["pass"] for s in steps)),
+            **({} if judged else {"output_tail": run.output_tail})}
 
 
-def goal_throughput(base_url: str, args: argparse.Namespace) -> dict[str, Any]:
-    step = rate_step(base_url, args.high_rate, args.step_s)
-    lateness = _ms(step["scheduler_lateness_s"])
-    open_loop = {
-        "rate": args.high_rate,
-        "duration_s": args.step_s,
-        "requests": step["requests"],
-        "sent_rate": step["sent_rate"],
-        "achieved_rate": step["achieved_rate"],
-        "error_rate": step["error_rate"],
-        "lateness_ms": lateness,
-        "loop_lag_ms": _ms(step["loop_lag_s"]),
-        "pass": bool(
-            step["achieved_rate"]
-            and step["achieved_rate"] >= args.high_rate * (1 - RATE_TOLERANCE)
-            and step["error_rate"] == 0
-            and step["sent_rate"]
-            and abs(step["sent_rate"] / args.high_rate - 1) <= RATE_TOLERANCE
-        ),
-    }
-    print(
-        f"  open loop {args.high_rate:g}/s: sent {step['sent_rate']:.1f}/s, achieved {step['achieved_rate']:.1f}/s, "
-        f"lateness p99 {lateness['p99']:.3f} ms",
-        flush=True,
+def goal_throughput(base_url: str, args: argparse.Namespace, mode: str, folder: Path) -> dict[str, Any]:
+    cells = "".join(f"    - {{scenario.concurrency: {c}}}\n" for c in args.concurrency)
+    config = (
+        "name: bench-closed-loop\n" + _target(base_url) + WORKLOAD + "scenario: {kind: concurrent, concurrency: 1}\n"
+        f"measure: {{warmup_runs: 1, min_runs: 1, max_runs: 100000000, min_duration_s: {args.closed_s:g}, "
+        "every_sample: false}\n"
+        "sweep:\n  cells:\n" + cells
     )
-    closed = []
-    measure = Measure(warmup_runs=0, min_runs=1, max_runs=10_000_000, min_duration_s=args.closed_s, every_sample=False)
-    for concurrency in args.concurrency:
-        records, _, lags = asyncio.run(_closed_loop(base_url, [_request()], concurrency, measure))
-        ok = [r for r in records if r["error"] is None]
-        closed.append(
-            {
-                "concurrency": concurrency,
-                "requests": len(records),
-                "errors": len(records) - len(ok),
-                "achieved_rate": achieved(records),
-                "e2e_ms": pct_ms([r["e2e_s"] for r in ok]),
-                "loop_lag_ms": pct_ms(lags),
-            }
-        )
-        print(f"  closed loop {concurrency}: {closed[-1]['achieved_rate']:.1f}/s", flush=True)
-    best = max(closed, key=lambda c: c["achieved_rate"] or 0)
+    run = run_vlmperf(config, mode, folder)
+    levels = []
+    for cell in run.cells:
+        ok = [r for r in cell.records if r["error"] is None]
+        levels.append({
+            "concurrency": cell.swept["scenario.concurrency"],
+            "status": cell.status,
+            "requests": len(cell.records),
+            "errors": len(cell.records) - len(ok),
+            "achieved_rate": achieved(cell.records),
+            "e2e_ms": pct_ms([r["e2e_s"] for r in ok]),
+            "loop_lag_ms": _ms(cell.info.get("event_loop_lag_s")),
+        })
+        print(f"  [{mode}] closed loop {levels[-1]['concurrency']}: {levels[-1]['achieved_rate'] or 0:.0f}/s", flush=True)
+    best = max(levels, key=lambda c: c["achieved_rate"] or 0, default=None)
+    best_rate = (best or {}).get("achieved_rate") or 0
     return {
-        "open_loop": open_loop,
-        "closed_loop": closed,
-        "closed_loop_best": {
-            "concurrency": best["concurrency"],
-            "achieved_rate": best["achieved_rate"],
-            "pass": bool((best["achieved_rate"] or 0) >= args.high_rate),
-        },
-        "pass": bool(open_loop["pass"] and (best["achieved_rate"] or 0) >= args.high_rate),
+        "run": run.facts(),
+        "closed_loop": levels,
+        "best": best,
+        "pass": bool(run.returncode == 0 and best is not None and best["errors"] == 0 and best_rate >= CLOSED_LOOP_RATE),
+        **({} if run.returncode == 0 else {"output_tail": run.output_tail}),
     }

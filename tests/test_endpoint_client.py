@@ -22,12 +22,13 @@ from fixtures import scripted_server as ss
 from fixtures.scripted_server import DISCONNECT, DONE, STALL, Event, Reply, ScriptedServer, SentEvent, ServedRequest
 
 import vlmperf.metrics.endpoint  # noqa: F401 - registers the endpoint extractors
-from vlmperf.backends.endpoint import client, errors
+from vlmperf.backends.endpoint import arrival, client, errors
 from vlmperf.backends.endpoint.client import Attempt, Endpoint
 from vlmperf.backends.endpoint.record import request_record
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.backends.endpoint.sse import DONE as SSE_DONE
 from vlmperf.backends.endpoint.sse import EventAssembler, UnparsableChunk
+from vlmperf.meters.clock import wall_clock_anchor
 from vlmperf.metrics.definitions import METRICS
 
 TOLERANCE_NS = 2_000_000
@@ -67,10 +68,11 @@ def _endpoint(base_url: str, **overrides: Any) -> Endpoint:
 
 
 REQUEST_ID = "20261204-120000-3fa9/cell0/7"
+ANCHOR = wall_clock_anchor()
 
 
 async def _send(endpoint: Endpoint) -> tuple[Attempt, dict[str, Any]]:
-    async with aiohttp.ClientSession(trace_configs=[client.trace_config()]) as session:
+    async with aiohttp.ClientSession(connector=arrival.connector(), trace_configs=[client.trace_config()]) as session:
         return await client.send(session, endpoint, BODY, REQUEST_ID)
 
 
@@ -88,7 +90,8 @@ def _record(attempt: Attempt, retries: dict[str, Any], *, answers_captions: bool
         prepared,
         attempt,
         retries,
-        epoch_ns=attempt.start_ns,
+        epoch_ns=ANCHOR[0],
+        epoch_unix_ns=ANCHOR[1],
         scheduled_ns=attempt.start_ns,
         answers_captions=answers_captions,
         served_by_fallback=None,
@@ -202,6 +205,31 @@ def test_a_request_carries_its_id_and_its_record_says_how_the_server_knows_it():
     assert served.headers["X-Request-Id"] == REQUEST_ID == record["request_id"]
     assert record["response_id"] == ss.CHUNK_ID
     assert before <= record["started_unix_ns"] <= after
+
+
+def test_the_installed_aiohttp_stamps_arrivals_on_the_connection():
+    """Chunk stamps come from the connection as the bytes arrive (arrival.StampingProtocol), not
+    from the moment the reader got to read them, and never from the next request on the connection."""
+
+    async def read() -> tuple[int | None, int, int | None, int | None]:
+        async with aiohttp.ClientSession(connector=arrival.connector()) as session:
+            async with session.post(f"{server.base_url}/chat/completions", data=BODY) as response:
+                assert isinstance(response.connection.protocol, arrival.StampingProtocol)
+                stamps = arrival.arrival_of(response)
+                assert await response.content.readany()
+                first = arrival.take(stamps)
+                await asyncio.sleep(0.1)  # the rest arrives (and the connection is released) meanwhile
+                assert await response.content.readany()
+                returned, rest = time.perf_counter_ns(), arrival.take(stamps)
+            async with session.post(f"{server.base_url}/chat/completions", data=BODY) as again:
+                await again.read()
+            return first, returned, rest, arrival.take(stamps)
+
+    with ScriptedServer([ss.stream_reply(["a", "b"], 0.01, usage=None)]) as server:
+        first, returned, rest, after_next = asyncio.run(read())
+    assert first is not None and first <= returned
+    assert rest is not None and rest < returned - 0.05e9, "the stamp is the bytes' arrival, not the late read"
+    assert after_next is None, "the next request on the connection has stamps of its own"
 
 
 def test_served_by_comes_from_the_router_header(streamed):

@@ -286,7 +286,10 @@ class Measure(Spec):
     """When to stop measuring a cell: after `min_runs` timed runs, `min_duration_s` seconds of them,
     and (with `every_sample`) once every sample of the workload has been through the model."""
 
-    warmup_runs: int = Field(1, ge=0)
+    warmup_runs: int = Field(
+        1, ge=0, description="untimed runs first; endpoints send them as many at once as the scenario keeps in flight, "
+        "so warmup_runs >= concurrency opens every connection before the measured window"
+    )
     min_runs: PositiveInt = 3
     min_duration_s: float = Field(0.0, ge=0)
     every_sample: bool = Field(

@@ -23,6 +23,7 @@ import aiohttp
 import numpy as np
 import orjson
 
+from vlmperf.backends.endpoint import arrival
 from vlmperf.backends.endpoint.client import Endpoint, trace_config
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.config.spec import Measure, Scenario
@@ -70,7 +71,7 @@ def _request() -> PreparedRequest:
 async def _drive(base_url: str, scenario: Scenario, measure: Measure) -> tuple[list[dict[str, Any]], list[float]]:
     target = TargetLoad("calibration", _endpoint(base_url), [_request()], on_record=lambda seq, record: None)
     driver = Driver([target], scenario, measure, lag_probe_s=LAG_PROBE_S)
-    connector = aiohttp.TCPConnector(limit=0)
+    connector = arrival.connector(limit=0)
     async with aiohttp.ClientSession(connector=connector, trace_configs=[trace_config()]) as session:
         await driver.run(session)
     return target.records, driver.loop_lag_s

@@ -7,7 +7,8 @@ network and the providers hits them alike:
 - `rate`: each target gets requests at scheduled times (constant or Poisson), sent whether or not
   earlier ones returned (open loop), at most `concurrency` in flight when a cap is set; a request
   that waits for a free slot starts late, and its lateness is recorded.
-Each target first sends `warmup_runs` requests (not recorded), then measured requests until its
+Each target first sends `warmup_runs` requests (not recorded; as many at once as the scenario
+keeps in flight, so they also open its connections), then measured requests until its
 stop rule holds: `max_runs` sent, or `min_runs` sent, `min_duration_s` passed and (with
 `every_sample`) every sample sent once. A target whose error share passes `max_error_rate` after
 at least `ERROR_RATE_MIN_REQUESTS` requests stops early, and says why. `interrupt()` (Ctrl-C)
@@ -36,6 +37,7 @@ from vlmperf.backends.endpoint.record import request_record
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.config.spec import Measure, Scenario
 from vlmperf.load.arrivals import deadlines, wait_until
+from vlmperf.meters.clock import wall_clock_anchor
 
 ERROR_RATE_MIN_REQUESTS = 10
 INTERRUPT_GRACE_S = 10.0
@@ -94,7 +96,7 @@ class Driver:
         self.targets, self.scenario, self.measure, self.seed = targets, scenario, measure, seed
         self.lag_probe_s = lag_probe_s
         self.loop_lag_s: list[float] = []
-        self.epoch_ns = 0
+        self.epoch_ns = self.epoch_unix_ns = 0
         self.interrupted = False
         self._in_flight: set[asyncio.Task[None]] = set()
 
@@ -111,11 +113,7 @@ class Driver:
     async def run(self, session: aiohttp.ClientSession) -> None:
         self._session = session
         for target in self.targets:
-            for k in range(self.measure.warmup_runs):
-                body = target.next_request()[1].body
-                attempt, _ = await send(session, target.endpoint, body, f"{target.id_prefix}/warmup-{k}")
-                if attempt.error is not None:
-                    target.warmup_errors.append(attempt.error["class"])
+            await self._warm_up(target)
             target.sent = 0
         gc.collect()  # before the clock starts: a collection takes tens of milliseconds
         gc.freeze()
@@ -123,7 +121,7 @@ class Driver:
         done = asyncio.Event()
         probe = asyncio.create_task(self._probe_loop_lag(done))
         try:
-            self.epoch_ns = time.perf_counter_ns()
+            self.epoch_ns, self.epoch_unix_ns = wall_clock_anchor()
             for target in self.targets:
                 target.started_ns = self.epoch_ns
             kind = self.scenario.kind
@@ -140,6 +138,22 @@ class Driver:
             gc.unfreeze()
             done.set()
             await probe
+
+    async def _warm_up(self, target: TargetLoad) -> None:
+        """`warmup_runs` unrecorded requests, as many at once as the scenario keeps in flight (its
+        concurrency; one for single-stream or an uncapped rate), so that with `warmup_runs` at least
+        that concurrency every connection the window needs is open before it starts."""
+        numbers = iter(range(self.measure.warmup_runs))
+        width = 1 if self.scenario.kind == "single-stream" else (self.scenario.concurrency or 1)
+
+        async def worker() -> None:
+            for k in numbers:
+                body = target.next_request()[1].body
+                attempt, _ = await send(self._session, target.endpoint, body, f"{target.id_prefix}/warmup-{k}")
+                if attempt.error is not None:
+                    target.warmup_errors.append(attempt.error["class"])
+
+        await asyncio.gather(*(worker() for _ in range(min(width, self.measure.warmup_runs))))
 
     async def _probe_loop_lag(self, done: asyncio.Event) -> None:
         while not done.is_set():
@@ -164,7 +178,7 @@ class Driver:
             self._in_flight.discard(task)
             target.in_flight -= 1
         record = request_record(
-            prepared, attempt, retries, epoch_ns=self.epoch_ns, scheduled_ns=scheduled_ns,
+            prepared, attempt, retries, epoch_ns=self.epoch_ns, epoch_unix_ns=self.epoch_unix_ns, scheduled_ns=scheduled_ns,
             answers_captions=target.answers_captions, served_by_fallback=target.served_by_fallback,
             in_flight=in_flight, price=target.price, request_id=request_id,
         )

@@ -17,6 +17,9 @@ splits into the send times (on Linux perf_counter is CLOCK_MONOTONIC, comparable
 processes). With `"aligned": true` in the body's `paced`, the schedule is a grid shared by every
 stream (multiples of X ms of the server's clock, the first at the next grid point), so all streams
 write their chunks in the same instant, as a server decoding them in one batch would.
+With `"spread": k`, stream lengths vary over `chunks - k` to `chunks + k`, taken in turn from one
+seeded shuffle of that range (`"seed"`, default 0), as a real server's answers vary, so streams end
+and restart spread over time; a run sets these through its target's `extra_body`.
 
 `GET /stats` returns `{"requests": n, "first_request_ns": t, "last_request_ns": t}` (chat
 requests received, perf_counter_ns at the first and latest arrival, null before any);
@@ -27,9 +30,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import itertools
 import math
+import random
 import sys
 import time
+from collections.abc import Iterator
 
 import orjson
 from aiohttp import web
@@ -54,6 +61,21 @@ _FINISH = b"data: " + orjson.dumps({"choices": [{"index": 0, "delta": {}, "finis
 
 STATS_KEY = web.AppKey("stats", dict)
 PACED_KEY = web.AppKey("paced", object)
+LENGTHS_KEY = web.AppKey("lengths", dict)
+
+
+def _stream_length(app: web.Application, paced: dict) -> int:
+    """`chunks`, or with a `spread` the next length of that spread's seeded cycle."""
+    chunks, spread = int(paced["chunks"]), int(paced.get("spread", 0))
+    if not spread:
+        return chunks
+    key = (chunks, spread, int(paced.get("seed", 0)))
+    cycles: dict[tuple[int, int, int], Iterator[int]] = app[LENGTHS_KEY]
+    if key not in cycles:
+        lengths = list(range(max(1, chunks - spread), chunks + spread + 1))
+        random.Random(key[2]).shuffle(lengths)
+        cycles[key] = itertools.cycle(lengths)
+    return next(cycles[key])
 
 
 def _new_stats() -> dict[str, int | None]:
@@ -74,7 +96,8 @@ async def _answer(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
     if paced:
-        await _paced(response, int(paced["chunks"]), float(paced["interval_ms"]) / 1e3, bool(paced.get("aligned")))
+        chunks = _stream_length(request.app, paced)
+        await _paced(response, chunks, float(paced["interval_ms"]) / 1e3, bool(paced.get("aligned")))
     else:
         await response.write(STREAM)
     await response.write_eof()
@@ -110,6 +133,7 @@ async def serve(port: int = 0, paced: dict[str, float] | None = None) -> None:
     app = web.Application()
     app[STATS_KEY] = _new_stats()
     app[PACED_KEY] = paced
+    app[LENGTHS_KEY] = {}
     app.router.add_post("/v1/chat/completions", _answer)
     app.router.add_get("/stats", _stats)
     app.router.add_post("/stats/reset", _reset)
@@ -119,6 +143,9 @@ async def serve(port: int = 0, paced: dict[str, float] | None = None) -> None:
     await site.start()
     sockets = site._server.sockets if site._server else []  # aiohttp exposes no public accessor
     print(f"PORT {sockets[0].getsockname()[1]}", flush=True)
+    gc.collect()
+    gc.freeze()
+    gc.disable()  # a collection between a chunk's stamp and its write would pass for client lag
     await asyncio.Event().wait()
 
 

@@ -16,7 +16,9 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import numpy as np
 
+from vlmperf.backends.endpoint import arrival
 from vlmperf.backends.endpoint.client import trace_config
 from vlmperf.backends.endpoint.presets import PRESETS
 from vlmperf.backends.endpoint.requests import prepare_requests
@@ -37,6 +39,14 @@ from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
 
 if TYPE_CHECKING:
     from vlmperf.runner.execute import Plan
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of the loop-lag probe's readings (how late its timer fired)."""
+    if not values:
+        return {"p50": None, "p99": None, "max": None}
+    p50, p99 = np.percentile(values, [50, 99])
+    return {"p50": float(p50), "p99": float(p99), "max": float(max(values))}
+
 
 CONNECTIONS_PER_HOST = 0
 """aiohttp's per-host connection limit: 0 is none, so the scenario alone decides what is in flight."""
@@ -81,7 +91,7 @@ async def _drive(driver: Driver) -> None:
     if handles_sigint:
         loop.add_signal_handler(signal.SIGINT, driver.interrupt)
     try:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=CONNECTIONS_PER_HOST, force_close=False)
+        connector = arrival.connector(limit=0, limit_per_host=CONNECTIONS_PER_HOST, force_close=False)
         async with aiohttp.ClientSession(connector=connector, trace_configs=[trace_config()]) as session:
             await driver.run(session)
     finally:
@@ -120,12 +130,12 @@ def run_endpoint_group(
         raise KeyboardInterrupt
     for cell, load, template in loads:
         events.step_started(cell, "summary")
-        _finish(cell, load, template, driver.loop_lag_s, plan, store, run_id, events, quality)
+        _finish(cell, load, template, driver, plan, store, run_id, events, quality)
     return failed
 
 
 def _finish(
-    cell: Cell, load: TargetLoad, template: str, loop_lag_s: list[float], plan: Plan, store: CellSink, run_id: str, events: RunEvents,
+    cell: Cell, load: TargetLoad, template: str, driver: Driver, plan: Plan, store: CellSink, run_id: str, events: RunEvents,
     quality: RunQuality,
 ) -> None:
     workload = plan.workload_for(cell)
@@ -134,7 +144,7 @@ def _finish(
     scores, scoring_info = quality.score(cell.spec.workload.task, ok_records, workload.samples, where) if ok_records else (
         {}, {"not_scored": "no request succeeded"}
     )
-    summary = {**summarize_records(load.records), **load_figures(load.records, cell.spec.scenario, loop_lag_s), **scores}
+    summary = {**summarize_records(load.records), **load_figures(load.records, cell.spec.scenario, driver.loop_lag_s), **scores}
     target = cell.spec.target
     assert isinstance(target, EndpointTarget)
     info = {
@@ -148,6 +158,8 @@ def _finish(
         "system_prompt": system_text(cell.spec.workload.system_prompt),
         "samples": len(workload.samples),
         "requests": len(load.records),
+        "clock": {"epoch_perf_counter_ns": driver.epoch_ns, "epoch_unix_ns": driver.epoch_unix_ns},
+        "event_loop_lag_s": _percentiles(driver.loop_lag_s),
         "quality": scoring_info,
         "dataset": workload.provenance,
         "failed_samples": workload.failed,

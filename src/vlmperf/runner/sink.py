@@ -20,8 +20,8 @@ class CellSink(Protocol):
 
     def start_cell(self, run_id: str, cell_id: str) -> None: ...
 
-    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any]]]) -> None:
-        """Store (seq, record) pairs of one cell, in one transaction."""
+    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any] | bytes]]) -> None:
+        """Store (seq, record) pairs of one cell; a record is a dict, or its JSON already serialised."""
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None: ...
 
@@ -38,7 +38,7 @@ class StampedSink:
     def start_cell(self, run_id: str, cell_id: str) -> None:
         self._inner.start_cell(run_id, cell_id)
 
-    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any]]]) -> None:
+    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any] | bytes]]) -> None:
         self._inner.add_records(run_id, cell_id, records)
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:

@@ -62,13 +62,17 @@ CREATE TABLE IF NOT EXISTS records (
 
 
 _RUN_COLUMNS = "id, created, name, status, owner, manifest"
+_INSERT_RECORDS = "INSERT INTO records (run_id, cell_id, seq, data) VALUES "
+ROWS_PER_INSERT = 1000
+"""Records per INSERT statement: 4,000 bound values, well under SQLite's limit of 32,766."""
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _dump(value: Any) -> bytes:
+def to_blob(value: Any) -> bytes:
+    """The JSON the store keeps for a value (numpy arrays and scalars included)."""
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
@@ -162,7 +166,7 @@ class Store:
     def create_run(self, run_id: str, name: str, manifest: dict[str, Any]) -> None:
         self._write(
             "INSERT INTO runs (id, created, name, status, owner, manifest) VALUES (?, ?, ?, 'running', ?, ?)",
-            (run_id, _now(), name, this_process(), _dump(manifest)),
+            (run_id, _now(), name, this_process(), to_blob(manifest)),
         )
 
     def claim_run(self, run_id: str) -> StoredRun:
@@ -181,7 +185,7 @@ class Store:
         self._write("UPDATE runs SET status = ? WHERE id = ?", (status, run_id))
 
     def update_manifest(self, run_id: str, manifest: dict[str, Any]) -> None:
-        self._write("UPDATE runs SET manifest = ? WHERE id = ?", (_dump(manifest), run_id))
+        self._write("UPDATE runs SET manifest = ? WHERE id = ?", (to_blob(manifest), run_id))
 
     def runs(self) -> list[StoredRun]:
         rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, id").fetchall()
@@ -212,7 +216,7 @@ class Store:
         """Declare a planned cell (status `pending`); declaring it again on resume changes nothing."""
         self._write(
             "INSERT OR IGNORE INTO cells (run_id, cell_id, position, config, swept, status) VALUES (?, ?, ?, ?, ?, 'pending')",
-            (run_id, cell_id, position, _dump(config), _dump(swept)),
+            (run_id, cell_id, position, to_blob(config), to_blob(swept)),
         )
 
     def cell_status(self, run_id: str, cell_id: str) -> str | None:
@@ -230,20 +234,26 @@ class Store:
                 (_now(), run_id, cell_id),
             )
 
-    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any]]]) -> None:
-        """Store (seq, record) pairs of one cell in one transaction; each is serialised as it is
-        inserted, so a writer thread never holds the GIL for a whole batch (SQLite releases it)."""
-        with self._db:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT INTO records (run_id, cell_id, seq, data) VALUES (?, ?, ?, ?)",
-                ((run_id, cell_id, seq, _dump(record)) for seq, record in records),
-            )
+    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any] | bytes]]) -> None:
+        """Store (seq, record) pairs of one cell: a record is a dict, or its JSON already serialised.
+
+        One INSERT statement (one transaction) per `ROWS_PER_INSERT` records: SQLite releases the
+        GIL once for all of them, where a statement per row would release and take it back per row,
+        and each taking back can make a busy event loop in another thread hand the GIL over.
+        """
+        for start in range(0, len(records), ROWS_PER_INSERT):
+            part = records[start : start + ROWS_PER_INSERT]
+            values = [
+                value
+                for seq, record in part
+                for value in (run_id, cell_id, seq, record if isinstance(record, bytes) else to_blob(record))
+            ]
+            self._db.execute(_INSERT_RECORDS + ", ".join(["(?, ?, ?, ?)"] * len(part)), values)
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
         self._write(
             "UPDATE cells SET status = 'ok', error = NULL, summary = ?, info = ?, finished = ? WHERE run_id = ? AND cell_id = ?",
-            (_dump(summary), _dump(info), _now(), run_id, cell_id),
+            (to_blob(summary), to_blob(info), _now(), run_id, cell_id),
         )
 
     def add_to_summary(self, run_id: str, cell_id: str, metrics: dict[str, Any]) -> None:
@@ -252,12 +262,12 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             row = self._db.execute("SELECT summary FROM cells WHERE run_id = ? AND cell_id = ?", (run_id, cell_id)).fetchone()
             summary = {**(_load(row[0]) or {}), **metrics}
-            self._db.execute("UPDATE cells SET summary = ? WHERE run_id = ? AND cell_id = ?", (_dump(summary), run_id, cell_id))
+            self._db.execute("UPDATE cells SET summary = ? WHERE run_id = ? AND cell_id = ?", (to_blob(summary), run_id, cell_id))
 
     def fail_cell(self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None) -> None:
         self._write(
             "UPDATE cells SET status = 'failed', error = ?, info = ?, finished = ? WHERE run_id = ? AND cell_id = ?",
-            (_dump(error), _dump(info or {}), _now(), run_id, cell_id),
+            (to_blob(error), to_blob(info or {}), _now(), run_id, cell_id),
         )
 
     def cells(self, run_id: str) -> list[dict[str, Any]]:

@@ -3,15 +3,15 @@
 Timestamps are `time.perf_counter_ns()` readings taken in the event loop as things happen:
 the request start (just before aiohttp is asked to send the pre-serialised body), the last body
 byte handed to the transport (aiohttp's request-chunk trace; `request_sent_s`), the response
-headers, and the arrival of every chunk. A chunk counts as a token-bearing chunk when any choice
+headers, and the arrival of every chunk (noted by the connection when its bytes came in, on a
+session whose connector is `arrival.connector()`). A chunk counts as a token-bearing chunk when any choice
 carries non-empty `content` or reasoning (`reasoning_content` or `reasoning`): a role-only opening
 chunk, a finish chunk and a usage chunk are not. Failures are classified (`errors`), never raised:
 the load generator records them and goes on.
 
 So that a stored run can be matched with a server's logs, every request carries an
 `X-Request-Id` header (one id per request, kept by its retries), and an attempt keeps the
-wall-clock time it started (`time.time_ns()`, beside the monotonic stamps) and the response's own
-`id` (the first chunk's, or the JSON body's).
+response's own `id` (the first chunk's, or the JSON body's).
 
 Retries (off unless `target.retries` > 0) repeat a request after a connect error, a 429 or a 5xx;
 a 429's `Retry-After` is honoured up to `max_retry_wait_s` (a longer one fails the request) and
@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from vlmperf.backends.endpoint import errors
+from vlmperf.backends.endpoint import arrival, errors
 from vlmperf.backends.endpoint.sse import DONE, EventAssembler, UnparsableChunk
 
 BACKOFF_S = 0.5
@@ -58,7 +58,6 @@ class Attempt:
     """What one attempt saw (nanosecond perf_counter readings; None where it never happened)."""
 
     start_ns: int = 0
-    start_unix_ns: int = 0
     sent_ns: int | None = None
     headers_ns: int | None = None
     token_ns: list[int] = field(default_factory=list)
@@ -126,7 +125,6 @@ async def send(
 async def _attempt(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> Attempt:
     attempt = Attempt()
     phase = "connect"
-    attempt.start_unix_ns = time.time_ns()
     attempt.start_ns = time.perf_counter_ns()
     deadline = asyncio.get_running_loop().time() + endpoint.total_timeout_s
     try:
@@ -173,14 +171,16 @@ async def _read_error(response: aiohttp.ClientResponse, attempt: Attempt) -> Non
 
 async def _read_stream(response: aiohttp.ClientResponse, attempt: Attempt, idle_timeout_s: float) -> None:
     """Read the stream as the network delivers it: one idle timeout per read (not per line, which
-    cost a timer per SSE line), every event of a read stamped with that read's arrival time."""
+    cost a timer per SSE line), every event of a read stamped with the arrival of that read's first
+    byte (`arrival`: noted by the connection as the bytes came in; else the time the read returned)."""
     events = EventAssembler()
     content = response.content
     partial = b""
+    stamps = arrival.arrival_of(response)
     while True:
         async with asyncio.timeout(idle_timeout_s):
             data = await content.readany()
-        now = time.perf_counter_ns()
+        now = arrival.take(stamps) or time.perf_counter_ns()
         if not data:
             payload = events.feed(partial) if partial else None
             if payload is None:

@@ -2,9 +2,10 @@
 
 Times are seconds relative to the request's own start (the final attempt's), except
 `scheduled_s` and `started_s`, which are relative to the cell's start so that the schedule can be
-checked (`scheduler_lateness_s` = started − scheduled). `started_unix_ns` is the same start on the
-wall clock, `request_id` the `X-Request-Id` sent and `response_id` the response's `id`: what a
-server's logs know a request by.
+checked (`scheduler_lateness_s` = started − scheduled); the cell's `info.clock` gives that start on
+the monotonic clock (`perf_counter_ns`) and the wall clock. `started_unix_ns` is the same start on the
+wall clock (converted through the cell's `wall_clock_anchor`), `request_id` the `X-Request-Id`
+sent and `response_id` the response's `id`: what a server's logs know a request by.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def request_record(
     retries: dict[str, Any],
     *,
     epoch_ns: int,
+    epoch_unix_ns: int,
     scheduled_ns: int,
     answers_captions: bool,
     served_by_fallback: str | None,
@@ -68,7 +70,7 @@ def request_record(
         "captions": [_captions(texts)] if ok and answers_captions else None,
         "scheduled_s": (scheduled_ns - epoch_ns) / NS,
         "started_s": (start - epoch_ns) / NS,
-        "started_unix_ns": attempt.start_unix_ns,
+        "started_unix_ns": epoch_unix_ns + (start - epoch_ns),
         "request_id": request_id,
         "response_id": attempt.response_id,
         "in_flight": in_flight,

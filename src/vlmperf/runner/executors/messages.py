@@ -61,7 +61,7 @@ class MessageSink:
     def start_cell(self, run_id: str, cell_id: str) -> None:
         self._send(("store", "start_cell", (run_id, cell_id)))
 
-    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any]]]) -> None:
+    def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any] | bytes]]) -> None:
         self._send(("store", "add_records", (run_id, cell_id, records)))
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
