@@ -42,6 +42,17 @@ def _wait_for(predicate, timeout_s):
     return False
 
 
+def _kill_when(proc, predicate, never: str) -> None:
+    """SIGKILL the run once `predicate` holds (fail with `never` if it does not within 120 s)."""
+    try:
+        assert _wait_for(predicate, 120), never
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def _start_sweep(tmp_path, **pipes):
     """Start the four-cell sweep in a subprocess; returns (process, config, out folder, db, env)."""
     config = tmp_path / "sweep.yaml"
@@ -68,13 +79,7 @@ def test_sigkill_then_resume_finishes_every_cell_exactly_once(tmp_path):
             return False
         return statuses.count("ok") >= 1 and "running" in statuses
 
-    try:
-        assert _wait_for(one_done_one_running, 120), "the run never reached a finished cell and a running one"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    _kill_when(proc, one_done_one_running, "the run never reached a finished cell and a running one")
 
     before = _cells(db)
     finished_before = {c[1]: (c[3], c[4]) for c in before if c[2] == "ok"}
@@ -170,13 +175,7 @@ def test_sigkill_mid_endpoint_load_loses_nothing_finished(tmp_path):
             except sqlite3.Error:
                 return False
 
-        try:
-            assert _wait_for(one_done_one_storing, 120), "no finished cell beside a running one with stored records"
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        _kill_when(proc, one_done_one_storing, "no finished cell beside a running one with stored records")
         before = _cells(db)
         for _, cell_id, status, _, summary in before:
             if status == "ok":

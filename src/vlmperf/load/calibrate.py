@@ -20,7 +20,6 @@ import sys
 from typing import Any
 
 import aiohttp
-import numpy as np
 import orjson
 
 from vlmperf.backends.endpoint import arrival
@@ -30,6 +29,7 @@ from vlmperf.config.spec import Measure, Scenario
 from vlmperf.errors import VlmperfError
 from vlmperf.load.driver import Driver, TargetLoad
 from vlmperf.metrics.load_figures import load_figures
+from vlmperf.metrics.summary import tail
 
 DEFAULT_RATES = (100, 250, 500, 1000, 2000, 3000, 4000)
 RATE_TOLERANCE = 0.01
@@ -77,13 +77,6 @@ async def _drive(base_url: str, scenario: Scenario, measure: Measure) -> tuple[l
     return target.records, driver.loop_lag_s
 
 
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p99": None, "max": None}
-    data = np.asarray(values)
-    return {"p50": float(np.percentile(data, 50)), "p99": float(np.percentile(data, 99)), "max": float(data.max())}
-
-
 def rate_step(base_url: str, rate: float, duration_s: float) -> dict[str, Any]:
     """One open-loop step at `rate` requests/s for `duration_s`."""
     scenario = Scenario(kind="rate", rate=rate)
@@ -91,7 +84,7 @@ def rate_step(base_url: str, rate: float, duration_s: float) -> dict[str, Any]:
     measure = Measure(warmup_runs=0, min_runs=count, max_runs=count, min_duration_s=0, every_sample=False)
     records, lags = asyncio.run(_drive(base_url, scenario, measure))
     figures = load_figures(records, scenario)
-    lateness = _percentiles([r["started_s"] - r["scheduled_s"] for r in records])
+    lateness = tail([r["started_s"] - r["scheduled_s"] for r in records])
     starts = sorted(r["started_s"] for r in records)
     sent_rate = (len(starts) - 1) / (starts[-1] - starts[0]) if len(starts) > 1 and starts[-1] > starts[0] else None
     holds = sent_rate is not None and abs(sent_rate / rate - 1) <= RATE_TOLERANCE and (lateness["p99"] or 0) <= LATENESS_P99_LIMIT_S
@@ -102,7 +95,7 @@ def rate_step(base_url: str, rate: float, duration_s: float) -> dict[str, Any]:
         "requests": len(records),
         "error_rate": figures["error_rate"]["value"],
         "scheduler_lateness_s": lateness,
-        "loop_lag_s": _percentiles(lags),
+        "loop_lag_s": tail(lags),
         "holds": holds and figures["error_rate"]["value"] == 0,
     }
 
@@ -114,9 +107,9 @@ def client_floor(base_url: str, requests: int = 200) -> dict[str, Any]:
     ok = [r for r in records if r["error"] is None]
     return {
         "requests": len(records),
-        "e2e_s": _percentiles([r["e2e_s"] for r in ok]),
-        "ttft_s": _percentiles([r["ttft_s"] for r in ok]),
-        "request_sent_s": _percentiles([r["request_sent_s"] for r in ok if r["request_sent_s"] is not None]),
+        "e2e_s": tail([r["e2e_s"] for r in ok]),
+        "ttft_s": tail([r["ttft_s"] for r in ok]),
+        "request_sent_s": tail([r["request_sent_s"] for r in ok if r["request_sent_s"] is not None]),
     }
 
 

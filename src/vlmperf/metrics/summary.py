@@ -47,3 +47,12 @@ def summarize(values: Sequence[float | None]) -> dict[str, float | int | list[fl
         "n": int(data.size),
         "ci95": list(interval) if interval else None,
     }
+
+
+def tail(values: Sequence[float]) -> dict[str, float | None]:
+    """p50, p99 and max: the short form for a client's own timings (loop lag, lateness, floor)."""
+    if not len(values):
+        return {"p50": None, "p99": None, "max": None}
+    data = np.asarray(values, dtype=float)
+    p50, p99 = np.percentile(data, [50, 99])
+    return {"p50": float(p50), "p99": float(p99), "max": float(data.max())}

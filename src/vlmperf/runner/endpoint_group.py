@@ -16,7 +16,6 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import numpy as np
 
 from vlmperf.backends.endpoint import arrival
 from vlmperf.backends.endpoint.client import trace_config
@@ -28,6 +27,7 @@ from vlmperf.errors import VlmperfError
 from vlmperf.load.driver import Driver, TargetLoad
 from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.metrics.load_figures import load_figures
+from vlmperf.metrics.summary import tail
 from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
@@ -39,14 +39,6 @@ from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
 
 if TYPE_CHECKING:
     from vlmperf.runner.execute import Plan
-
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    """p50, p99 and max of the loop-lag probe's readings (how late its timer fired)."""
-    if not values:
-        return {"p50": None, "p99": None, "max": None}
-    p50, p99 = np.percentile(values, [50, 99])
-    return {"p50": float(p50), "p99": float(p99), "max": float(max(values))}
-
 
 CONNECTIONS_PER_HOST = 0
 """aiohttp's per-host connection limit: 0 is none, so the scenario alone decides what is in flight."""
@@ -159,7 +151,7 @@ def _finish(
         "samples": len(workload.samples),
         "requests": len(load.records),
         "clock": {"epoch_perf_counter_ns": driver.epoch_ns, "epoch_unix_ns": driver.epoch_unix_ns},
-        "event_loop_lag_s": _percentiles(driver.loop_lag_s),
+        "event_loop_lag_s": tail(driver.loop_lag_s),
         "quality": scoring_info,
         "dataset": workload.provenance,
         "failed_samples": workload.failed,
