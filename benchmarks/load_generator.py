@@ -4,9 +4,11 @@ The server is `vlmperf.load.instant_server` in its own process (`calibrate.Insta
 shares neither the client's event loop nor its GIL. Goals 1-3 run the real command, `python -m
 vlmperf run CONFIG`, in a process of its own, with everything a user's run does: the store writes
 every record (from its writer thread), the cells are summarised and scored, and the progress bar
-is drawn. Each of them runs twice (`load_generator_cli`): with output to a pipe, and inside a
-pseudo terminal where rich draws the live progress bar (its redraws are counted). The figures are
-read back from the store each run wrote.
+is drawn. Each of them runs in two modes (`load_generator_cli`): with output to a pipe, and inside a
+pseudo terminal where rich draws the live progress bar (its redraws are counted), `--repeats`
+times, the modes interleaved; a goal holds in a mode when most of its repeats pass (on a shared
+2-core machine one run in a few meets a noisy neighbour). The figures are read back from the store
+each run wrote.
 
 1. Constant rate held from 10 to 2,000 requests/s: open-loop cells at each `--rates` step, each at
    least `--step-s` seconds and `--min-requests` requests. A step holds when the rate requests
@@ -43,7 +45,7 @@ load_generator_common.py and the markdown in load_generator_report.py.
 
 Run from the repository root:  python benchmarks/load_generator.py [--out DIR]
 Writes results/load_generator.json (every figure, settings, environment) and results/load_generator.md
-(the short table). Exits 1 when a goal fails. About 3 minutes on 2 cores.
+(the short table). Exits 1 when a goal fails. About 9 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--stream-s", type=float, default=3.0, help="goal 3 measured duration per variant, s (default: 3)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the order of stream lengths (default: 0)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of goals 1-3 in each mode, interleaved; a goal holds when most pass (default: 3)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
                         help="how goals 1-3 run: output to a pipe, inside a pseudo terminal (default: both)")
     parser.add_argument("--startup-repeats", type=int, default=5, help="goal 4 repeats (default: 5)")
@@ -153,6 +157,12 @@ def environment() -> dict[str, Any]:
     return facts
 
 
+def majority(passes: list[bool]) -> dict[str, Any]:
+    """A goal holds in a mode when more than half its repeats passed: the median run, not the luckiest
+    or the unluckiest, on a machine whose neighbours come and go."""
+    return {"passed": sum(passes), "repeats": len(passes), "pass": 2 * sum(passes) > len(passes)}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     env = environment()
@@ -165,11 +175,15 @@ def main(argv: list[str] | None = None) -> int:
             ("3_streams", "goal 3: concurrent streams", goal_streams),
         ):
             print(label, flush=True)
-            goals[key] = {"floor": floor(base_url, args)} if key == "3_streams" else {}
-            for mode in args.modes:
-                t0 = time.perf_counter()
-                goals[key][mode] = fn(base_url, args, mode, Path(scratch) / f"{key}-{mode}")
-                goals[key][mode]["wall_s"] = time.perf_counter() - t0
+            repeats = []
+            for number in range(args.repeats):
+                repeat: dict[str, Any] = {"floor": floor(base_url, args)} if key == "3_streams" else {}
+                for mode in args.modes:
+                    t0 = time.perf_counter()
+                    repeat[mode] = fn(base_url, args, mode, Path(scratch) / f"{key}-{number}-{mode}")
+                    repeat[mode]["wall_s"] = time.perf_counter() - t0
+                repeats.append(repeat)
+            goals[key] = {"repeats": repeats} | {mode: majority([r[mode]["pass"] for r in repeats]) for mode in args.modes}
             goals[key]["pass"] = all(goals[key][mode]["pass"] for mode in args.modes)
         for key, label, fn in (("4_startup", "goal 4: startup", goal_startup), ("5_sdk", "goal 5: OpenAI SDK", goal_sdk)):
             print(label, flush=True)
