@@ -383,6 +383,25 @@ def test_a_stall_after_some_chunks_is_an_idle_timeout_given_up_in_time():
     assert 0.3e9 <= waited < 0.36e9
 
 
+def test_chunks_closer_than_the_idle_timeout_never_trip_it_however_long_the_stream():
+    """The idle timeout is a wait between chunks, not a limit on the stream: 15 idle periods, no timeout."""
+    attempt, _, _ = _exchange([ss.stream_reply(["tick"] * 30, 0.025)], idle_timeout_s=0.05, total_timeout_s=5.0)
+    assert attempt.error is None and len(attempt.token_ns) == 30
+
+
+def test_a_cancelled_read_stays_cancelled_and_is_not_an_idle_timeout():
+    async def cancel_mid_stream() -> None:
+        async with aiohttp.ClientSession(connector=arrival.connector()) as session:
+            task = asyncio.create_task(client.send(session, _endpoint(server.base_url, idle_timeout_s=0.2), BODY))
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    with ScriptedServer([ss.stream_reply(["tick"] * 20, 0.02)]) as server:
+        asyncio.run(cancel_mid_stream())
+
+
 def test_headers_later_than_first_byte_timeout_are_a_first_byte_timeout():
     reply = ss.stream_reply(["late"], 0.01, delay_before_headers_s=0.5)
     attempt, _, _ = _exchange([reply], first_byte_timeout_s=0.2)
