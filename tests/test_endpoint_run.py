@@ -127,6 +127,34 @@ def test_concurrent_keeps_exactly_n_in_flight(tmp_path):
     assert max(r["in_flight"] for r in _records(outcome, out)) == 3
 
 
+def test_a_concurrent_warm_up_goes_out_at_the_concurrency_and_opens_its_connections(tmp_path):
+    out = tmp_path / "results"
+    with ss.ScriptedServer([ss.stream_reply(["a", "b"], 0.03)]) as server:
+        vp.run(_config(tmp_path, server, "{kind: concurrent, concurrency: 3}", "{min_runs: 6, warmup_runs: 3}"), out=out)
+        served = server.wait_finished(9)
+    warm = [r for r in served if "/warmup-" in r.headers["X-Request-Id"]]
+    assert len(warm) == 3 and _max_overlap(warm) == 3
+
+
+def test_a_stored_run_matches_the_servers_log_and_any_preset_reads_the_provider_header(tmp_path):
+    out = tmp_path / "results"
+    reply = ss.stream_reply(["a", "b"], 0.001, usage=(20, 2), headers={"x-inference-provider": "gateway-7"})
+    with ss.ScriptedServer([reply]) as server:
+        outcome = vp.run(_config(tmp_path, server, "{kind: single-stream}", "{min_runs: 4, warmup_runs: 1}"), out=out)
+        served = server.wait_finished(5)
+    (cell,) = vp.report(outcome.run_id, out=out)["cells"]
+    records = _records(outcome, out)
+    prefix = f"{outcome.run_id}/{cell['id']}"
+    sent = [f"{prefix}/warmup-0"] + [f"{prefix}/{seq}" for seq in range(4)]
+    assert [r.headers["X-Request-Id"] for r in served] == sent
+    assert [r["request_id"] for r in records] == sent[1:] and {r["response_id"] for r in records} == {ss.CHUNK_ID}
+    assert {(r["served_by"], r["served_by_source"]) for r in records} == {("gateway-7", "header")}  # preset vllm
+    clock = cell["info"]["clock"]
+    for r in records:  # the wall-clock start is the monotonic one through the cell's anchor
+        assert r["started_unix_ns"] == pytest.approx(clock["epoch_unix_ns"] + r["started_s"] * 1e9, abs=1_000)
+    assert [round(r.received_ns - clock["epoch_perf_counter_ns"]) > 0 for r in served[1:]] == [True] * 4
+
+
 def test_a_concurrency_cap_holds_an_open_loop_back_and_its_lateness_shows(tmp_path):
     out = tmp_path / "results"
     with ss.ScriptedServer([ss.stream_reply(["a", "b"], 0.05)]) as server:

@@ -3,9 +3,9 @@
 Times are seconds relative to the request's own start (the final attempt's), except
 `scheduled_s` and `started_s`, which are relative to the cell's start so that the schedule can be
 checked (`scheduler_lateness_s` = started − scheduled); the cell's `info.clock` gives that start on
-the monotonic clock (`perf_counter_ns`) and the wall clock. `started_unix_ns` is the same start on the
-wall clock (converted through the cell's `wall_clock_anchor`), `request_id` the `X-Request-Id`
-sent and `response_id` the response's `id`: what a server's logs know a request by.
+the monotonic clock (`perf_counter_ns`) and on the wall clock. A server's logs know a request by
+`started_unix_ns` (its start on the wall clock, through that same anchor), `request_id` (the
+`X-Request-Id` sent) and `response_id` (the response's `id`).
 """
 
 from __future__ import annotations
