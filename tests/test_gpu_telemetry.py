@@ -26,7 +26,11 @@ def test_reasons_are_decoded_with_the_bindings_names():
 
 
 def test_bits_only_the_older_family_names_and_unknown_bits():
-    assert decode_reasons(pynvml.nvmlClocksThrottleReasonBoardLimit, pynvml) == ["board_limit"]
+    """A bit a binding names only in the older family (nvmlClocksThrottleReason*) still decodes;
+    built here, as bindings differ in which older names they still carry."""
+    binding = types.SimpleNamespace(nvmlClocksEventReasonGpuIdle=0x1, nvmlClocksThrottleReasonGpuIdle=0x1,
+                                    nvmlClocksThrottleReasonBoardLimit=0x80)
+    assert decode_reasons(0x81, binding) == ["gpu_idle", "board_limit"]
     assert decode_reasons(1 << 40, pynvml) == ["unknown_0x10000000000"]
 
 
