@@ -98,7 +98,7 @@ class FakeTelemetryNvml(types.SimpleNamespace):
         return self._answer("events", pynvml.nvmlClocksEventReasonSwPowerCap)
 
     def nvmlDeviceGetCurrentClocksThrottleReasons(self, handle):
-        return pynvml.nvmlClocksThrottleReasonSwThermalSlowdown
+        return pynvml.nvmlClocksEventReasonSwThermalSlowdown  # the same bit under either family's name
 
 
 def _props(index):
