@@ -59,7 +59,10 @@ def test_flops_and_stages_are_recorded_for_every_timed_run(cache):
         assert metrics["flops"]["mean"] == pytest.approx(metrics["prefill_flops"]["mean"] + metrics["decode_flops"]["mean"])
         assert metrics["flops_per_s"]["n"] == metrics["latency_s"]["n"]
         assert "mfu" not in metrics, "no peak is known for a CPU: mfu is null, never guessed"
-        assert info["flops"]["counted_batches"] <= metrics["latency_s"]["n"], "each distinct batch is counted once"
+        cell_records = [r for r in records if r["cell_id"] == cell["id"]]
+        shapes = {(tuple(r["input_tokens"]), r["decode_steps"]) for r in cell_records}
+        assert len({tuple(r["sample_ids"]) for r in cell_records}) > len(shapes) == 1, "the samples share one shape"
+        assert info["flops"]["counted_shapes"] == 1, "one counting pass per shape, not per batch of samples"
         assert info["flops"]["uncounted_ops"] == {}
         assert {"vision", "projector", "language_model", "lm_head"} <= set(info["flops"]["first_batch"]["by_stage"])
         assert "energy_j" not in metrics and info["energy"]["energy_source"] == "none"

@@ -9,13 +9,14 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import sdpa_flop_count
 
 from vlmperf.backends.local.generate import generation_config
-from vlmperf.backends.local.inputs import prepare_batch
+from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loading import load_model
 from vlmperf.config.spec import Generation, LocalTarget, Workload
 from vlmperf.errors import InputError
 from vlmperf.meters.analytic_flops import analytic_generate_flops
 from vlmperf.meters.flops import count_generate_flops
 from vlmperf.meters.gpu_peaks import DEVICE_NAMES, DTYPES, lookup, mfu, peak_flops_per_s
+from vlmperf.runner.flop_pass import batch_key, shape_key
 from vlmperf.workloads.sources import load_samples
 from vlmperf.workloads.tasks import get_task
 
@@ -252,3 +253,19 @@ def test_every_peak_row_is_sourced_and_dense_at_most_the_sparse_datasheet_order(
         assert peak.tflops["fp32"] > 0, name
         if "fp16" in peak.tflops:
             assert peak.tflops["fp16"] >= peak.tflops.get("tf32", 0), name
+
+
+def _prepared(sample_ids: list[str], input_tokens: list[int], width: int) -> PreparedBatch:
+    rows = len(sample_ids)
+    inputs = {"input_ids": torch.zeros(rows, width, dtype=torch.long), "pixel_values": torch.zeros(rows, 3, 30, 30)}
+    return PreparedBatch(inputs, sample_ids, input_tokens, [9] * rows, [0] * rows, width)
+
+
+def test_a_flop_count_is_keyed_by_shape_not_by_which_samples():
+    """Same tensor shapes, row lengths and decode steps: one count; any of them different: another."""
+    one = shape_key(_prepared(["a", "b"], [40, 38], 40), decode_steps=8)
+    assert one == shape_key(_prepared(["c", "d"], [40, 38], 40), decode_steps=8)
+    assert one != shape_key(_prepared(["a", "b"], [40, 38], 40), decode_steps=9)
+    assert one != shape_key(_prepared(["a", "b"], [40, 40], 40), decode_steps=8)
+    assert one != shape_key(_prepared(["a", "b"], [40, 38], 41), decode_steps=8)
+    assert batch_key(_prepared(["a", "b"], [40, 38], 40), 3) != batch_key(_prepared(["c", "d"], [40, 38], 40), 3)

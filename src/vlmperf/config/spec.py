@@ -307,7 +307,7 @@ class Measure(Spec):
     min_energy_window_s: PositiveFloat = Field(
         1.0, description="local, with an energy source: repeat batches until a window lasts this long"
     )
-    flops: bool = Field(True, description="local: count FLOPs in a pass of their own (once per distinct batch)")
+    flops: bool = Field(True, description="local: count FLOPs in a pass of their own (once per distinct shape)")
     profile: bool = Field(
         False, description="local: time every module in a pass of its own and export a torch.profiler trace"
     )

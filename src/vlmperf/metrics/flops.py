@@ -1,8 +1,8 @@
 """FLOPs of a local generate call: a count per sample, and the rate it was achieved at.
 
 Counted with torch's FlopCounterMode in a pass of its own, outside every timed window
-(`vlmperf.meters.flops`), once per distinct batch of a cell (the timed runs cycle through the
-same batches); the record of every timed run of that batch carries the count. Only matrix
+(`vlmperf.meters.flops`), once per distinct shape of a cell's batches (`runner.flop_pass`); the
+record of every timed run of that shape carries the count. Only matrix
 products and attention are counted (norms, activations and softmax are not), the same as the
 analytic count it is checked against: 2 x parameters x tokens plus attention.
 """

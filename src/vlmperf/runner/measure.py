@@ -38,7 +38,7 @@ from vlmperf.meters.module_times import profile_generate
 from vlmperf.meters.torch_trace import export_trace
 from vlmperf.metrics.caption_list import count_captions
 from vlmperf.runner.energy_context import CellEnergy, RunWindow
-from vlmperf.runner.flop_pass import FlopPass
+from vlmperf.runner.flop_pass import FlopPass, batch_key, shape_key
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
@@ -166,11 +166,14 @@ class CellMeasurement:
             "flops": None,
         }
 
-    def _count_flops(self, batch: PreparedBatch, seq: int) -> dict[str, Any]:
-        """The batch's FLOPs, counted on a replay of its timed run (same sampling seed)."""
+    def _count_flops(self, batch: PreparedBatch, seq: int, decode_steps: int | None) -> dict[str, Any]:
+        """The batch's FLOPs: counted on a replay of its timed run (same sampling seed) the first time
+        its shape comes (`flop_pass.shape_key`; speculative cells: the batch itself), reused after."""
         generation = self._spec.generation
         torch.manual_seed(generation.seed + seq)
-        return self._flops.count(batch, (tuple(batch.sample_ids), seq if generation.do_sample else None))
+        if self._spec.target.speculative != "off":
+            return self._flops.count(batch, batch_key(batch, seq if generation.do_sample else None))
+        return self._flops.count(batch, shape_key(batch, decode_steps))
 
     def warm_up(self) -> None:
         """Untimed runs; with torch.compile, what compiling cost is recorded here (compile_s)."""
@@ -240,7 +243,7 @@ class CellMeasurement:
         self._latencies += [r["latency_s"] for r in records]
         for (batch, _), record in zip(prepared, records):
             if self._flops is not None:
-                record["flops"] = self._count_flops(batch, self.runs)
+                record["flops"] = self._count_flops(batch, self.runs, record["decode_steps"])
             self._on_record(self.runs, record)
             self.runs += 1
         self.windows += 1
