@@ -39,7 +39,7 @@ def pct_ms(values_s: list[float]) -> dict[str, float | None]:
 
 
 def _ms(d: dict[str, float | None] | None) -> dict[str, float | None] | None:
-    """calibrate's seconds percentiles, in ms."""
+    """Percentiles in seconds (calibrate's, a cell's loop lag), in ms."""
     return None if d is None else {k: (None if v is None else v * 1e3) for k, v in d.items()}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from load_generator_cli import StoredCell, run_vlmperf
-from load_generator_common import CLOSED_LOOP_RATE, LATENESS_P99_LIMIT_MS, RATE_TOLERANCE, achieved, pct_ms
+from load_generator_common import CLOSED_LOOP_RATE, LATENESS_P99_LIMIT_MS, RATE_TOLERANCE, _ms, achieved, pct_ms
 
 WORKLOAD = "workload: {task: vqa, source: procedural, limit: 8, image_size: 32}\n"
 """Eight small procedural images (32 px JPEGs): bodies of about 1.5 kB, so the client, not the
@@ -50,10 +50,6 @@ def _rate_step(cell: StoredCell) -> dict[str, Any]:
         "loop_lag_ms": _ms(cell.info.get("event_loop_lag_s")),
         "pass": bool(cell.status == "ok" and sent_ok and errors == 0 and (lateness["p99"] or 0) <= LATENESS_P99_LIMIT_MS),
     }
-
-
-def _ms(seconds: dict[str, float | None] | None) -> dict[str, float | None] | None:
-    return None if seconds is None else {k: None if v is None else v * 1e3 for k, v in seconds.items()}
 
 
 def goal_rates(base_url: str, args: argparse.Namespace, mode: str, folder: Path) -> dict[str, Any]:

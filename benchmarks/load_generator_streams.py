@@ -30,11 +30,11 @@ from typing import Any
 
 import orjson
 from load_generator_cli import StoredCell, run_vlmperf
-from load_generator_common import STREAM_LAG_P99_LIMIT_MS, _closed_loop, achieved, pct_ms
+from load_generator_common import STREAM_LAG_P99_LIMIT_MS, _closed_loop, _ms, achieved, pct_ms
+from load_generator_rates import WORKLOAD, _target
 
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.config.spec import Measure
-from load_generator_rates import WORKLOAD, _ms, _target
 
 VARIANTS = (
     ("varied", "lengths varied, each stream on its own schedule", True),

@@ -6,8 +6,9 @@ of the loop first hands every ready connection's bytes to aiohttp's parser (the 
 time itself would stamp its chunk after every other reader of that turn had done its work. So the
 connections `connector()` makes note the arrival of each response's first byte not yet read
 (`Arrival`, stamped before aiohttp parses the bytes), and a reader takes that stamp with the bytes
-(`take`). With 256 paced streams on 2 cores this took the median chunk-timestamp lag from
-0.28-0.54 ms to 0.22-0.37 ms (benchmarks/results/load_generator.md).
+(`take`). With 256 paced streams on 2 cores (the load generator benchmark's stream goal, run
+in-process through `vlmperf.api.run`, three pairs interleaved) this took the median
+chunk-timestamp lag from 0.28-0.54 ms to 0.22-0.37 ms.
 
 aiohttp builds a connection's protocol through its connector's `_factory`; should a release stop
 doing so, `arrival_of` returns None and the reader stamps the time itself, as before
