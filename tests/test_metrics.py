@@ -113,7 +113,7 @@ def test_output_tokens_stop_at_the_first_eos():
 class ScriptedModel(torch.nn.Module):
     """Stands in for a model whose timings are known exactly: the first token after a forward call of
     `prefill_s`, then one forward call of `step_s` per token (each step's work happens before its
-    token is handed over)."""
+    token is checked by the stopping criteria, as in transformers' generate)."""
 
     def __init__(self, prefill_s: float, step_s: float, steps: int) -> None:
         super().__init__()
@@ -123,14 +123,12 @@ class ScriptedModel(torch.nn.Module):
         time.sleep(self.prefill_s if step == 0 else self.step_s)
         return torch.full((input_ids.shape[0], 1), 7)
 
-    def generate(self, input_ids, generation_config, streamer, **_):
-        streamer.put(input_ids)
+    def generate(self, input_ids, generation_config, stopping_criteria, **_):
         rows = [input_ids]
         for step in range(self.steps):
             token = self(input_ids, step)
-            streamer.put(token)
             rows.append(token)
-        streamer.end()
+            assert not stopping_criteria(torch.cat(rows, dim=1), None).any(), "the marker never stops generate"
         return torch.cat(rows, dim=1)
 
 

@@ -1,8 +1,8 @@
 """One measured generate call: the window, its first token, and what came out.
 
 The window is `generate` itself. Its edges are clock marks with one device synchronisation after
-the end mark; the first generated token is marked from inside generate by a streamer (transformers
-hands each step's tokens to it; the first hand-off is the prompt). Nothing else runs inside the
+the end mark; the first generated token is marked from inside generate by a stopping criterion that
+never stops (generate calls it once per step, after the step's token is chosen). Nothing else runs inside the
 window: preprocessing, copying to the device and decoding the output happen outside it.
 
 The loaded model's optimisations reach generate through two functions, so that any other pass
@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 from transformers import GenerationConfig
-from transformers.generation.streamers import BaseStreamer
+from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 
 from vlmperf.backends.local.compile import apply_compile
 from vlmperf.backends.local.inputs import PreparedBatch
@@ -30,31 +30,38 @@ from vlmperf.meters.clock import Clock
 from vlmperf.meters.stages import StageTimer
 
 
-class FirstTokenMarker(BaseStreamer):
-    """Marks the clock when the first generated token is handed over, and counts decoding steps."""
+class FirstTokenMarker(StoppingCriteria):
+    """Marks the clock when the first generated token exists, and counts decoding steps.
+
+    It is a stopping criterion that never stops: generate calls its stopping criteria once per step,
+    right after the step's tokens are chosen and appended, with the tokens still on the device. (It
+    used to be a streamer, but generate hands a streamer each step's tokens through `tokens.cpu()`,
+    a host copy that waits for the device every step; here nothing is read from the device: the
+    mark is a clock mark, a recorded CUDA event on GPU.)
+
+    With assisted / speculative decoding generate calls it once per verification step, which adds
+    one or more tokens.
+    """
 
     def __init__(self, clock: Clock) -> None:
+        super().__init__()
         self._clock = clock
-        self.prompt_seen = False
         self.steps = 0
         self.first_token_mark: Any = None
+        self._never: torch.Tensor | None = None
 
-    def put(self, value: torch.Tensor) -> None:
-        if not self.prompt_seen:
-            self.prompt_seen = True
-            return
+    def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
         if self.steps == 0:
             self.first_token_mark = self._clock.mark()
+            self._never = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         self.steps += 1
-
-    def end(self) -> None:
-        """Nothing to flush."""
+        return self._never  # type: ignore[return-value]
 
 
 @dataclass
 class GenerateResult:
-    """One timed call. `steps`: hand-offs to the streamer after the prompt, i.e. decoding steps (with
-    speculative decoding: verification steps, each adding 1 or more tokens)."""
+    """One timed call. `steps`: generate's steps after the prompt pass chose its token, i.e. decoding
+    steps (with speculative decoding: verification steps, each adding 1 or more tokens)."""
 
     latency_s: float
     ttft_s: float | None
@@ -138,7 +145,9 @@ def timed_generate(
     extra = generate_kwargs(loaded) if extra is None else extra
     with StageTimer(loaded.model, clock) as stages:
         start = clock.mark()
-        sequences = loaded.model.generate(**batch.inputs, generation_config=config, streamer=marker, **extra)
+        sequences = loaded.model.generate(
+            **batch.inputs, generation_config=config, stopping_criteria=StoppingCriteriaList([marker]), **extra
+        )
         end = clock.mark()
     clock.synchronize()
     speculative = loaded.speculative.last_stats if loaded.speculative is not None else None
