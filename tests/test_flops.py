@@ -15,7 +15,14 @@ from vlmperf.config.spec import Generation, LocalTarget, Workload
 from vlmperf.errors import InputError
 from vlmperf.meters.analytic_flops import analytic_generate_flops
 from vlmperf.meters.flops import count_generate_flops
-from vlmperf.meters.gpu_peaks import DEVICE_NAMES, DTYPES, lookup, mfu, peak_flops_per_s
+from vlmperf.meters.gpu_peaks import (
+    DEVICE_NAMES,
+    DTYPES,
+    lookup,
+    mfu,
+    peak_flops_per_s,
+    peak_memory_bandwidth_bytes_per_s,
+)
 from vlmperf.runner.flop_pass import batch_key, shape_key
 from vlmperf.workloads.sources import load_samples
 from vlmperf.workloads.tasks import get_task
@@ -201,30 +208,31 @@ def test_analytic_count_refuses_what_it_has_no_formula_for():
 
 
 @pytest.mark.parametrize(
-    ("name", "model", "bf16_tflops"),
+    ("name", "model", "bf16_tflops", "memory_gb_s"),
     [
-        ("NVIDIA H100 80GB HBM3", "H100 SXM", 989.5),
-        ("NVIDIA H100 PCIe", "H100 PCIe", 756.5),
-        ("NVIDIA H100 NVL", "H100 NVL", 835.5),
-        ("NVIDIA H200", "H200 SXM", 989.5),
-        ("NVIDIA A100-SXM4-80GB", "A100", 312.0),
-        ("NVIDIA A100-SXM4-40GB", "A100", 312.0),
-        ("NVIDIA A100-PCIE-40GB", "A100", 312.0),
-        ("NVIDIA A100 80GB PCIe", "A100", 312.0),
-        ("NVIDIA L40S", "L40S", 362.05),
-        ("NVIDIA L4", "L4", 121.0),
-        ("NVIDIA A10G", "A10G", 70.0),
-        ("NVIDIA A10", "A10", 125.0),
-        ("Tesla T4", "T4", None),
-        ("Tesla V100-SXM2-16GB", "V100 SXM2", None),
+        ("NVIDIA H100 80GB HBM3", "H100 SXM", 989.5, 3350),
+        ("NVIDIA H100 PCIe", "H100 PCIe", 756.5, 2000),
+        ("NVIDIA H100 NVL", "H100 NVL", 835.5, 3900),
+        ("NVIDIA H200", "H200 SXM", 989.5, 4800),
+        ("NVIDIA A100-SXM4-80GB", "A100 80GB SXM", 312.0, 2039),
+        ("NVIDIA A100-SXM4-40GB", "A100 40GB", 312.0, 1555),
+        ("NVIDIA A100-PCIE-40GB", "A100 40GB", 312.0, 1555),
+        ("NVIDIA A100 80GB PCIe", "A100 80GB PCIe", 312.0, 1935),
+        ("NVIDIA L40S", "L40S", 362.05, 864),
+        ("NVIDIA L4", "L4", 121.0, 300),
+        ("NVIDIA A10G", "A10G", 70.0, 600),
+        ("NVIDIA A10", "A10", 125.0, 600),
+        ("Tesla T4", "T4", None, 320),
+        ("Tesla V100-SXM2-16GB", "V100 SXM2", None, 900),
     ],
 )
-def test_peak_table_knows_device_names_as_torch_reports_them(name, model, bf16_tflops):
+def test_peak_table_knows_device_names_as_torch_reports_them(name, model, bf16_tflops, memory_gb_s):
     peak = lookup(name)
     assert peak is not None and peak.model == model and peak.source
     assert lookup(f"  {name.upper()} ") is peak
     expected = None if bf16_tflops is None else bf16_tflops * 1e12
     assert peak_flops_per_s(name, "bf16") == expected
+    assert peak_memory_bandwidth_bytes_per_s(name) == memory_gb_s * 1e9
 
 
 @pytest.mark.parametrize(
@@ -253,6 +261,7 @@ def test_every_peak_row_is_sourced_and_dense_at_most_the_sparse_datasheet_order(
         assert peak.tflops["fp32"] > 0, name
         if "fp16" in peak.tflops:
             assert peak.tflops["fp16"] >= peak.tflops.get("tf32", 0), name
+        assert peak.memory_gb_s and 200 <= peak.memory_gb_s <= 10_000, name
 
 
 def _prepared(sample_ids: list[str], input_tokens: list[int], width: int) -> PreparedBatch:

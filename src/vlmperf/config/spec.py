@@ -72,6 +72,14 @@ class LocalTarget(Spec):
         "prompt_lookup_num_tokens); default: transformers'"
     )
     threads: PositiveInt | None = Field(None, description="CPU threads torch uses (default: torch's; recorded either way)")
+    peak_flops_per_s: PositiveFloat | None = Field(
+        None, description="the device's peak dense FLOP/s in this dtype, for mfu and limit_prefill_s (default: "
+        "vlmperf's GPU table; none for a CPU)"
+    )
+    peak_memory_bandwidth_bytes_per_s: PositiveFloat | None = Field(
+        None, description="the device's peak memory bandwidth in bytes/s, for mbu and limit_decode_s (default: "
+        "vlmperf's GPU table; none for a CPU)"
+    )
 
     @field_validator("device")
     @classmethod

@@ -51,6 +51,9 @@ GATED_MLP_DECODERS = frozenset({"llama", "mistral", "qwen2"})
 """Decoders made of q/k/v/o projections and a gate/up/down MLP per layer (the formula above)."""
 VISION_TOWERS_WITH_CLASS_TOKEN = {"clip_vision_model": True}
 """Vision towers whose formula is known, and whether they prepend a class token."""
+VISION_LANGUAGE_MODELS = frozenset({"llava"})
+"""Vision-language architectures whose formula is known: one fixed-size image per image placeholder
+run, projector as above (LLaVA-NeXT's tiles, Qwen2-VL's merger, ... have other formulas)."""
 
 
 @dataclass(frozen=True)
@@ -89,21 +92,44 @@ def _check_known(model_type: Any, known: Any, part: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class DecoderShape:
+    """The sizes of a Llama-style decoder that its FLOPs and bytes depend on (module docstring's names)."""
+
+    layers: int  # n
+    hidden: int  # h
+    heads: int  # q
+    kv_heads: int  # k
+    head_dim: int  # d
+    intermediate: int  # i
+    vocab: int  # V
+
+    @classmethod
+    def of(cls, text: Any) -> DecoderShape:
+        """The shape of a text config (or its dict) whose architecture has a formula here."""
+        _check_known(_get(text, "model_type"), GATED_MLP_DECODERS, "language model")
+        h = _require(text, "hidden_size", "text config")
+        q = _require(text, "num_attention_heads", "text config")
+        return cls(
+            layers=_require(text, "num_hidden_layers", "text config"),
+            hidden=h,
+            heads=q,
+            kv_heads=_get(text, "num_key_value_heads", q),
+            head_dim=_get(text, "head_dim", h // q),
+            intermediate=_require(text, "intermediate_size", "text config"),
+            vocab=_require(text, "vocab_size", "text config"),
+        )
+
+
 def decoder_flops(text: Any, *, batch_size: int, prompt_length: int, decode_steps: int) -> dict[str, dict[str, int]]:
     """The language model and lm head of a Llama-style decoder (see the module docstring)."""
-    _check_known(_get(text, "model_type"), GATED_MLP_DECODERS, "language model")
-    h = _require(text, "hidden_size", "text config")
-    q = _require(text, "num_attention_heads", "text config")
-    k = _get(text, "num_key_value_heads", q)
-    d = _get(text, "head_dim", h // q)
-    i = _require(text, "intermediate_size", "text config")
-    n = _require(text, "num_hidden_layers", "text config")
-    vocab = _require(text, "vocab_size", "text config")
+    shape = DecoderShape.of(text)
+    n, h, q, k, d, i = shape.layers, shape.hidden, shape.heads, shape.kv_heads, shape.head_dim, shape.intermediate
     weights = n * (h * q * d + 2 * h * k * d + q * d * h + 3 * h * i)
     b, length, steps = batch_size, prompt_length, decode_steps
     prefill = 2 * weights * b * length + n * 4 * b * q * d * length * length
     decode = steps * 2 * weights * b + n * 4 * b * q * d * (steps * length + steps * (steps + 1) // 2)
-    head = 2 * h * vocab * b
+    head = 2 * h * shape.vocab * b
     return {
         "language_model": {"prefill": prefill, "decode": decode},
         "lm_head": {"prefill": head, "decode": head * steps},
@@ -151,6 +177,8 @@ def analytic_generate_flops(
             f"(got {batch_size}, {prompt_length}, {decode_steps}, {images})"
         )
     text = _get(config, "text_config") or config
+    if _get(config, "vision_config") is not None:
+        _check_known(_get(config, "model_type"), VISION_LANGUAGE_MODELS, "vision-language model")
     stages = decoder_flops(text, batch_size=batch_size, prompt_length=prompt_length, decode_steps=decode_steps)
     if _get(config, "vision_config") is not None:
         stages = {**vision_flops(config, images=images), **stages}

@@ -158,6 +158,7 @@ def _preprocess(record: Record) -> list[float | None]:
 from vlmperf.metrics import stages as _stages  # noqa: E402,F401,I001
 from vlmperf.metrics import energy as _energy  # noqa: E402,F401
 from vlmperf.metrics import flops as _flops  # noqa: E402,F401
+from vlmperf.metrics import limits as _limits  # noqa: E402,F401
 from vlmperf.metrics import optimisations as _optimisations  # noqa: E402,F401
 from vlmperf.metrics import endpoint as _endpoint  # noqa: E402,F401
 from vlmperf.metrics import outputs as _outputs  # noqa: E402,F401

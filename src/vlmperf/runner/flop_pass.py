@@ -9,6 +9,13 @@ shape reuses the count. (Counting once per distinct batch of sample ids cost a l
 five to ten passes of ~6 s each on an H200, most of its wall time.) Speculative decoding is the
 exception: how many drafted tokens the model accepts, and so how many forward passes it makes,
 depends on the content, so there each distinct batch (samples and sampling seed) is counted.
+
+Where the architecture has an analytic count (`meters.analytic_flops`: LLaVA-1.5 and Llama-style
+decoders), the counter runs once per cell, on its first shape, as a cross-check: when both counts
+agree exactly, every later shape takes the analytic count (no pass at all); when they differ (a
+static cache attends over its whole length, a quantised kernel, an architecture variant the
+formula does not know), the disagreement is recorded and the counter goes on counting every
+shape: the counted figure wins. Each batch's figure says which it is (`source`).
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 from vlmperf.backends.local.inputs import PreparedBatch
+from vlmperf.errors import InputError
+from vlmperf.meters.analytic_flops import analytic_generate_flops
 from vlmperf.meters.flops import count_generate_flops
 
 
@@ -34,51 +43,105 @@ def shape_key(batch: PreparedBatch, decode_steps: int | None) -> tuple[Any, ...]
     return shapes, tuple(batch.input_tokens), tuple(batch.vision_tokens), decode_steps
 
 
+def analytic_count(config: Any, batch: PreparedBatch, decode_steps: int) -> dict[str, int]:
+    """The analytic `{"prefill", "decode"}` of a generate call over `batch` that generated
+    `decode_steps` tokens per row (so made decode_steps - 1 forward calls after the prompt pass)."""
+    pixels = batch.inputs.get("pixel_values")
+    flops = analytic_generate_flops(
+        config,
+        batch_size=len(batch.sample_ids),
+        prompt_length=batch.prompt_length,
+        decode_steps=max(decode_steps - 1, 0),
+        images=0 if pixels is None else int(pixels.shape[0]),
+    )
+    return {"prefill": flops.prefill_flops, "decode": flops.decode_flops}
+
+
 class FlopPass:
-    def __init__(self, model: Any, run_generate: Callable[[PreparedBatch], Any]) -> None:
+    """`analytic`: whether the cell may take the analytic count after a cross-check (not for
+    speculative cells, whose forward passes depend on the content)."""
+
+    def __init__(self, model: Any, run_generate: Callable[[PreparedBatch], Any], *, analytic: bool) -> None:
         self._model = model
         self._run_generate = run_generate
-        self._counts: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._counts: dict[tuple[Any, ...], dict[str, Any] | None] = {}
         self._first: dict[str, Any] | None = None
+        self._analytic = "unchecked" if analytic else "off"
+        """unchecked -> agrees | disagrees; unavailable (no formula, with why); off."""
+        self._analytic_info: dict[str, Any] = {}
+        self.counted_shapes = 0
+        self.analytic_shapes = 0
         self.uncounted_ops: dict[str, int] = {}
         self.errors: list[str] = []
         """Why a counting pass failed (the batch's FLOPs are null), e.g. out of memory on the device."""
         self.seconds = 0.0
         """Wall time spent counting (outside every timed window), for the cell's info."""
 
-    def count(self, batch: PreparedBatch, key: tuple[Any, ...]) -> dict[str, Any] | None:
-        """`{"prefill": n, "decode": n}` for the whole batch; None when ops ran that the counter could
-        not count (a partial count would understate the work; the cell's info names the ops)."""
-        if key not in self._counts:
-            started = time.perf_counter()
-            try:
-                counted = count_generate_flops(self._model, lambda: self._run_generate(batch))
-            except Exception as exc:  # the count is optional: the timed runs stand, the figure is null with why
-                self.errors.append(f"{type(exc).__name__}: {exc}")
-                self._counts[key] = None
-                return None
-            finally:
-                self.seconds += time.perf_counter() - started
-            self.uncounted_ops.update(counted.uncounted_ops)
-            self._counts[key] = (
-                {"prefill": counted.prefill_flops, "decode": counted.decode_flops} if counted.complete else None
-            )
-            if self._first is None:
-                self._first = {
-                    "sample_ids": batch.sample_ids,
-                    "forward_calls": counted.forward_calls,
-                    "by_stage": counted.by_stage,
-                    "by_module": counted.by_module,
-                    "by_class": counted.by_class,
-                    "by_op": counted.by_op,
-                }
-        return self._counts[key]
+    def count(self, batch: PreparedBatch, key: tuple[Any, ...], decode_steps: int) -> dict[str, Any] | None:
+        """`{"prefill": n, "decode": n, "source": "counted" | "analytic"}` for the whole batch; None when
+        ops ran that the counter could not count (a partial count would understate the work; the
+        cell's info names the ops). `decode_steps`: tokens the timed run generated per row."""
+        if key in self._counts:
+            return self._counts[key]
+        analytic = self._analytic_count(batch, decode_steps)
+        if analytic is not None and self._analytic == "agrees":
+            self.analytic_shapes += 1
+            self._counts[key] = {**analytic, "source": "analytic"}
+            return self._counts[key]
+        counted = self._counter(batch)
+        if analytic is not None:  # the cell's cross-check
+            agrees = counted is not None and all(counted[p] == analytic[p] for p in ("prefill", "decode"))
+            self._analytic = "agrees" if agrees else "disagrees"
+            self._analytic_info["cross_check"] = {
+                "sample_ids": batch.sample_ids,
+                "counted": counted,
+                "analytic": analytic,
+            }
+        self._counts[key] = counted
+        return counted
+
+    def _analytic_count(self, batch: PreparedBatch, decode_steps: int) -> dict[str, int] | None:
+        if self._analytic not in ("unchecked", "agrees"):
+            return None
+        try:
+            return analytic_count(self._model.config, batch, decode_steps)
+        except InputError as exc:  # no formula for this architecture: every shape is counted
+            self._analytic = "unavailable"
+            self._analytic_info["why"] = str(exc)
+            return None
+
+    def _counter(self, batch: PreparedBatch) -> dict[str, Any] | None:
+        started = time.perf_counter()
+        self.counted_shapes += 1
+        try:
+            counted = count_generate_flops(self._model, lambda: self._run_generate(batch))
+        except Exception as exc:  # the count is optional: the timed runs stand, the figure is null with why
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            return None
+        finally:
+            self.seconds += time.perf_counter() - started
+        self.uncounted_ops.update(counted.uncounted_ops)
+        if self._first is None:
+            self._first = {
+                "sample_ids": batch.sample_ids,
+                "forward_calls": counted.forward_calls,
+                "by_stage": counted.by_stage,
+                "by_module": counted.by_module,
+                "by_class": counted.by_class,
+                "by_op": counted.by_op,
+            }
+        if not counted.complete:
+            return None
+        return {"prefill": counted.prefill_flops, "decode": counted.decode_flops, "source": "counted"}
 
     def info(self) -> dict[str, Any]:
-        """How many shapes were counted, how long it took, ops that could not be counted, and the
-        first counted batch's split by stage, module, layer class and op."""
+        """How many shapes were counted and how many took the analytic count, the cross-check, how long
+        counting took, ops that could not be counted, and the first counted batch's split by stage,
+        module, layer class and op."""
         return {
-            "counted_shapes": len(self._counts),
+            "counted_shapes": self.counted_shapes,
+            "analytic_shapes": self.analytic_shapes,
+            "analytic": {"status": self._analytic, **self._analytic_info},
             "counting_s": self.seconds,
             "uncounted_ops": self.uncounted_ops,
             "errors": self.errors,

@@ -30,10 +30,12 @@ from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loading import LoadedModel
 from vlmperf.backends.local.prompt_budget import within_budget
 from vlmperf.config.spec import CellSpec
+from vlmperf.errors import InputError
 from vlmperf.meters.clock import clock_for
-from vlmperf.meters.gpu_peaks import peak_flops_per_s
+from vlmperf.meters.device_peaks import device_peaks
 from vlmperf.meters.gpu_telemetry import gpu_telemetry
 from vlmperf.meters.memory import memory_meter_for
+from vlmperf.meters.memory_traffic import MemoryTraffic, memory_traffic
 from vlmperf.meters.module_times import profile_generate
 from vlmperf.meters.torch_trace import export_trace
 from vlmperf.metrics.caption_list import count_captions
@@ -66,6 +68,16 @@ def why_no_flops(spec: CellSpec) -> str | None:
 def device_name(device: str) -> str | None:
     """The GPU's name as torch reports it (for its peak FLOP/s), None on CPU."""
     return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None
+
+
+def _traffic_of(model: Any, speculative: bool) -> tuple[MemoryTraffic | None, str | None]:
+    """The model's byte counts for the decode limit, or None and why."""
+    if speculative:
+        return None, "speculative decoding: a verification step reads the draft model's weights too and checks several tokens"
+    try:
+        return memory_traffic(model), None
+    except InputError as exc:
+        return None, str(exc)
 
 
 def batches(samples: list[Sample], batch_size: int) -> Iterator[list[Sample]]:
@@ -101,9 +113,12 @@ class CellMeasurement:
         self._clock = clock_for(spec.target.device)
         self._memory = memory_meter_for(spec.target.device)
         self._energy = energy
-        self._flops = FlopPass(loaded.model, self._untimed_generate) if counts_flops(spec) else None
-        name = device_name(spec.target.device)
-        self._peak_flops = peak_flops_per_s(name, spec.target.dtype) if name else None
+        speculative = spec.target.speculative != "off"
+        self._flops = (
+            FlopPass(loaded.model, self._untimed_generate, analytic=not speculative) if counts_flops(spec) else None
+        )
+        self._peaks = device_peaks(spec.target, device_name(spec.target.device))
+        self._traffic, self._why_no_traffic = _traffic_of(loaded.model, speculative)
         self._compile = CompileMonitor() if spec.target.compile != "off" else None
         self._timed = batches(samples, spec.scenario.batch_size)
         self._latencies: list[float] = []  # of timed runs: they size the energy windows
@@ -161,9 +176,11 @@ class CellMeasurement:
             "captions": [count_captions(o) for o in result.outputs] if self._answers_captions else None,
             "recompiles": self._compile.since(compiled)["recompiles"] if self._compile else None,
             "speculative": result.speculative,
-            "peak_flops_per_s": self._peak_flops,
+            "peak_flops_per_s": self._peaks.flops_per_s,
+            "peak_memory_bandwidth_bytes_per_s": self._peaks.memory_bandwidth_bytes_per_s,
             "energy": None,
             "flops": None,
+            "bytes": None,
         }
 
     def _count_flops(self, batch: PreparedBatch, seq: int, decode_steps: int | None) -> dict[str, Any]:
@@ -172,8 +189,18 @@ class CellMeasurement:
         generation = self._spec.generation
         torch.manual_seed(generation.seed + seq)
         if self._spec.target.speculative != "off":
-            return self._flops.count(batch, batch_key(batch, seq if generation.do_sample else None))
-        return self._flops.count(batch, shape_key(batch, decode_steps))
+            return self._flops.count(batch, batch_key(batch, seq if generation.do_sample else None), decode_steps)
+        return self._flops.count(batch, shape_key(batch, decode_steps), decode_steps)
+
+    def _bytes(self, batch: PreparedBatch, decode_steps: int) -> dict[str, int] | None:
+        """The bytes the batch's generate call must move (`meters.memory_traffic`), None where unknown."""
+        if self._traffic is None:
+            return None
+        rows, length = len(batch.sample_ids), batch.prompt_length
+        return {
+            "prefill": self._traffic.prefill_bytes(batch_size=rows, prompt_length=length),
+            "decode": self._traffic.decode_bytes(batch_size=rows, prompt_length=length, decode_steps=max(decode_steps - 1, 0)),
+        }
 
     def warm_up(self) -> None:
         """Untimed runs; with torch.compile, what compiling cost is recorded here (compile_s)."""
@@ -244,6 +271,7 @@ class CellMeasurement:
         for (batch, _), record in zip(prepared, records):
             if self._flops is not None:
                 record["flops"] = self._count_flops(batch, self.runs, record["decode_steps"])
+            record["bytes"] = self._bytes(batch, record["decode_steps"])
             self._on_record(self.runs, record)
             self.runs += 1
         self.windows += 1
@@ -284,7 +312,12 @@ class CellMeasurement:
             "measured_s": self.measured_s,
             "energy": self._energy.info(),
             "flops": self._flops.info() if self._flops is not None else {"not_counted": why_no_flops(spec)},
-            "peak_flops_per_s": self._peak_flops,
+            "peak_flops_per_s": self._peaks.flops_per_s,
+            "limits": {
+                **self._peaks.as_dict(),
+                "memory_traffic": self._traffic.as_dict() if self._traffic is not None else None,
+                "why_no_memory_traffic": self._why_no_traffic,
+            },
             "compile": self.compile_costs,
             "device_name": device_name(spec.target.device),
             "gpu_telemetry": gpu_telemetry(spec.target.device),
