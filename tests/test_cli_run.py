@@ -19,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 NEEDS_A_SENSOR_OR_SETTING = {
     "energy_j", "energy_above_idle_j", "energy_per_sample_j", "energy_per_output_token_j", "power_w", "idle_power_w",
     "mfu", "recompiles", "acceptance_rate", "mean_accepted_tokens",
+    "limit_prefill_s", "limit_decode_s", "limit_latency_s", "limit_ratio", "mbu",
 }
-"""Null on this machine's default run: no energy counter, no known peak for a CPU, no compile, no drafts."""
+"""Null on this machine's default run: no energy counter, no known peak for a CPU (the limits and
+utilisations need one), no compile, no drafts."""
 QUICK = ["--set", "measure.min_duration_s=0", "--set", "measure.min_runs=2", "--set", "measure.warmup_runs=0"]
 
 

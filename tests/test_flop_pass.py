@@ -1,7 +1,9 @@
-"""The FLOP pass: once per shape; for a verified architecture one counter pass per cell as a cross-check,
-then the analytic count; a disagreement or a missing formula keeps the counter on every shape."""
+"""The FLOP pass: once per shape; for a verified architecture one counter pass per loaded model as a
+cross-check, then the analytic count; a disagreement or a missing formula keeps the counter on every shape."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -11,7 +13,7 @@ from vlmperf.backends.local.inputs import prepare_batch
 from vlmperf.config.spec import Generation, Workload
 from vlmperf.errors import InputError
 from vlmperf.meters.flops import count_generate_flops
-from vlmperf.runner.flop_pass import FlopPass, shape_key
+from vlmperf.runner.flop_pass import AnalyticCheck, FlopPass, shape_key
 from vlmperf.workloads.sources import load_samples
 from vlmperf.workloads.tasks import get_task
 
@@ -40,13 +42,13 @@ def _count(flops, batch):
 
 def test_after_an_agreeing_cross_check_later_shapes_take_the_analytic_count(setup):
     model, run_generate, one, two = setup
-    flops = FlopPass(model, run_generate, analytic=True)
+    flops = FlopPass(model, run_generate, AnalyticCheck())
     first = _count(flops, one)
     assert first["source"] == "counted"
     second = _count(flops, two)
     assert second["source"] == "analytic"
     info = flops.info()
-    assert (info["counted_shapes"], info["analytic_shapes"]) == (1, 1), "one counter pass per cell"
+    assert (info["counted_shapes"], info["analytic_shapes"]) == (1, 1), "one counter pass in all"
     assert info["analytic"]["status"] == "agrees"
     assert info["analytic"]["cross_check"]["counted"]["prefill"] == info["analytic"]["cross_check"]["analytic"]["prefill"]
     # the analytic figure is what the counter gives for that shape, counted independently here
@@ -58,8 +60,12 @@ def test_after_an_agreeing_cross_check_later_shapes_take_the_analytic_count(setu
 def test_a_disagreement_is_recorded_and_the_counter_counts_every_shape(setup, monkeypatch):
     model, run_generate, one, two = setup
     real = flop_pass.analytic_count
-    monkeypatch.setattr(flop_pass, "analytic_count", lambda *a: {k: v + 1 for k, v in real(*a).items()})
-    flops = FlopPass(model, run_generate, analytic=True)
+    def off_by_one(*args):
+        flops = real(*args)
+        return dataclasses.replace(flops, prefill_flops=flops.prefill_flops + 1)
+
+    monkeypatch.setattr(flop_pass, "analytic_count", off_by_one)
+    flops = FlopPass(model, run_generate, AnalyticCheck())
     _count(flops, one)
     assert _count(flops, two)["source"] == "counted", "the counted figure wins"
     info = flops.info()
@@ -75,9 +81,18 @@ def test_without_a_formula_or_for_speculative_cells_every_shape_is_counted(setup
         raise InputError("no analytic FLOP formula for a 'mystery' language model")
 
     monkeypatch.setattr(flop_pass, "analytic_count", no_formula)
-    flops = FlopPass(model, run_generate, analytic=True)
+    flops = FlopPass(model, run_generate, AnalyticCheck())
     assert _count(flops, one)["source"] == _count(flops, two)["source"] == "counted"
     assert flops.info()["analytic"] == {"status": "unavailable", "why": "no analytic FLOP formula for a 'mystery' language model"}
-    speculative = FlopPass(model, run_generate, analytic=False)
+    speculative = FlopPass(model, run_generate, None)
     _count(speculative, one)
     assert speculative.info()["analytic"] == {"status": "off"} and speculative.counted_shapes == 1
+
+
+def test_cells_on_one_loaded_model_share_the_cross_check(setup):
+    model, run_generate, one, two = setup
+    check = AnalyticCheck()
+    first_cell, second_cell = FlopPass(model, run_generate, check), FlopPass(model, run_generate, check)
+    assert _count(first_cell, one)["source"] == "counted"
+    assert _count(second_cell, two)["source"] == "analytic", "the second cell needs no counting pass"
+    assert second_cell.counted_shapes == 0 and second_cell.info()["analytic"]["status"] == "agrees"

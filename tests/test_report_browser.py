@@ -10,6 +10,7 @@ it this module is skipped, except under CI, where a missing browser is a failure
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -25,7 +26,9 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 QUICK = [
     "measure.min_runs=3", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
     "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 2, 3]",
+    "target.peak_flops_per_s=1e11", "target.peak_memory_bandwidth_bytes_per_s=2e10",
 ]
+"""Peaks given for this CPU, so the roofline has a roof to draw."""
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -103,6 +106,26 @@ def test_every_plot_is_drawn_offline_without_console_errors(browser, report_file
     assert console_errors == []
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report-html.png"), full_page=True)
+    page.close()
+
+
+def test_the_roofline_draws_each_cell_under_its_roof_and_hovers_its_limit(browser, report_file):
+    page, _, console_errors = open_offline(browser, report_file)
+    page.wait_for_function("() => document.getElementById('plot-roofline').classList.contains('js-plotly-plot')")
+    roofline = page.locator("#plot-roofline")
+    assert roofline.get_attribute("data-roofs") == "1"
+    assert roofline.locator(".scatterlayer .trace .point").count() == 3 + 1, "a point per cell, and the ridge"
+    assert roofline.locator(".scatterlayer .trace path.js-line").count() == 1, "the roof"
+    assert roofline.locator(".legendtext", has_text="roof of cpu: 100 GFLOP/s, 20 GB/s").count() == 1
+    last_cell = roofline.locator(".scatterlayer .trace").last.locator(".point")
+    last_cell.hover(force=True, timeout=5000)  # forced: plotly's drag layer takes the pointer and hovers by position
+    hover = roofline.locator(".hoverlayer")
+    hover.get_by_text("limit_ratio", exact=False).wait_for(timeout=5000)
+    shown = hover.text_content()  # SVG text: no inner_text
+    assert "batch_size=3" in shown and re.search(r"limit_ratio \d+(\.\d+)?x", shown) and "mbu " in shown
+    assert console_errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    roofline.locator("xpath=..").screenshot(path=str(ARTIFACTS / "report-roofline.png"))
     page.close()
 
 

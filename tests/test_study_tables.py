@@ -92,16 +92,39 @@ def test_the_local_table_has_one_row_per_point_with_quality_latency_energy_and_f
         local_cell("b16", {"scenario.batch_size": 16}, {**base, "flops": {"mean": 8.27e12}}),
         local_cell("cpu", {"target.device": "cpu"}, {"latency_s": {"p50": 8.373709375813803, "n": 3}}),
     ]
+    cells[0]["metrics"].update({"limit_ratio": {"p50": 38.41}, "mbu": {"p50": 0.0213}})
     lines = render_study_markdown(document(cells)).splitlines()
     assert lines[2] == (
         "| scenario.batch_size | target.device | quality | wer | latency p50 | energy / sample | FLOPs / sample "
-        "| latency p90 | latency p99 | 95% CI of mean latency | runs |"
+        "| limit ratio | MBU | latency p90 | latency p99 | 95% CI of mean latency | runs |"
     )
     assert lines[4] == (
-        "| 1 | - | vqa_accuracy 0.581 | 8.135 | 0.3495s | 93.82 J | 11.03 TFLOP | 0.36s | 0.371s | 0.3401 – 0.3553s | 40 |"
+        "| 1 | - | vqa_accuracy 0.581 | 8.135 | 0.3495s | 93.82 J | 11.03 TFLOP | 38.4x | 2.1% "
+        "| 0.36s | 0.371s | 0.3401 – 0.3553s | 40 |"
     )
-    assert lines[5].startswith("| 16 | - | vqa_accuracy 0.581 | 8.135 | 0.3495s | - | 8.27 TFLOP |"), "no sensor: -"
-    assert lines[6] == "| 1 | cpu | - | - | 8.374s | - | - | - | - | - | 3 |"
+    assert lines[5].startswith("| 16 | - | vqa_accuracy 0.581 | 8.135 | 0.3495s | - | 8.27 TFLOP | - | - |"), (
+        "no sensor, no peaks: -"
+    )
+    assert lines[6] == "| 1 | cpu | - | - | 8.374s | - | - | - | - | - | - | - | 3 |"
+    assert lines[7:] == [], "no reason recorded for the missing limits: no line about them"
+
+
+def test_a_point_without_a_limit_ratio_says_why_once_per_reason():
+    """The reasons come from each cell's info.limits (a missing peak, no byte count), each said once."""
+    gpu = {"peak_flops_per_s": 9.89e14, "peak_memory_bandwidth_bytes_per_s": 4.8e12, "missing": []}
+    cpu = {"peak_flops_per_s": None, "peak_memory_bandwidth_bytes_per_s": None,
+           "missing": ["peak FLOP/s: a CPU has no published peak; give target.peak_flops_per_s"]}
+    no_bytes = {**gpu, "why_no_memory_traffic": "the model's config | names no hidden size"}
+    cells = [local_cell(name, {"target.device": name}, {"latency_s": {"p50": 1.0, "n": 3}}) for name in "abcd"]
+    cells[0]["metrics"]["limit_ratio"] = {"p50": 2.0}
+    for cell, limits in zip(cells, (gpu, cpu, cpu, no_bytes)):
+        cell["info"]["limits"] = limits
+    lines = render_study_markdown(document(cells)).splitlines()
+    assert [line.split(" | ")[4] for line in lines[4:8]] == ["2.0x", "-", "-", "-"]
+    assert lines[9] == (
+        "- no limit ratio for 3 of 4 point(s): peak FLOP/s: a CPU has no published peak; give target.peak_flops_per_s; "
+        "the model's config \\| names no hidden size"
+    )
 
 
 def test_a_run_with_both_kinds_gets_both_tables_and_an_empty_run_says_so():
@@ -131,7 +154,10 @@ def test_a_real_local_run_as_the_study_table(tmp_path, vlmperf_env):
     lines = result.stdout.splitlines()
     assert lines[2].startswith("| scenario.batch_size | quality | wer | latency p50 | energy / sample | FLOPs / sample |")
     assert [line.split(" | ")[0] for line in lines[4:6]] == ["| 1", "| 2"]
-    assert all("FLOP |" in line and "cider" in line for line in lines[4:6]), "FLOPs counted, captions scored"
+    assert all("FLOP | - | - |" in line and "cider" in line for line in lines[4:6]), "FLOPs counted, captions scored"
+    assert "- no limit ratio for 2 of 2 point(s): peak FLOP/s: a CPU has no published peak" in result.stdout, (
+        "no peaks given for this CPU: the table says so"
+    )
 
 
 def caption_reply(index: int, body: dict) -> ss.Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -84,9 +85,12 @@ def _write_html_report(run_id: str, out: Path) -> None:
         return
     from vlmperf.report.html import render_run
 
+    started = time.perf_counter()
     path = Path(out) / "reports" / f"{run_id}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_run(run_id, out))
+    with Store.open(out) as store:
+        store.add_seconds(run_id, "report_s", time.perf_counter() - started)
     out_console.print(f"HTML report: {path}")
 
 

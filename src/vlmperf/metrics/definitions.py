@@ -84,8 +84,9 @@ def _latency_per_sample(record: Record) -> list[float | None]:
 
 @metric("ttft_s", "s")
 def _ttft(record: Record) -> list[float | None]:
-    """Time to first token: from the start of the generate call to the moment generate hands over the
-    first generated token of the batch (prefill, including the vision encoder, plus one sampling step)."""
+    """Time to first token: from the start of the generate call to the moment the first generated
+    token of the batch exists (prefill, including the vision encoder, plus one sampling step), marked
+    when generate checks its stopping criteria on it (a CUDA event on GPU: no device wait)."""
     return [record["ttft_s"]]
 
 

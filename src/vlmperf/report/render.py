@@ -13,6 +13,7 @@ from rich.table import Table
 from vlmperf.report.export import csv_text
 from vlmperf.report.module_profile import module_profile_table, render_module_profile_markdown, run_profiles
 from vlmperf.report.tables import summary_table, wide_rows
+from vlmperf.report.time_budget import budget_rows, time_budget
 
 
 def _title(document: dict[str, Any]) -> str:
@@ -32,12 +33,24 @@ def rich_table(document: dict[str, Any]) -> Table:
     return table
 
 
+def time_budget_table(budget: dict[str, Any]) -> Table:
+    table = Table(title="time budget (where the run's wall time went)", title_justify="left")
+    for column in ("phase", "s", "share"):
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    for row in budget_rows(budget):
+        table.add_row(*row)
+    return table
+
+
 def render_table(document: dict[str, Any]) -> str:
     console = Console(file=io.StringIO(), width=250, record=True, color_system=None)
     console.print(rich_table(document))
     profiles = run_profiles(document)
     if profiles:
         console.print(module_profile_table(profiles))
+    budget = time_budget(document)
+    if budget is not None:
+        console.print(time_budget_table(budget))
     return console.export_text()
 
 
@@ -52,6 +65,10 @@ def render_markdown(document: dict[str, Any]) -> str:
     profiles = run_profiles(document)
     if profiles:
         lines += ["", render_module_profile_markdown(profiles)]
+    budget = time_budget(document)
+    if budget is not None:
+        lines += ["", "#### time budget", "", "| phase | s | share |", "|---|---|---|"]
+        lines += [f"| {' | '.join(row)} |" for row in budget_rows(budget)]
     return "\n".join(lines) + "\n"
 
 

@@ -6,7 +6,10 @@
   length). Latency is `e2e_s` (request start to the last content chunk); lengths are
   `output_chars`. `type` is VLM when the cell's task sends images, text when it does not.
 - Local cells fill the local study's table: one row per point, its swept values, then quality,
-  latency (`latency_s`, one generate call over a batch), energy per sample and FLOPs per sample.
+  latency (`latency_s`, one generate call over a batch), energy per sample and FLOPs per sample,
+  then how far each point is from its device's limit: `limit_ratio` p50 (latency over its
+  physical floor, 38.4x) and `mbu` p50 (decode's share of the peak memory bandwidth). Where a
+  peak is unknown those two are `-`, and a line under the table says why (`info.limits`).
 Each table ends with the percentiles and the interval the authors did not have: latency p90, p99
 and the 95% bootstrap interval of the mean. Everything comes from the run document's summaries.
 """
@@ -164,6 +167,8 @@ def local_columns(cells: list[Cell]) -> list[Column]:
         ("latency p50", _seconds("latency_s", "p50", 4)),
         ("energy / sample", _plain("energy_per_sample_j", "mean", unit=" J")),
         ("FLOPs / sample", _flops),
+        ("limit ratio", _plain("limit_ratio", "p50", "{:.1f}", "x")),
+        ("MBU", _plain("mbu", "p50", "{:.1%}")),
         ("latency p90", _seconds("latency_s", "p90", 4)),
         ("latency p99", _seconds("latency_s", "p99", 4)),
         ("95% CI of mean latency", _interval("latency_s", 4)),
@@ -171,10 +176,22 @@ def local_columns(cells: list[Cell]) -> list[Column]:
     ]
 
 
+def no_limit(cells: list[Cell]) -> list[str]:
+    """Why some points have no limit ratio: each distinct reason their `info.limits` gives, once
+    (a missing peak, or no byte count for the model), so a `-` in that column is explained."""
+    unlimited = [c for c in cells if _stat(c, "limit_ratio", "p50") is None]
+    reasons: dict[str, None] = {}
+    for cell in unlimited:
+        limits = (cell.get("info") or {}).get("limits") or {}
+        reasons.update(dict.fromkeys([*(limits.get("missing") or []), limits.get("why_no_memory_traffic")]))
+    shown = [r for r in reasons if r]
+    return [f"- no limit ratio for {len(unlimited)} of {len(cells)} point(s): {_md('; '.join(shown))}"] if shown else []
+
+
 def local_table(cells: list[Cell]) -> list[str]:
-    """The local study's table: one row per finished point."""
+    """The local study's table: one row per finished point, and why a point has no limit ratio."""
     ok = [c for c in cells if c["status"] == "ok"]
-    return _table(local_columns(ok), ok) + [""] if ok else []
+    return _table(local_columns(ok), ok) + [""] + no_limit(ok) if ok else []
 
 
 # the whole report --------------------------------------------------------------------------------

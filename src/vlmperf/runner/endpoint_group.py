@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -114,28 +115,34 @@ def run_endpoint_group(
     spec = loads[0][0].spec
     driver = Driver([load for _, load, _ in loads], spec.scenario, spec.measure, seed=spec.generation.seed)
     events.step_started(None, "drive")
+    started = time.perf_counter()
     with writer:
         asyncio.run(_drive(driver))
+    drive_s = time.perf_counter() - started
     if driver.interrupted:  # what was measured stays in the store; --resume measures these cells again
         for cell, load, _ in loads:
             store.fail_cell(run_id, cell.id, INTERRUPTED, {"requests": len(load.records)})
         raise KeyboardInterrupt
-    for cell, load, template in loads:
+    for position, (cell, load, template) in enumerate(loads):
         events.step_started(cell, "summary")
-        _finish(cell, load, template, driver, plan, store, run_id, events, quality)
+        # the group's one drive (its warm-up included) is booked on its first cell, as a local group's load
+        _finish(cell, load, template, driver, plan, store, run_id, events, quality, drive_s if position == 0 else 0.0)
     return failed
 
 
 def _finish(
     cell: Cell, load: TargetLoad, template: str, driver: Driver, plan: Plan, store: CellSink, run_id: str, events: RunEvents,
     quality: RunQuality,
+    drive_s: float,
 ) -> None:
     workload = plan.workload_for(cell)
     where = f"run {run_id}, cell {cell.id}"
     ok_records = [r for r in load.records if r["error"] is None]
+    started = time.perf_counter()
     scores, scoring_info = quality.score(cell.spec.workload.task, ok_records, workload.samples, where) if ok_records else (
         {}, {"not_scored": "no request succeeded"}
     )
+    scoring_s = time.perf_counter() - started
     summary = {**summarize_records(load.records), **load_figures(load.records, cell.spec.scenario, driver.loop_lag_s), **scores}
     target = cell.spec.target
     assert isinstance(target, EndpointTarget)
@@ -155,6 +162,7 @@ def _finish(
         "quality": scoring_info,
         "dataset": workload.provenance,
         "failed_samples": workload.failed,
+        "time_s": {"timed": drive_s, "scoring": scoring_s},
     }
     store.finish_cell(run_id, cell.id, summary, info)
     events.cell_finished(cell, "ok", load.stopped)

@@ -7,6 +7,7 @@ group that reads that source is compared with the same idle figure.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,16 +61,21 @@ class GroupEnergy:
 
     def __init__(self) -> None:
         self._opened: dict[tuple[str, str], CellEnergy] = {}
+        self.idle_s = 0.0
+        """Wall time spent opening sources and measuring idle power (for the run's time budget)."""
 
     def for_cell(self, device: str, requested: str) -> CellEnergy:
         key = (device, requested)
         if key not in self._opened:
+            started = time.perf_counter()
             source, why = open_energy_source(device, requested)
             try:
                 idle = measure_idle_power_w(source, IDLE_WINDOW_S) if source is not None else None
             except BaseException:
                 source.close()
                 raise
+            finally:
+                self.idle_s += time.perf_counter() - started
             self._opened[key] = CellEnergy(source, why, idle)
         return self._opened[key]
 

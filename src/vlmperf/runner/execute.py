@@ -11,6 +11,7 @@ partial.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from vlmperf.config.spec import RunSpec
@@ -63,6 +64,7 @@ def prepare(run: RunSpec, where: str = "config") -> Plan:
 def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: RunEvents | None = None) -> RunOutcome:
     """Run a prepared sweep; results are in `store` as they are measured."""
     events = events or Silent()
+    started = time.perf_counter()
     run, cells = plan.spec, plan.cells
     local = [c.spec.target.device for c in cells if c.spec.target.kind == "local"]
     manifest = build_manifest(run.model_dump(mode="json"), local=bool(local), devices=local)
@@ -90,6 +92,7 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
         status = "complete"
     finally:
         store.set_run_status(run_id, status)
+        store.add_seconds(run_id, "wall_s", time.perf_counter() - started)
         events.run_finished(run_id, status)
     return RunOutcome(run_id, status, len(cells), failed, len(cells) - len(pending), resumed)
 

@@ -11,11 +11,17 @@ exception: how many drafted tokens the model accepts, and so how many forward pa
 depends on the content, so there each distinct batch (samples and sampling seed) is counted.
 
 Where the architecture has an analytic count (`meters.analytic_flops`: LLaVA-1.5 and Llama-style
-decoders), the counter runs once per cell, on its first shape, as a cross-check: when both counts
-agree exactly, every later shape takes the analytic count (no pass at all); when they differ (a
-static cache attends over its whole length, a quantised kernel, an architecture variant the
-formula does not know), the disagreement is recorded and the counter goes on counting every
-shape: the counted figure wins. Each batch's figure says which it is (`source`).
+decoders), the counter runs once per loaded model, on the first shape any of its cells counts, as
+a cross-check (`AnalyticCheck`): when both counts agree exactly, every later shape of every cell
+on that model takes the analytic count (no pass at all); when they differ (a static cache attends
+over its whole length, a quantised kernel, an architecture variant the formula does not know), the
+disagreement is recorded and the counter goes on counting every shape: the counted figure wins.
+Each batch's figure says which it is (`source`). Once per loaded model, not per cell, because
+everything the formula's validity depends on (architecture, attention implementation, cache and
+compile settings, quantisation) is the loaded model's; what differs between its cells (batch
+size, prompt and output lengths, images) are the formula's inputs. A counting pass costs about
+1.4 generate calls, and a default cell makes 5 timed runs: one per cell was 16% of a sweep's wall
+time on a llava-1.5-7b replica (`benchmarks/time_budget.py`).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 
 from vlmperf.backends.local.inputs import PreparedBatch
 from vlmperf.errors import InputError
-from vlmperf.meters.analytic_flops import analytic_generate_flops
+from vlmperf.meters.analytic_flops import AnalyticFlops, analytic_generate_flops
 from vlmperf.meters.flops import count_generate_flops
 
 
@@ -43,32 +49,59 @@ def shape_key(batch: PreparedBatch, decode_steps: int | None) -> tuple[Any, ...]
     return shapes, tuple(batch.input_tokens), tuple(batch.vision_tokens), decode_steps
 
 
-def analytic_count(config: Any, batch: PreparedBatch, decode_steps: int) -> dict[str, int]:
-    """The analytic `{"prefill", "decode"}` of a generate call over `batch` that generated
-    `decode_steps` tokens per row (so made decode_steps - 1 forward calls after the prompt pass)."""
+def analytic_count(config: Any, batch: PreparedBatch, decode_steps: int) -> AnalyticFlops:
+    """The analytic count of a generate call over `batch` that generated `decode_steps` tokens per
+    row (so made decode_steps - 1 forward calls after the prompt pass)."""
     pixels = batch.inputs.get("pixel_values")
-    flops = analytic_generate_flops(
+    return analytic_generate_flops(
         config,
         batch_size=len(batch.sample_ids),
         prompt_length=batch.prompt_length,
         decode_steps=max(decode_steps - 1, 0),
         images=0 if pixels is None else int(pixels.shape[0]),
     )
-    return {"prefill": flops.prefill_flops, "decode": flops.decode_flops}
+
+
+class AnalyticCheck:
+    """The cross-check of the analytic count against the counter, shared by the cells of one loaded model."""
+
+    def __init__(self) -> None:
+        self.status = "unchecked"
+        """unchecked -> agrees | disagrees; unavailable (no formula, with why)."""
+        self.info: dict[str, Any] = {}
+
+    def analytic(self, config: Any, batch: PreparedBatch, decode_steps: int) -> AnalyticFlops | None:
+        """The analytic count while it may still be used (unchecked or agreeing), else None."""
+        if self.status not in ("unchecked", "agrees"):
+            return None
+        try:
+            return analytic_count(config, batch, decode_steps)
+        except InputError as exc:  # no formula for this architecture: every shape is counted
+            self.status = "unavailable"
+            self.info["why"] = str(exc)
+            return None
+
+    def record(self, batch: PreparedBatch, counted: dict[str, Any] | None, analytic: AnalyticFlops) -> None:
+        """The cross-check's outcome: both counts of the same generate call."""
+        expected = {"prefill": analytic.prefill_flops, "decode": analytic.decode_flops}
+        agrees = counted is not None and all(counted[p] == expected[p] for p in expected)
+        self.status = "agrees" if agrees else "disagrees"
+        self.info["cross_check"] = {"sample_ids": batch.sample_ids, "counted": counted, "analytic": expected}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, **self.info}
 
 
 class FlopPass:
-    """`analytic`: whether the cell may take the analytic count after a cross-check (not for
-    speculative cells, whose forward passes depend on the content)."""
+    """`check`: the loaded model's analytic cross-check, None where the analytic count may not be used
+    (speculative cells, whose forward passes depend on the content)."""
 
-    def __init__(self, model: Any, run_generate: Callable[[PreparedBatch], Any], *, analytic: bool) -> None:
+    def __init__(self, model: Any, run_generate: Callable[[PreparedBatch], Any], check: AnalyticCheck | None) -> None:
         self._model = model
         self._run_generate = run_generate
         self._counts: dict[tuple[Any, ...], dict[str, Any] | None] = {}
         self._first: dict[str, Any] | None = None
-        self._analytic = "unchecked" if analytic else "off"
-        """unchecked -> agrees | disagrees; unavailable (no formula, with why); off."""
-        self._analytic_info: dict[str, Any] = {}
+        self._check = check
         self.counted_shapes = 0
         self.analytic_shapes = 0
         self.uncounted_ops: dict[str, int] = {}
@@ -83,32 +116,19 @@ class FlopPass:
         cell's info names the ops). `decode_steps`: tokens the timed run generated per row."""
         if key in self._counts:
             return self._counts[key]
-        analytic = self._analytic_count(batch, decode_steps)
-        if analytic is not None and self._analytic == "agrees":
+        check = self._check
+        analytic = check.analytic(self._model.config, batch, decode_steps) if check is not None else None
+        if analytic is not None and check.status == "agrees":
             self.analytic_shapes += 1
-            self._counts[key] = {**analytic, "source": "analytic"}
+            if self._first is None:  # the split by stage, from the formula (by module / class / op need the counter)
+                self._first = {"sample_ids": batch.sample_ids, "source": "analytic", "by_stage": analytic.by_stage}
+            self._counts[key] = {"prefill": analytic.prefill_flops, "decode": analytic.decode_flops, "source": "analytic"}
             return self._counts[key]
         counted = self._counter(batch)
-        if analytic is not None:  # the cell's cross-check
-            agrees = counted is not None and all(counted[p] == analytic[p] for p in ("prefill", "decode"))
-            self._analytic = "agrees" if agrees else "disagrees"
-            self._analytic_info["cross_check"] = {
-                "sample_ids": batch.sample_ids,
-                "counted": counted,
-                "analytic": analytic,
-            }
+        if analytic is not None:  # the loaded model's first count: the cross-check
+            check.record(batch, counted, analytic)
         self._counts[key] = counted
         return counted
-
-    def _analytic_count(self, batch: PreparedBatch, decode_steps: int) -> dict[str, int] | None:
-        if self._analytic not in ("unchecked", "agrees"):
-            return None
-        try:
-            return analytic_count(self._model.config, batch, decode_steps)
-        except InputError as exc:  # no formula for this architecture: every shape is counted
-            self._analytic = "unavailable"
-            self._analytic_info["why"] = str(exc)
-            return None
 
     def _counter(self, batch: PreparedBatch) -> dict[str, Any] | None:
         started = time.perf_counter()
@@ -124,6 +144,7 @@ class FlopPass:
         if self._first is None:
             self._first = {
                 "sample_ids": batch.sample_ids,
+                "source": "counted",
                 "forward_calls": counted.forward_calls,
                 "by_stage": counted.by_stage,
                 "by_module": counted.by_module,
@@ -141,7 +162,7 @@ class FlopPass:
         return {
             "counted_shapes": self.counted_shapes,
             "analytic_shapes": self.analytic_shapes,
-            "analytic": {"status": self._analytic, **self._analytic_info},
+            "analytic": self._check.as_dict() if self._check is not None else {"status": "off"},
             "counting_s": self.seconds,
             "uncounted_ops": self.uncounted_ops,
             "errors": self.errors,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import random
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from vlmperf.backends.local.loading import load_model
 from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.energy_context import GroupEnergy
+from vlmperf.runner.flop_pass import AnalyticCheck
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.measure import CellMeasurement
 from vlmperf.runner.plan import Cell
@@ -35,7 +37,16 @@ class _ActiveCell:
     """A cell being measured: its measurement, the records kept so far, and its store updates."""
 
     def __init__(
-        self, cell: Cell, loaded: Any, plan: Plan, store: CellSink, run_id: str, events: RunEvents, energy: GroupEnergy
+        self,
+        cell: Cell,
+        loaded: Any,
+        plan: Plan,
+        store: CellSink,
+        run_id: str,
+        events: RunEvents,
+        energy: GroupEnergy,
+        load_s: float,
+        flop_check: AnalyticCheck,
     ) -> None:
         self.cell, self._store, self._run_id, self._events = cell, store, run_id, events
         self.records: list[dict[str, Any]] = []
@@ -43,8 +54,13 @@ class _ActiveCell:
         store.start_cell(run_id, cell.id)
         events.cell_started(cell)
         target = cell.spec.target
+        idle_before = energy.idle_s
         cell_energy = energy.for_cell(target.device, cell.spec.measure.energy)
-        self.measurement = CellMeasurement(loaded, cell.spec, self._workload.samples, self._keep, cell_energy)
+        self._group_time_s = {"load": load_s, "idle_power": energy.idle_s - idle_before}
+        """The group's one-off costs, booked on the cell that paid them (its first), 0 on the others."""
+        self.measurement = CellMeasurement(
+            loaded, cell.spec, self._workload.samples, self._keep, cell_energy, flop_check
+        )
 
     def _keep(self, seq: int, record: dict[str, Any]) -> None:
         self._store.add_records(self._run_id, self.cell.id, [(seq, record)])
@@ -54,7 +70,9 @@ class _ActiveCell:
     def finish(self, quality: RunQuality) -> None:
         where = f"run {self._run_id}, cell {self.cell.id}"
         workload = self._workload
+        started = time.perf_counter()
         scores, scoring_info = quality.score(self.cell.spec.workload.task, self.records, workload.samples, where)
+        scoring_s = time.perf_counter() - started
         summary = {**summarize_records(self.records), **self.measurement.figures(), **scores}
         profile = None
         if self.cell.spec.measure.profile:
@@ -69,6 +87,7 @@ class _ActiveCell:
             "quality": scoring_info,
             "dataset": workload.provenance,
             "failed_samples": workload.failed,
+            "time_s": {**self._group_time_s, **self.measurement.time_s, "scoring": scoring_s},
         }
         self._store.finish_cell(self._run_id, self.cell.id, summary, info)
         self._events.cell_finished(self.cell, "ok", None)
@@ -79,6 +98,7 @@ def run_group(
 ) -> int:
     """Load the group's model once and measure its cells; returns how many failed."""
     events.step_started(None, "load")
+    started = time.perf_counter()
     try:
         loaded = load_model(group[0].spec.target)
     except Exception as exc:  # a model that will not load fails its cells, not the sweep
@@ -87,11 +107,18 @@ def run_group(
             events.cell_started(cell)
             fail_cell(store, run_id, cell, exc, events, stage="load")
         return len(group)
+    load_s = time.perf_counter() - started
     try:
         rounds = [group] if plan.spec.interleave else [[cell] for cell in group]
         energy = GroupEnergy()  # idle power is measured once per loaded model
+        check = AnalyticCheck()  # and the analytic FLOP count cross-checked once
         try:
-            return sum(_measure_together(cells, loaded, plan, store, run_id, events, quality, energy) for cells in rounds)
+            return sum(
+                _measure_together(
+                    cells, loaded, plan, store, run_id, events, quality, energy, load_s if i == 0 else 0.0, check
+                )
+                for i, cells in enumerate(rounds)
+            )
         finally:
             energy.close()
     finally:
@@ -108,8 +135,11 @@ def _measure_together(
     events: RunEvents,
     quality: RunQuality,
     energy: GroupEnergy,
+    load_s: float,
+    flop_check: AnalyticCheck,
 ) -> int:
-    """Warm every cell up, then give each unfinished cell one timed run per round, in random order."""
+    """Warm every cell up, then give each unfinished cell one timed run per round, in random order.
+    `load_s`: the model's load time, booked on the first cell that starts (0 for later rounds)."""
     rng = random.Random(ORDER_SEED)
     active: list[_ActiveCell] = []
     failed = 0
@@ -129,7 +159,10 @@ def _measure_together(
             return None
 
     for cell in cells:
-        started = attempt(cell, lambda cell=cell: _ActiveCell(cell, loaded, plan, store, run_id, events, energy), "prepare")
+        started = attempt(
+            cell, lambda cell=cell: _ActiveCell(cell, loaded, plan, store, run_id, events, energy, load_s, flop_check), "prepare"
+        )
+        load_s = 0.0 if started is not None else load_s
         if started is not None and attempt(cell, lambda a=started: a.measurement.warm_up() or True, "warm-up"):
             active.append(started)
         else:

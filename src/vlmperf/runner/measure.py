@@ -40,7 +40,7 @@ from vlmperf.meters.module_times import profile_generate
 from vlmperf.meters.torch_trace import export_trace
 from vlmperf.metrics.caption_list import count_captions
 from vlmperf.runner.energy_context import CellEnergy, RunWindow
-from vlmperf.runner.flop_pass import FlopPass, batch_key, shape_key
+from vlmperf.runner.flop_pass import AnalyticCheck, FlopPass, batch_key, shape_key
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
@@ -92,8 +92,16 @@ class CellMeasurement:
     """The warm-up and measured windows of one cell, one window at a time."""
 
     def __init__(
-        self, loaded: LoadedModel, spec: CellSpec, samples: list[Sample], on_record: OnRecord, energy: CellEnergy
+        self,
+        loaded: LoadedModel,
+        spec: CellSpec,
+        samples: list[Sample],
+        on_record: OnRecord,
+        energy: CellEnergy,
+        flop_check: AnalyticCheck | None = None,
     ) -> None:
+        """`flop_check`: the analytic FLOP cross-check shared by the cells of the loaded model
+        (`flop_pass.AnalyticCheck`); a cell of its own without one."""
         workload = spec.workload
         self._answers_captions = get_task(workload.task).answers_captions
         self.template, self._prompts = workload_prompts(
@@ -114,9 +122,8 @@ class CellMeasurement:
         self._memory = memory_meter_for(spec.target.device)
         self._energy = energy
         speculative = spec.target.speculative != "off"
-        self._flops = (
-            FlopPass(loaded.model, self._untimed_generate, analytic=not speculative) if counts_flops(spec) else None
-        )
+        check = None if speculative else (flop_check or AnalyticCheck())
+        self._flops = FlopPass(loaded.model, self._untimed_generate, check) if counts_flops(spec) else None
         self._peaks = device_peaks(spec.target, device_name(spec.target.device))
         self._traffic, self._why_no_traffic = _traffic_of(loaded.model, speculative)
         self._compile = CompileMonitor() if spec.target.compile != "off" else None
@@ -127,6 +134,8 @@ class CellMeasurement:
         self.runs = 0
         self.windows = 0
         self.measured_s = 0.0
+        self.time_s = {"warm_up": 0.0, "timed": 0.0, "flop_pass": 0.0, "profile": 0.0}
+        """Wall time of each of the cell's passes, for the run's time budget (`report.time_budget`)."""
 
     def _untimed_generate(self, batch: PreparedBatch) -> Any:
         """The timed run's generate call, for the passes that count or profile it, with compilation off
@@ -204,6 +213,7 @@ class CellMeasurement:
 
     def warm_up(self) -> None:
         """Untimed runs; with torch.compile, what compiling cost is recorded here (compile_s)."""
+        started = time.perf_counter()
         warmup = batches(self._samples, self._spec.scenario.batch_size)
         compiled = self._compile.snapshot() if self._compile else None
         for seq in range(self._spec.measure.warmup_runs):
@@ -212,6 +222,7 @@ class CellMeasurement:
         if self._compile:
             self.compile_costs = self._compile.since(compiled)
         self.measured_s = 0.0
+        self.time_s["warm_up"] += time.perf_counter() - started
 
     def done(self) -> bool:
         measure = self._spec.measure
@@ -247,6 +258,7 @@ class CellMeasurement:
 
     def measure_once(self) -> None:
         """One measured window: its timed runs, then (outside it) their FLOP counts, then their records."""
+        started, counting = time.perf_counter(), self._flops.seconds if self._flops is not None else 0.0
         size = min(self._window_size(), self._spec.measure.max_runs - self.runs)
         prepared = [self._prepare(next(self._timed)) for _ in range(size)]
         window = RunWindow(self._energy)
@@ -275,6 +287,9 @@ class CellMeasurement:
             self._on_record(self.runs, record)
             self.runs += 1
         self.windows += 1
+        counted = (self._flops.seconds if self._flops is not None else 0.0) - counting
+        self.time_s["flop_pass"] += counted
+        self.time_s["timed"] += time.perf_counter() - started - counted
 
     def info(self) -> dict[str, Any]:
         """What the cell's figures were measured with (stored beside its summary)."""
@@ -327,6 +342,13 @@ class CellMeasurement:
     def profile(self, trace_path: Path) -> dict[str, Any]:
         """The per-module profile of the cell's first batch, and its torch.profiler trace: passes of
         their own, after the timed runs, on the same generate call."""
+        started = time.perf_counter()
+        try:
+            return self._profile(trace_path)
+        finally:
+            self.time_s["profile"] += time.perf_counter() - started
+
+    def _profile(self, trace_path: Path) -> dict[str, Any]:
         batch, _ = self._prepare(next(batches(self._samples, self._spec.scenario.batch_size)))
         model, seed = self._loaded.model, self._spec.generation.seed
         self._untimed_generate(batch)  # once unhooked first: one-time costs of this batch stay out of the profile

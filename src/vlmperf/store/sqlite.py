@@ -187,6 +187,12 @@ class Store:
     def update_manifest(self, run_id: str, manifest: dict[str, Any]) -> None:
         self._write("UPDATE runs SET manifest = ? WHERE id = ?", (to_blob(manifest), run_id))
 
+    def add_seconds(self, run_id: str, key: str, seconds: float) -> None:
+        """Add `seconds` to the manifest's figure `key` (`wall_s`: measuring, `report_s`: writing the
+        report; the run's time budget), summed over the run's attempts: a resumed run adds its own."""
+        manifest = self.run(run_id).manifest
+        self.update_manifest(run_id, {**manifest, key: manifest.get(key, 0.0) + seconds})
+
     def runs(self) -> list[StoredRun]:
         rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, id").fetchall()
         return [StoredRun(*r[:5], _load(r[5])) for r in rows]

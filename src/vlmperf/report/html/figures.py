@@ -27,7 +27,8 @@ WIDE_LEGEND, WIDE_CATEGORIES = 8, 12
 
 @dataclass
 class Plot:
-    """One plot of the page: `kind` (the `data-plot` attribute), a unique `id`, and its figure."""
+    """One plot of the page: `kind` (the `data-plot` attribute), a unique `id`, its figure, and a note
+    when part of it is missing."""
 
     kind: str
     id: str
@@ -35,6 +36,8 @@ class Plot:
     caption: str
     figure: dict[str, Any]
     attrs: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    """One line under the caption saying what the plot could not draw and why (empty: nothing)."""
 
     @property
     def traces(self) -> int:

@@ -13,6 +13,7 @@ from vlmperf.report.html.figures import Plot
 from vlmperf.report.html.plots_cells import cdf_plot, flops_plot, stage_plot, target_bars
 from vlmperf.report.html.plots_layers import layer_plot
 from vlmperf.report.html.plots_quality import quality_plots
+from vlmperf.report.html.plots_roofline import roofline_plot
 from vlmperf.report.html.plots_sweep import sweep_plots
 
 PlotMaker = Callable[[RunView], list[Plot]]
@@ -25,6 +26,7 @@ PLOT_MAKERS: dict[str, PlotMaker] = {
     "stages": stage_plot,
     "layers": layer_plot,
     "flops": flops_plot,
+    "roofline": roofline_plot,
 }
 """In page order; the key is each plot's `data-plot` attribute."""
 

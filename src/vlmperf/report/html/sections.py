@@ -114,9 +114,12 @@ def outputs(view: RunView) -> str:
 
 
 def plot_block(plot: Any) -> str:
+    """A plot's box: title, caption, the note of what it could not draw (if any), and its div."""
     attrs = "".join(f' data-{text(k)}="{text(v)}"' for k, v in plot.attrs.items())
+    note = f'<p class="note plot-note">{text(plot.note)}</p>' if plot.note else ""
     return (
         f'<section class="plot-box{" wide" if plot.wide else ""}"><h3>{text(plot.title)}</h3><p class="caption">{text(plot.caption)}</p>'
-        f'<div class="plot" id="{text(plot.id)}" data-plot="{text(plot.kind)}" data-traces="{plot.traces}"{attrs}></div>'
+        f'{note}<div class="plot" id="{text(plot.id)}" data-plot="{text(plot.kind)}" '
+        f'data-traces="{plot.traces}"{attrs}></div>'
         "</section>"
     )

@@ -1,0 +1,406 @@
+"""The steps of `benchmarks/gpu_check.py`: each runs its work as child processes and summarises what they wrote.
+
+A step gets a `Context` (where to write, the Python to run, the device, the environment facts of
+the first step) and its settings from the plan of the mode (`gpu_check.PLANS`), and returns a dict
+with at least `status` ("ok", "failed", "timeout"; the driver adds "skipped"). Every child runs in
+a process group of its own, killed as a whole when the step's time is up, so a hang or a CUDA crash
+costs one step. Figures are read from what the children wrote (harness_overhead's JSON, vlmperf's
+store), never from their terminal output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gpu_check_energy as energy
+
+REPO = Path(__file__).resolve().parent.parent
+
+LLAVA_7B = {"model": "llava-1.5-7b", "no_weights": True, "dtype": "fp16"}
+"""The llava-1.5-7b replica: the published architecture, random weights, fp16 (the study's base)."""
+LLAVA_7B_2L = {**LLAVA_7B, "text_layers": 2, "vision_layers": 2}
+"""The same at full widths with 2 of 32 text and 2 of 24 vision layers: every kernel at the real
+shapes, cheap enough to load ten times and compile twice inside the check's six minutes."""
+TINY = {"model": "builtin:tiny-llava", "dtype": "fp32"}
+
+GPU_ONLY_TESTS = (
+    "tests/test_energy.py::test_real_nvml_counter_on_a_gpu",
+    "tests/test_gpu_telemetry.py::test_real_gpu_telemetry",
+    "tests/test_gpu_check.py::test_cuda_event_clock_agrees_with_the_host_clock",
+    "tests/test_gpu_check.py::test_cuda_first_token_marker_never_waits_for_the_device",
+    "tests/test_gpu_check.py::test_cuda_timed_generate_marks_the_first_token_and_the_stages",
+)
+"""Tests that skip without CUDA and an NVIDIA driver: NVML energy and telemetry against the real
+driver, CUDA-event timing. On a GPU each must pass, not skip."""
+
+
+@dataclass
+class Call:
+    """One finished child process."""
+
+    cmd: list[str]
+    rc: int | None
+    timed_out: bool
+    duration_s: float
+    log: Path
+
+    def tail(self, chars: int = 1500) -> str:
+        text = self.log.read_text(errors="replace") if self.log.is_file() else ""
+        return text[-chars:]
+
+
+@dataclass
+class Context:
+    """What every step needs: where to write, what to run, on which device."""
+
+    out: Path
+    work: Path
+    device: str
+    python: str = sys.executable
+    env_facts: dict[str, Any] = field(default_factory=dict)
+    child_env: dict[str, str] = field(default_factory=dict)
+
+    def call(self, name: str, args: list[str], limit_s: float) -> Call:
+        """Run `python <args>` from the repository root in its own process group; kill the group at `limit_s`."""
+        log = self.work / "logs" / f"{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [self.python, *args]
+        started = time.monotonic()
+        with log.open("w") as sink:
+            proc = subprocess.Popen(cmd, cwd=REPO, env=self.child_env or None, stdout=sink, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                rc, timed_out = proc.wait(timeout=max(limit_s, 1)), False
+            except subprocess.TimeoutExpired:
+                rc, timed_out = None, True
+            except BaseException:  # Ctrl-C in the driver: the child's group goes too
+                _kill_group(proc)
+                raise
+            if timed_out:
+                _kill_group(proc)
+        return Call(cmd, rc, timed_out, time.monotonic() - started, log)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def call_result(call: Call, ok_codes: tuple[int, ...] = (0,)) -> dict[str, Any]:
+    """The status a child's exit gives a step, with the log's tail when it did not end well."""
+    result: dict[str, Any] = {"command": " ".join(["python", *call.cmd[1:]]), "log": str(call.log), "rc": call.rc}
+    if call.timed_out:
+        return {**result, "status": "timeout", "error": f"still running after {call.duration_s:.0f} s: killed",
+                "log_tail": call.tail()}
+    if call.rc not in ok_codes:
+        return {**result, "status": "failed", "error": _last_line(call.tail()) or f"exit code {call.rc}",
+                "log_tail": call.tail()}
+    return {**result, "status": "ok"}
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    """A vlmperf YAML config (written as JSON, which YAML reads as is: no `off` turning into false)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    return path
+
+
+def target(model: dict[str, Any], device: str) -> dict[str, Any]:
+    return {**model, "device": device}
+
+
+# ---------------------------------------------------------------------------------------------- environment
+
+
+def step_environment(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
+    """Versions, GPU, driver and CUDA, from a child process (the driver never imports torch)."""
+    path = ctx.work / "environment.json"
+    path.unlink(missing_ok=True)
+    call = ctx.call("environment", ["benchmarks/gpu_check_env.py", "--device", ctx.device, "--out", str(path)], limit_s)
+    result = call_result(call)
+    if result["status"] == "ok":
+        ctx.env_facts.update(json.loads(path.read_text()))
+        result["facts"] = ctx.env_facts
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- harness overhead
+
+
+def step_overhead(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
+    """benchmarks/harness_overhead.py on one model: vlmperf against a bare generate loop, interleaved pairs."""
+    stem = f"harness_overhead_{s['label']}"
+    path = ctx.out / f"{stem}.json"
+    path.unlink(missing_ok=True)  # never read an earlier run's figures
+    model = s["model"]
+    args = ["benchmarks/harness_overhead.py", "--model", model["model"], "--dtype", model["dtype"],
+            "--device", ctx.device, "--batch-sizes", *map(str, s["batch_sizes"]), "--pairs", str(s["pairs"]),
+            "--warmup", str(s["warmup"]), "--max-new-tokens", str(s["max_new_tokens"]),
+            "--bootstrap", str(s.get("bootstrap", 2000)), "--out", str(ctx.out), "--stem", stem]
+    args += ["--no-weights"] if model.get("no_weights") else []
+    args += [x for kind in ("text_layers", "vision_layers") if model.get(kind)
+             for x in (f"--{kind.replace('_', '-')}", str(model[kind]))]
+    args += ["--diagnose"] if s.get("diagnose") else []
+    result = call_result(ctx.call(stem, args, limit_s), ok_codes=(0, 1))  # 1: ran, and the goal was missed
+    if result["status"] != "ok":
+        return result
+    if not path.is_file():
+        return {**result, "status": "failed", "error": f"harness_overhead.py wrote no {path.name}"}
+    report = json.loads(path.read_text())
+    return {**result, "files": [f"{stem}.json", f"{stem}.md"], "goal_met": report["pass"],
+            "criterion": report["criterion"], "model": report["settings"]["model"],
+            "figures": overhead_figures(report)}
+
+
+def overhead_figures(report: dict[str, Any]) -> dict[str, Any]:
+    """Per batch size: each condition's median, the paired ratio with its interval, and the ablation's ratios."""
+    figures = {}
+    for batch, e in report["results"].items():
+        figures[batch] = {
+            "pairs": e["pairs"],
+            "bare_ms": e["median_ms"]["bare"],
+            "reported_ms": e["median_ms"]["vlmperf_reported"],
+            "ratio_reported_over_bare": e["ratio_reported_over_bare"],
+            "ratio_outside_over_bare": e["ratio_outside_over_bare"],
+            "pass": e["pass"],
+            "pieces_ratio_over_bare": {name: p["ratio_over_bare"] for name, p in e.get("pieces", {}).items()},
+        }
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------- GPU-only tests
+
+
+def step_gpu_tests(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
+    """pytest of the tests that skip without CUDA (and, in the full check, the files around them)."""
+    xml = ctx.work / "gpu_tests.xml"
+    xml.unlink(missing_ok=True)
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}", *s.get("files", []), *GPU_ONLY_TESTS]
+    result = call_result(ctx.call("gpu_tests", args, limit_s), ok_codes=(0, 1))
+    if result["status"] != "ok":
+        return result
+    if not xml.is_file():
+        return {**result, "status": "failed", "error": "pytest wrote no JUnit XML"}
+    outcomes = junit_outcomes(xml)
+    gpu_only = {test: outcomes.get(_junit_key(test), "not collected") for test in GPU_ONLY_TESTS}
+    counts = {kind: sum(1 for o in outcomes.values() if o == kind) for kind in ("passed", "failed", "skipped")}
+    bad = [t for t, o in gpu_only.items() if o != "passed"] + [t for t, o in outcomes.items() if o == "failed"]
+    return {**result, "status": "failed" if bad else "ok", "gpu_only": gpu_only, "counts": counts,
+            **({"error": f"not passed: {', '.join(sorted(set(bad)))}"} if bad else {})}
+
+
+def _junit_key(node_id: str) -> str:
+    """`tests/test_x.py::test_y` as JUnit names it: `tests.test_x::test_y`."""
+    path, _, name = node_id.partition("::")
+    return f"{path.removesuffix('.py').replace('/', '.')}::{name}"
+
+
+def junit_outcomes(path: Path) -> dict[str, str]:
+    """`module::test` -> passed / failed / skipped, from pytest's JUnit XML (errors count as failed)."""
+    outcomes = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        kinds = {child.tag for child in case}
+        outcome = "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
+        outcomes[f"{case.get('classname')}::{case.get('name')}"] = outcome
+    return outcomes
+
+
+# ---------------------------------------------------------------------------------------------- optimisation cells
+
+
+def cells_config(name: str, s: dict[str, Any], device: str) -> dict[str, Any]:
+    """A vlmperf run config: the base target, and one sweep cell per optimisation, each compared with
+    the base cell of its batch size (agreement_vs_reference)."""
+    base = target(s["model"], device)
+    return {
+        "name": name,
+        "target": base,
+        "workload": {"task": "vqa", "source": "builtin"},
+        "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
+        "measure": {"warmup_runs": s["warmup"], "min_runs": s["runs"], "min_duration_s": 0, "every_sample": False,
+                    "energy": "none", "flops": s.get("flops", True)},  # FLOPs: limit_ratio and mfu need them
+        "reference": {"target.attn_implementation": "sdpa", "target.dtype": base["dtype"], "target.compile": "off",
+                      "target.quantization": "none", "target.speculative": "off"},
+        "sweep": {"cells": s["cells"]},
+    }
+
+
+def cell_label(overrides: dict[str, Any]) -> str:
+    """`b8 attn_implementation=eager`, `b1 base`."""
+    rest = [f"{k.split('.')[-1]}={v}" for k, v in overrides.items() if k != "scenario.batch_size"]
+    return f"b{overrides.get('scenario.batch_size', 1)} " + (", ".join(rest) or "base")
+
+
+def step_cells(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
+    """`vlmperf run` over the optimisation cells; each cell's status, latency and error from the store."""
+    name = s["label"]
+    store = ctx.work / name
+    config = write_config(ctx.work / f"{name}.yaml", cells_config(f"gpu-check-{name}", s, ctx.device))
+    call = ctx.call(name, ["-m", "vlmperf", "run", str(config), "--out", str(store)], limit_s)
+    result = call_result(call, ok_codes=(0, 1))  # 1: every cell failed, which the table shows
+    try:
+        document = stored_document(store)
+    except Exception as exc:  # noqa: BLE001 - a store that was never written: the call's output says why
+        return no_store(result, call, exc)
+    cells = cell_rows(document, s["cells"])
+    return {**result, "config": str(config), "run_id": document["run"]["id"], "cells": cells}
+
+
+def no_store(result: dict[str, Any], call: Call, exc: Exception) -> dict[str, Any]:
+    """A vlmperf command that stored no run: failed (or timed out) with the command's last words."""
+    status = "failed" if result["status"] == "ok" else result["status"]
+    error = result.get("error") or _last_line(call.tail()) or f"no stored run: {type(exc).__name__}: {exc}"
+    return {**result, "status": status, "error": error, "log_tail": call.tail()}
+
+
+def stored_document(store: Path) -> dict[str, Any]:
+    import vlmperf.api as vp
+
+    return vp.report("latest", out=store)
+
+
+OPTIONAL_METRICS = ("compile_s", "recompiles", "acceptance_rate", "limit_ratio", "mbu", "mfu")
+"""Shown when a cell's summary has them (some are newer than this script: none is required)."""
+
+
+def cell_rows(document: dict[str, Any], wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per wanted cell, in the plan's order: measured, failed, or never reached (the run ended first)."""
+    stored = document["cells"]
+    rows = []
+    for overrides in wanted:
+        cell = next((c for c in stored if all(c["config"].get(k) == v for k, v in overrides.items())
+                     and _most_specific(c, overrides, wanted)), None)
+        row: dict[str, Any] = {"cell": cell_label(overrides), "overrides": overrides}
+        if cell is None:
+            rows.append({**row, "status": "not measured", "error": "the run ended before this cell"})
+            continue
+        metrics = cell["metrics"]
+        row.update({"id": cell["id"], "status": cell["status"], "error": _error_text(cell.get("error"))})
+        row["latency_ms_p50"] = _p50(metrics, "latency_s", 1e3)
+        row["ttft_ms_p50"] = _p50(metrics, "ttft_s", 1e3)
+        row["output_tokens_per_s_p50"] = _p50(metrics, "throughput_output_tokens_per_s")
+        row["peak_memory_mib"] = _p50(metrics, "peak_memory_bytes", 2**-20, stat="max")
+        agreement = metrics.get("agreement_vs_reference") or {}
+        row["agreement_vs_reference"] = agreement.get("value")
+        row["reference_cell"] = agreement.get("reference_cell")
+        row.update({name: _p50(metrics, name) for name in OPTIONAL_METRICS if name in metrics})
+        rows.append(row)
+    by_id = {r.get("id"): r for r in rows}
+    for row in rows:  # latency against the base cell of the same batch size (separate loads: not interleaved)
+        ref = by_id.get(row.get("reference_cell"))
+        if ref and row.get("latency_ms_p50") and ref.get("latency_ms_p50") and ref is not row:
+            row["latency_over_base"] = row["latency_ms_p50"] / ref["latency_ms_p50"]
+    return rows
+
+
+def _most_specific(cell: dict[str, Any], overrides: dict[str, Any], wanted: list[dict[str, Any]]) -> bool:
+    """No other wanted cell with more keys also matches this stored cell (b8 base matches every b8 cell)."""
+    return not any(len(other) > len(overrides) and all(cell["config"].get(k) == v for k, v in other.items())
+                   for other in wanted)
+
+
+def _p50(metrics: dict[str, Any], name: str, scale: float = 1.0, stat: str = "p50") -> float | None:
+    value = metrics.get(name)
+    if isinstance(value, dict):
+        value = value.get(stat, value.get("value"))
+    return value * scale if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+def _error_text(error: Any) -> str | None:
+    if not error:
+        return None
+    if isinstance(error, dict):
+        return f"{error.get('type', 'Error')}: {error.get('message', '')}"[:400]
+    return str(error)[:400]
+
+
+# ---------------------------------------------------------------------------------------------- profile
+
+
+def step_profile(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
+    """`vlmperf profile` across batch sizes: the top layer classes by self time, one column pair per batch size."""
+    store = ctx.work / "profile"
+    config = write_config(ctx.work / "profile.yaml", {
+        "name": "gpu-check-profile",
+        "target": target(s["model"], ctx.device),
+        "workload": {"task": "vqa", "source": "builtin"},
+        "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
+        "measure": {"warmup_runs": s["warmup"], "min_runs": s["runs"], "min_duration_s": 0, "every_sample": False,
+                    "energy": "none", "flops": False},
+        "sweep": {"grid": {"scenario.batch_size": s["batch_sizes"]}},
+    })
+    call = ctx.call("profile", ["-m", "vlmperf", "profile", str(config), "--out", str(store), "--top", "8"], limit_s)
+    result = call_result(call)
+    try:
+        document = stored_document(store)
+    except Exception as exc:  # noqa: BLE001 - a store that was never written: the call's output says why
+        return no_store(result, call, exc)
+    from vlmperf.report.module_profile import run_profiles, top_module_rows
+
+    profiles = run_profiles(document)
+    traces = {c["id"]: ((c.get("info") or {}).get("profile") or {}).get("trace") for c in document["cells"]}
+    missing = [b for b in s["batch_sizes"] if not any(label.endswith(f"={b}") for label in profiles)]
+    rows = top_module_rows(profiles, top=8) if profiles else []
+    status = result["status"] if result["status"] != "ok" or not missing else "failed"
+    return {**result, "status": status, "run_id": document["run"]["id"],
+            **({"error": f"no profile at batch size(s) {', '.join(map(str, missing))}"} if missing and status == "failed" else {}),
+            "cells": [{"id": c["id"], "batch_size": c["config"].get("scenario.batch_size"), "status": c["status"],
+                       "error": _error_text(c.get("error")), "latency_ms_p50": _p50(c["metrics"], "latency_s", 1e3),
+                       "trace_bytes": (traces.get(c["id"]) or {}).get("bytes")} for c in document["cells"]],
+            "totals_ms": {label: p["total_s"] * 1e3 for label, p in profiles.items()},
+            "top_modules": rows}
+
+
+# ---------------------------------------------------------------------------------------------- energy
+
+
+def step_energy(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
+    """A vlmperf run with NVML energy while nvidia-smi samples power; each window's joules both ways."""
+    smi = ctx.env_facts.get("nvidia_smi") or {}
+    gpu = smi.get("uuid") or ctx.env_facts.get("gpu_uuid") or (ctx.device.split(":")[1] if ":" in ctx.device else "0")
+    field_name = energy.power_field(gpu)
+    if field_name is None:
+        return {"status": "failed", "error": f"nvidia-smi gives no power reading for GPU {gpu}"}
+    store, samples_path = ctx.work / "energy", ctx.work / "energy_power.csv"
+    samples_path.unlink(missing_ok=True)
+    config = write_config(ctx.work / "energy.yaml", {
+        "name": "gpu-check-energy",
+        "target": target(s["model"], ctx.device),
+        "workload": {"task": "vqa", "source": "builtin"},
+        "scenario": {"batch_size": s["batch_size"]},
+        "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
+        "measure": {"warmup_runs": s["warmup"], "min_runs": s["runs"], "min_duration_s": s["min_duration_s"],
+                    "every_sample": False, "energy": "nvml", "min_energy_window_s": s["window_s"], "flops": False},
+    })
+    with energy.PowerSampler(samples_path, gpu, field_name):
+        call = ctx.call("energy", ["-m", "vlmperf", "run", str(config), "--out", str(store)], limit_s)
+    result = call_result(call)
+    if result["status"] != "ok":
+        return result
+    from vlmperf.store.sqlite import Store
+
+    with Store.open(store, create=False) as opened:
+        records = opened.records(opened.run("latest").id)
+    compared = energy.compare(energy.energy_windows(records), energy.read_samples(samples_path))
+    if not compared["windows_compared"]:
+        return {**result, "status": "failed", "power_field": field_name, **compared,
+                "error": f"no window could be compared ({compared['samples']} power samples, "
+                         f"{len(compared['windows'])} windows with NVML readings)"}
+    return {**result, "power_field": field_name, **compared}
