@@ -68,6 +68,7 @@ def test_report_json_is_the_public_schema(default_run, env):
     for key in ("vlmperf", "python", "torch", "packages", "cpu", "torch_threads", "git", "config", "cuda"):
         assert key in manifest, key
     assert manifest["packages"]["transformers"]
+    assert manifest["wall_s"] > 0 and manifest["report_s"] > 0, "the time budget's run-level figures"
     cells = document["cells"]
     assert [c["config"]["scenario.batch_size"] for c in cells] == [1, 2, 4]
     for cell in cells:

@@ -25,7 +25,6 @@ tensors) have no byte count torch reports reliably, so those models get no figur
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 

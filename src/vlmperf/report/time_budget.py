@@ -39,7 +39,8 @@ def time_budget(document: dict[str, Any]) -> dict[str, Any] | None:
     phases["report"] = manifest.get("report_s", 0.0)
     total = max(wall + phases["report"], sum(phases.values()))
     outside = total - sum(phases[name] for name in MEASURING)
-    return {"phases": phases, "total_s": total, "outside_s": outside, "outside_share": outside / total if total else None}
+    share = outside / total if total else None
+    return {"phases": phases, "total_s": total, "outside_s": outside, "outside_share": share}
 
 
 def budget_rows(budget: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -51,5 +52,6 @@ def budget_rows(budget: dict[str, Any]) -> list[tuple[str, str, str]]:
     ]
     rows.append(("total", f"{total:.2f}", "100.0%" if total else "-"))
     share = budget["outside_share"]
-    rows.append(("outside load, warm-up, timed", f"{budget['outside_s']:.2f}", "-" if share is None else f"{share:.1%}"))
+    shown = "-" if share is None else f"{share:.1%}"
+    rows.append(("outside load, warm-up, timed", f"{budget['outside_s']:.2f}", shown))
     return rows

@@ -122,7 +122,8 @@ class FlopPass:
             self.analytic_shapes += 1
             if self._first is None:  # the split by stage, from the formula (by module / class / op need the counter)
                 self._first = {"sample_ids": batch.sample_ids, "source": "analytic", "by_stage": analytic.by_stage}
-            self._counts[key] = {"prefill": analytic.prefill_flops, "decode": analytic.decode_flops, "source": "analytic"}
+            figures = {"prefill": analytic.prefill_flops, "decode": analytic.decode_flops}
+            self._counts[key] = {**figures, "source": "analytic"}
             return self._counts[key]
         counted = self._counter(batch)
         if analytic is not None:  # the loaded model's first count: the cross-check

@@ -18,8 +18,8 @@ from vlmperf.backends.local.loading import load_model
 from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.energy_context import GroupEnergy
-from vlmperf.runner.flop_pass import AnalyticCheck
 from vlmperf.runner.events import RunEvents
+from vlmperf.runner.flop_pass import AnalyticCheck
 from vlmperf.runner.measure import CellMeasurement
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import RunQuality
@@ -159,9 +159,10 @@ def _measure_together(
             return None
 
     for cell in cells:
-        started = attempt(
-            cell, lambda cell=cell: _ActiveCell(cell, loaded, plan, store, run_id, events, energy, load_s, flop_check), "prepare"
-        )
+        def start(cell: Cell = cell, load_s: float = load_s) -> _ActiveCell:
+            return _ActiveCell(cell, loaded, plan, store, run_id, events, energy, load_s, flop_check)
+
+        started = attempt(cell, start, "prepare")
         load_s = 0.0 if started is not None else load_s
         if started is not None and attempt(cell, lambda a=started: a.measurement.warm_up() or True, "warm-up"):
             active.append(started)

@@ -73,7 +73,9 @@ def device_name(device: str) -> str | None:
 def _traffic_of(model: Any, speculative: bool) -> tuple[MemoryTraffic | None, str | None]:
     """The model's byte counts for the decode limit, or None and why."""
     if speculative:
-        return None, "speculative decoding: a verification step reads the draft model's weights too and checks several tokens"
+        return None, (
+            "speculative decoding: a verification step reads the draft model's weights too and checks several tokens"
+        )
     try:
         return memory_traffic(model), None
     except InputError as exc:
@@ -205,10 +207,10 @@ class CellMeasurement:
         """The bytes the batch's generate call must move (`meters.memory_traffic`), None where unknown."""
         if self._traffic is None:
             return None
-        rows, length = len(batch.sample_ids), batch.prompt_length
+        rows, length, steps = len(batch.sample_ids), batch.prompt_length, max(decode_steps - 1, 0)
         return {
             "prefill": self._traffic.prefill_bytes(batch_size=rows, prompt_length=length),
-            "decode": self._traffic.decode_bytes(batch_size=rows, prompt_length=length, decode_steps=max(decode_steps - 1, 0)),
+            "decode": self._traffic.decode_bytes(batch_size=rows, prompt_length=length, decode_steps=steps),
         }
 
     def warm_up(self) -> None:
