@@ -88,6 +88,8 @@ def _leaf_changes() -> list[tuple[str, object]]:
         ("target.compile", "default"),
         ("target.quantization", "torchao-int8"),
         ("target.speculative", "prompt-lookup"),
+        ("target.peak_flops_per_s", 1.0e12),
+        ("target.peak_memory_bandwidth_bytes_per_s", 5.0e10),
         ("target.threads", 2),
         ("workload.task", "vqa"),
         ("workload.source", "procedural"),

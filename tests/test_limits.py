@@ -86,7 +86,7 @@ def test_limits_against_hand_computed_figures():
     assert _value("limit_ratio", record) == pytest.approx(0.5 / 0.024)
     # 80 GB read in the 0.4 s after the first token: 200 GB/s of 4 TB/s
     assert _value("mbu", record) == pytest.approx(8e10 / 0.4 / 4e12)
-    assert _value("arithmetic_intensity", record) == pytest.approx(4.1e12 / 1e11)
+    assert _value("arithmetic_intensity_flop_per_byte", record) == pytest.approx(4.1e12 / 1e11)
 
 
 @pytest.mark.parametrize(
@@ -94,13 +94,13 @@ def test_limits_against_hand_computed_figures():
     [
         ({"peak_flops_per_s": None}, {"limit_prefill_s", "limit_latency_s", "limit_ratio"}),
         ({"peak_memory_bandwidth_bytes_per_s": None}, {"limit_decode_s", "limit_latency_s", "limit_ratio", "mbu"}),
-        ({"flops": None}, {"limit_prefill_s", "limit_latency_s", "limit_ratio", "arithmetic_intensity"}),
-        ({"bytes": None}, {"limit_decode_s", "limit_latency_s", "limit_ratio", "mbu", "arithmetic_intensity"}),
+        ({"flops": None}, {"limit_prefill_s", "limit_latency_s", "limit_ratio", "arithmetic_intensity_flop_per_byte"}),
+        ({"bytes": None}, {"limit_decode_s", "limit_latency_s", "limit_ratio", "mbu", "arithmetic_intensity_flop_per_byte"}),
         ({"decode_steps": 1}, {"mbu"}),
     ],
 )
 def test_a_missing_input_nulls_exactly_the_figures_that_need_it(overrides, null):
-    names = ("limit_prefill_s", "limit_decode_s", "limit_latency_s", "limit_ratio", "mbu", "arithmetic_intensity")
+    names = ("limit_prefill_s", "limit_decode_s", "limit_latency_s", "limit_ratio", "mbu", "arithmetic_intensity_flop_per_byte")
     record = _record(**overrides)
     assert {name for name in names if _value(name, record) is None} == null
 

@@ -65,7 +65,7 @@ def test_every_metric_is_documented_with_a_unit():
         assert metric.unit
         assert metric.name.endswith(
             ("_s", "_bytes", "_tokens", "_chars", "_words", "_per_request", "_pixels", "_usd", "retries", "_j", "_w",
-             "flops", "recompiles")
+             "flops", "recompiles", "_per_byte")
         ) or metric.unit in ("1/s", "FLOP/s", "ratio")
 
 

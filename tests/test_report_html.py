@@ -196,7 +196,7 @@ def test_the_roofline_draws_each_cell_and_says_why_a_cpu_has_no_roof(small_run):
     assert [t["name"] for t in figure["data"]] == [t["name"] for t in figures(html)["plot-latency-cdf"]["data"]]
     for trace, cell in zip(figure["data"], cells):
         assert trace["mode"] == "markers"
-        assert trace["x"][0] == pytest.approx(cell["metrics"]["arithmetic_intensity"]["p50"], rel=1e-4)
+        assert trace["x"][0] == pytest.approx(cell["metrics"]["arithmetic_intensity_flop_per_byte"]["p50"], rel=1e-4)
         assert trace["y"][0] == pytest.approx(cell["metrics"]["flops_per_s"]["p50"], rel=1e-4)
         assert "limit_ratio -" in trace["hovertemplate"], "no peak, no limit"
     assert figure["layout"]["xaxis"]["type"] == figure["layout"]["yaxis"]["type"] == "log"
@@ -229,7 +229,7 @@ def test_the_roofline_draws_a_roof_and_its_ridge_per_device(small_run):
 def test_a_partial_roof_and_a_cell_without_bytes_are_said_in_the_note(small_run):
     _, document, _ = small_run
     partial = _with_peaks(document, [(1e11, None), (None, None)])
-    partial["cells"][1]["metrics"].pop("arithmetic_intensity")
+    partial["cells"][1]["metrics"].pop("arithmetic_intensity_flop_per_byte")
     partial["cells"][1]["info"]["limits"]["why_no_memory_traffic"] = "the model's config names no hidden size"
     figure, div, note = roofline(render_html(partial))
     assert div["data-roofs"] == "1" and len(figure["data"]) == 2, "a flat roof without a ridge, and one point"
@@ -238,12 +238,12 @@ def test_a_partial_roof_and_a_cell_without_bytes_are_said_in_the_note(small_run)
                     "1 local cell(s) not drawn: the model's config names no hidden size.")
 
 
-def test_no_roofline_without_arithmetic_intensity(small_run):
+def test_no_roofline_without_arithmetic_intensity_flop_per_byte(small_run):
     """Endpoint runs, and local runs without FLOPs or bytes, have nothing to put on a roofline."""
     _, document, _ = small_run
     without = copy.deepcopy(document)
     for cell in without["cells"]:
-        cell["metrics"].pop("arithmetic_intensity")
+        cell["metrics"].pop("arithmetic_intensity_flop_per_byte")
     endpoint, _ = _endpoint_document()
     for html in (render_html(without), render_html(endpoint)):
         assert "plot-roofline" not in html and 'data-plot="roofline"' not in html

@@ -76,8 +76,8 @@ def _mbu(record: Record) -> list[float | None]:
     return [_ratio(achieved, record.get("peak_memory_bandwidth_bytes_per_s"))]
 
 
-@metric("arithmetic_intensity", "FLOP/B")
-def _arithmetic_intensity(record: Record) -> list[float | None]:
+@metric("arithmetic_intensity_flop_per_byte", "FLOP/B")
+def _arithmetic_intensity_flop_per_byte(record: Record) -> list[float | None]:
     """The call's FLOPs (prefill + decode) / the bytes it must move (prefill + decode, as in
     limit_decode_s; the prompt pass reads every weight once and writes its cache): where the call
     sits on the device's roofline (below peak FLOP/s ÷ peak bandwidth it is bandwidth-bound)."""

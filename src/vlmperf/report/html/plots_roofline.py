@@ -1,6 +1,6 @@
 """Each local cell against its device's limit: a roofline, achieved FLOP/s over arithmetic intensity.
 
-Log-log, x = `arithmetic_intensity` p50 (FLOP per byte moved), y = `flops_per_s` p50 (achieved),
+Log-log, x = `arithmetic_intensity_flop_per_byte` p50 (FLOP per byte moved), y = `flops_per_s` p50 (achieved),
 one point per local cell. Each distinct device (its pair of peaks, `info.limits`) gets its roof,
 y = min(peak FLOP/s, peak bandwidth × x), and the ridge point where the two meet: left of the
 ridge a call is bandwidth-bound, right of it compute-bound, and the gap to the roof is what
@@ -17,7 +17,7 @@ from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
 from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, round_sig
 
-X, Y = "arithmetic_intensity", "flops_per_s"
+X, Y = "arithmetic_intensity_flop_per_byte", "flops_per_s"
 ROOF_COLOR = "#444"
 ROOF_DASHES = ("solid", "dash", "dot", "dashdot")
 """One line style per device, so two devices' roofs stay apart in grey."""
