@@ -241,7 +241,8 @@ class Bench:
         """Bare inside the stage hooks (installed and removed inside the timed span, as around timed_generate's window)."""
         batch = self.batches[batch_size]
         model, config, sync = self.loaded.model, self.config, self.clock.synchronize
-        timer = self.StageTimer(model, self.clock)  # module lookup only; hooks go in at `with`
+        # module lookup only, hooks go in at `with`; wrapped for torch.compile only when it compiles, as in timed_generate
+        timer = self.StageTimer(model, self.clock, compiled=self.loaded.compile_config is not None)
         t0 = time.perf_counter_ns()
         with timer:
             model.generate(**batch.inputs, generation_config=config)
@@ -308,7 +309,7 @@ class Bench:
                 marker(input_ids, None)
 
         def hooks_in_and_out() -> None:  # the stage hooks' install and removal, no forward call
-            with self.StageTimer(self.loaded.model, self.clock):
+            with self.StageTimer(self.loaded.model, self.clock, compiled=self.loaded.compile_config is not None):
                 pass
 
         def after_window() -> None:  # timed_generate's work after its end mark

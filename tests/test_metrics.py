@@ -135,7 +135,8 @@ class ScriptedModel(torch.nn.Module):
 def test_window_timings_match_a_scripted_model():
     model = ScriptedModel(prefill_s=0.08, step_s=0.02, steps=5)
     loaded = SimpleNamespace(
-        model=model, tokenizer=SimpleNamespace(decode=lambda ids, **_: "x" * len(ids)), speculative=None, target=None
+        model=model, tokenizer=SimpleNamespace(decode=lambda ids, **_: "x" * len(ids)), speculative=None, target=None,
+        compile_config=None,
     )
     batch = PreparedBatch({"input_ids": torch.ones(2, 3, dtype=torch.long)}, ["a", "b"], [3, 3], [0, 0], [0, 0], 3)
     config = SimpleNamespace(eos_token_id=2)

@@ -106,10 +106,11 @@ class StageTimer(HookSet):
 
     ``with StageTimer(model, clock) as stages: model.generate(...)``, then ``clock.synchronize()``
     and ``stages.seconds(latency_s)``. The hooks are removed when the block ends, also on error.
+    `compiled`: whether generate may compile the model's forward (`HookSet`).
     """
 
-    def __init__(self, model: torch.nn.Module, clock: Clock) -> None:
-        super().__init__()
+    def __init__(self, model: torch.nn.Module, clock: Clock, compiled: bool = True) -> None:
+        super().__init__(compiled)
         self.modules = find_stage_modules(model)
         self._clock = clock
         self._calls: dict[str, list[_Call]] = {"top": [], "vision": [], "projector": []}

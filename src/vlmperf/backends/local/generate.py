@@ -143,7 +143,7 @@ def timed_generate(
     """
     marker = FirstTokenMarker(clock)
     extra = generate_kwargs(loaded) if extra is None else extra
-    with StageTimer(loaded.model, clock) as stages:
+    with StageTimer(loaded.model, clock, compiled=loaded.compile_config is not None) as stages:
         start = clock.mark()
         sequences = loaded.model.generate(
             **batch.inputs, generation_config=config, stopping_criteria=StoppingCriteriaList([marker]), **extra
