@@ -54,3 +54,10 @@ def text_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     LlamaForCausalLM(config).save_pretrained(folder)
     build_synthetic_tokenizer(512, image_token_id=3, pad_token_id=4).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture
+def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vlmperf_cache: Path) -> Path:
+    """A fresh results folder for an in-process run, with the session's model cache."""
+    monkeypatch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
+    return tmp_path / "results"

@@ -27,9 +27,8 @@ QUICK = [
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch, vlmperf_cache):
-    monkeypatch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
-    return tmp_path / "results"
+def cache(results_dir):
+    return results_dir
 
 
 def test_flops_and_stages_are_recorded_for_every_timed_run(cache):

@@ -45,9 +45,8 @@ def test_a_run_stored_before_budgets_has_none():
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch, vlmperf_cache):
-    monkeypatch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
-    return tmp_path / "results"
+def cache(results_dir):
+    return results_dir
 
 
 def test_a_real_run_books_every_pass_and_its_wall_time(cache):
