@@ -61,3 +61,29 @@ def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vlmperf_cache: 
     """A fresh results folder for an in-process run, with the session's model cache."""
     monkeypatch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
     return tmp_path / "results"
+
+
+SMALL_RUN = [
+    "measure.min_runs=2", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
+    "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 3]",
+]
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory: pytest.TempPathFactory, vlmperf_cache: Path):
+    """A real run of the built-in model over batch sizes 1 and 3, and its HTML page built with the store
+    (shared by the report tests; skipped without the report extra)."""
+    pytest.importorskip("plotly", reason="the HTML report needs the report extra (plotly)")
+    import vlmperf.api as vp
+    from vlmperf.report.html import render_html
+    from vlmperf.report.schema import run_document
+    from vlmperf.store.sqlite import Store
+
+    out = tmp_path_factory.mktemp("results")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
+        outcome = vp.run(overrides=SMALL_RUN, out=out)
+    with Store.open(out, create=False) as store:
+        document = run_document(store, outcome.run_id)
+        html = render_html(document, records=store)
+    return out, document, html

@@ -44,12 +44,8 @@ def test_a_run_stored_before_budgets_has_none():
     assert time_budget(_document([{}])) is None
 
 
-@pytest.fixture
-def cache(results_dir):
-    return results_dir
-
-
-def test_a_real_run_books_every_pass_and_its_wall_time(cache):
+def test_a_real_run_books_every_pass_and_its_wall_time(results_dir):
+    cache = results_dir
     outcome = vp.run(overrides=QUICK, out=cache)
     assert outcome.failed == 0
     document = vp.report(outcome.run_id, out=cache)
