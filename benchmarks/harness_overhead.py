@@ -6,8 +6,9 @@ GenerationConfig (greedy, a fixed number of new tokens, so every call does the s
 conditions run side by side:
 
 * vlmperf: what the runner does for one timed run, after the batch is prepared: reset the memory
-  meter, `timed_generate(loaded, batch, config, clock)` (stage hooks, first-token marker, clock
-  marks, device sync, output counting and decoding), read the memory peak. Two figures: the
+  meter, `timed_generate(loaded, batch, config, clock, stages=...)` (first-token marker, clock marks,
+  device sync, output counting and decoding, and on CPU the stage hooks: on CUDA the runner takes
+  the stages in a replay of their own, `runner.measure.stages_in_window`), read the memory peak. Two figures: the
   latency vlmperf *reports* (`latency_s`), and the wall time around the whole `timed_generate`
   call as seen from outside it.
 * bare: `t0 = perf_counter_ns(); model.generate(**batch.inputs, generation_config=config); t1 = ...`
@@ -182,6 +183,9 @@ class Bench:
         from vlmperf.workloads.tasks import get_task
 
         self.timed_generate = timed_generate
+        from vlmperf.runner.measure import stages_in_window
+
+        self.stages_in_window = stages_in_window(args.device)
         self.FirstTokenMarker = FirstTokenMarker
         self.StoppingCriteriaList = StoppingCriteriaList
         self.StageTimer = StageTimer
@@ -213,7 +217,7 @@ class Bench:
         batch = self.batches[batch_size]
         self.memory.reset()
         w0 = time.perf_counter_ns()
-        result = self.timed_generate(self.loaded, batch, self.config, self.clock)
+        result = self.timed_generate(self.loaded, batch, self.config, self.clock, stages=self.stages_in_window)
         w1 = time.perf_counter_ns()
         self.memory.peak_bytes()
         if result.steps != self.generation.max_new_tokens:

@@ -170,3 +170,34 @@ def test_a_counter_that_fails_mid_run_gives_null_energy_and_keeps_the_runs(cache
     windows = [r["energy"] for r in records if r["energy"] is not None]
     assert windows and all(w["energy_j"] is None and "GPU reset" in w["energy_note"] for w in windows)
     assert "energy_j" not in vp.report(outcome.run_id, out=cache)["cells"][0]["metrics"]
+
+
+def test_on_cuda_the_stages_come_from_one_replay_per_shape_after_the_window(cache, monkeypatch):
+    """Where a stage mark costs the device time (CUDA events), the timed runs carry no hooks: the first
+    run of each shape is replayed with them after the window, and its stages stand for the shape.
+    Exercised here on CPU by taking the CUDA decision."""
+    import vlmperf.backends.local.generate as generate
+    import vlmperf.runner.measure as measure
+
+    monkeypatch.setattr(measure, "stages_in_window", lambda device: False)
+    hooked_in_timed_runs = []
+    real = generate.timed_generate
+
+    def spy(*args, stages=True, **kwargs):
+        hooked_in_timed_runs.append(stages)
+        return real(*args, stages=stages, **kwargs)
+
+    monkeypatch.setattr(measure, "timed_generate", spy)
+    outcome = vp.run(overrides=QUICK, out=cache)
+    assert outcome.failed == 0
+    records = vp.records_frame(outcome.run_id, out=cache).to_dict("records")
+    document = vp.report(outcome.run_id, out=cache)
+    replays = sum(cell["info"]["stages"]["replays"] for cell in document["cells"])
+    shapes = {(r["cell_id"], tuple(r["input_tokens"]), r["decode_steps"]) for r in records}
+    assert replays == len(shapes), "one replay per distinct shape"
+    assert hooked_in_timed_runs.count(True) == replays, "hooks only in the replays: no timed run had them"
+    for record in records:
+        assert record["stages_source"] == "replay"
+        assert record["stages"]["prefill_s"] > 0 and record["stages"]["decode_s"] > 0
+    assert all(cell["info"]["time_s"]["stage_pass"] > 0 for cell in document["cells"])
+    assert all(cell["metrics"]["prefill_s"]["n"] == cell["metrics"]["latency_s"]["n"] for cell in document["cells"])

@@ -1,8 +1,13 @@
 """Where a local generate call's time goes: the stage breakdown of every timed run.
 
-Each timed run carries `stages`, taken by module hooks inside the measured window
-(`vlmperf.meters.stages`): marks from the run's own clock (CUDA events on GPU) with no
-synchronisation per hook, read after the window's one synchronisation.
+Each timed run carries `stages`, taken by module hooks (`vlmperf.meters.stages`) that mark the
+clock at each forward call's start and end, with no synchronisation per hook. On CPU the hooks run
+inside the measured window itself (a mark reads the host clock: about 1% of a tiny model's call);
+on CUDA a mark is a recorded event, which cost a launch-bound model 4% of its latency, so the
+first timed run of each distinct shape is replayed once with the hooks after the window, and its
+stages stand for every run of that shape (`stages_source`: `window` or `replay`;
+`runner.measure.stages_in_window`). generate_overhead_s is relative to the latency of the call
+the stages were taken in.
 """
 
 from __future__ import annotations
@@ -44,8 +49,9 @@ def _decode(record: Record) -> list[float | None]:
 
 @metric("generate_overhead_s", "s")
 def _overhead(record: Record) -> list[float | None]:
-    """latency_s - (vision_s + projector_s + prefill_s + decode_s): generate's own work between forward
-    calls (input preparation, logits processing, stopping checks, streaming; a draft model's forward
-    calls with speculative decoding). With it the stages add up to latency_s; on a tiny model it is a
+    """latency_s - (vision_s + projector_s + prefill_s + decode_s) of the call the stages were taken in
+    (the timed run on CPU, its shape's replay on CUDA): generate's own work between forward calls
+    (input preparation, logits processing, stopping checks; a draft model's forward calls with
+    speculative decoding). With it the stages add up to that call's latency; on a tiny model it is a
     quarter of the time, on a 7B model under 1%."""
     return _stage(record, "generate_overhead_s")

@@ -4,8 +4,8 @@ A sweep's time should be spent measuring. Each cell's info keeps the wall time o
 (`info.time_s`): the model's load and the idle-power window (one-off costs of a group of cells
 sharing a loaded model, booked on the group's first cell), warm-up, the timed windows (with the
 preparation of their batches and the storing of their records; an endpoint group's whole drive,
-warm-up included, on its first cell), the FLOP counting pass, the profile pass and quality
-scoring. The run's manifest keeps the wall time of the measuring (`wall_s`, from the start of the
+warm-up included, on its first cell), the FLOP counting pass, the stage replays (CUDA only,
+`runner.measure.stages_in_window`), the profile pass and quality scoring. The run's manifest keeps the wall time of the measuring (`wall_s`, from the start of the
 sweep to its end, summed over resumed attempts) and of writing the HTML report (`report_s`).
 `harness` is what no pass accounts for: planning groups, starting executors, summarising.
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-PHASES = ("load", "warm_up", "timed", "flop_pass", "profile", "idle_power", "scoring")
+PHASES = ("load", "warm_up", "timed", "flop_pass", "stage_pass", "profile", "idle_power", "scoring")
 """The passes a cell books, in the order a run makes them."""
 MEASURING = ("load", "warm_up", "timed")
 """What a measurement cannot do without: the rest is the harness's own time."""

@@ -10,7 +10,7 @@ rules) or run them one after the other. Without an energy counter a window is on
 one, it is as many timed runs, back to back, as fill `measure.min_energy_window_s`, their batches
 prepared before the counter is read. `min_duration_s` counts the cell's own timed runs
 (preprocessing plus generate), so it means the same in both orders. FLOPs are counted after the
-window has closed, never inside it.
+window has closed, never inside it, and so, on CUDA, are the stages (`stages_in_window`).
 """
 
 from __future__ import annotations
@@ -68,6 +68,20 @@ def why_no_flops(spec: CellSpec) -> str | None:
 def device_name(device: str) -> str | None:
     """The GPU's name as torch reports it (for its peak FLOP/s), None on CPU."""
     return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None
+
+
+def stages_in_window(device: str) -> bool:
+    """Whether the stage hooks run inside the timed windows (CPU) or in a replay of their own (CUDA).
+
+    A stage mark on CUDA is a recorded event, and recording one at the start and end of every
+    forward call cost the launch-bound tiny model 4% of its latency on an H200 (about 2 ms of 46-71
+    ms; benchmarks/results/gpu/stage_hook_cost_cuda.json and harness_overhead_tiny.md), twice the
+    harness's whole budget; on CPU a mark reads the host clock and the hooks cost about 1%
+    (benchmarks/results/harness_overhead_diagnose.md). So on CUDA the first timed run of each
+    distinct shape is replayed once with the hooks, after the window (as the FLOP count is), and
+    its stages stand for every timed run of that shape.
+    """
+    return not device.startswith("cuda")
 
 
 def _traffic_of(model: Any, speculative: bool) -> tuple[MemoryTraffic | None, str | None]:
@@ -136,7 +150,9 @@ class CellMeasurement:
         self.runs = 0
         self.windows = 0
         self.measured_s = 0.0
-        self.time_s = {"warm_up": 0.0, "timed": 0.0, "flop_pass": 0.0, "profile": 0.0}
+        self._stages_in_window = stages_in_window(spec.target.device)
+        self._stage_replays: dict[tuple[Any, ...], dict[str, float | None] | None] = {}
+        self.time_s = {"warm_up": 0.0, "timed": 0.0, "flop_pass": 0.0, "stage_pass": 0.0, "profile": 0.0}
         """Wall time of each of the cell's passes, for the run's time budget (`report.time_budget`)."""
 
     def _untimed_generate(self, batch: PreparedBatch) -> Any:
@@ -166,7 +182,9 @@ class CellMeasurement:
         self._memory.reset()
         compiled = self._compile.snapshot() if self._compile else None
         started_unix = time.time()
-        result = timed_generate(self._loaded, batch, self._config, self._clock, self._extra)
+        result = timed_generate(
+            self._loaded, batch, self._config, self._clock, self._extra, stages=self._stages_in_window
+        )
         self.measured_s += preprocess_s + result.latency_s
         return {
             "batch_size": spec.scenario.batch_size,
@@ -177,6 +195,7 @@ class CellMeasurement:
             "decode_steps": result.steps,
             "preprocess_s": preprocess_s,
             "stages": result.stages,
+            "stages_source": "window" if self._stages_in_window else "replay",
             "peak_memory_bytes": self._memory.peak_bytes(),
             "input_tokens": batch.input_tokens,
             "vision_tokens": batch.vision_tokens,
@@ -194,14 +213,30 @@ class CellMeasurement:
             "bytes": None,
         }
 
-    def _count_flops(self, batch: PreparedBatch, seq: int, decode_steps: int | None) -> dict[str, Any]:
-        """The batch's FLOPs: counted on a replay of its timed run (same sampling seed) the first time
-        its shape comes (`flop_pass.shape_key`; speculative cells: the batch itself), reused after."""
+    def _shape(self, batch: PreparedBatch, seq: int, decode_steps: int) -> tuple[Any, ...]:
+        """What a replay of the batch's timed run stands for: its shape (`flop_pass.shape_key`), or for
+        speculative cells, whose forward passes depend on the content, the batch itself."""
         generation = self._spec.generation
-        torch.manual_seed(generation.seed + seq)
         if self._spec.target.speculative != "off":
-            return self._flops.count(batch, batch_key(batch, seq if generation.do_sample else None), decode_steps)
-        return self._flops.count(batch, shape_key(batch, decode_steps), decode_steps)
+            return batch_key(batch, seq if generation.do_sample else None)
+        return shape_key(batch, decode_steps)
+
+    def _count_flops(self, batch: PreparedBatch, seq: int, decode_steps: int) -> dict[str, Any]:
+        """The batch's FLOPs: counted on a replay of its timed run (same sampling seed) the first time
+        its shape comes, reused after."""
+        torch.manual_seed(self._spec.generation.seed + seq)
+        return self._flops.count(batch, self._shape(batch, seq, decode_steps), decode_steps)
+
+    def _replayed_stages(self, batch: PreparedBatch, seq: int, decode_steps: int) -> dict[str, float | None] | None:
+        """The stages of a replay of the batch's timed run (same sampling seed) with the stage hooks,
+        the first time its shape comes, reused after (`stages_in_window`). Their generate_overhead_s
+        is relative to the replay's own latency."""
+        key = self._shape(batch, seq, decode_steps)
+        if key not in self._stage_replays:
+            torch.manual_seed(self._spec.generation.seed + seq)
+            replay = timed_generate(self._loaded, batch, self._config, self._clock, self._extra, stages=True)
+            self._stage_replays[key] = replay.stages
+        return self._stage_replays[key]
 
     def _bytes(self, batch: PreparedBatch, decode_steps: int) -> dict[str, int] | None:
         """The bytes the batch's generate call must move (`meters.memory_traffic`), None where unknown."""
@@ -261,6 +296,7 @@ class CellMeasurement:
     def measure_once(self) -> None:
         """One measured window: its timed runs, then (outside it) their FLOP counts, then their records."""
         started, counting = time.perf_counter(), self._flops.seconds if self._flops is not None else 0.0
+        replaying = 0.0
         size = min(self._window_size(), self._spec.measure.max_runs - self.runs)
         prepared = [self._prepare(next(self._timed)) for _ in range(size)]
         window = RunWindow(self._energy)
@@ -285,13 +321,18 @@ class CellMeasurement:
         for (batch, _), record in zip(prepared, records):
             if self._flops is not None:
                 record["flops"] = self._count_flops(batch, self.runs, record["decode_steps"])
+            if not self._stages_in_window:
+                replay_started = time.perf_counter()
+                record["stages"] = self._replayed_stages(batch, self.runs, record["decode_steps"])
+                replaying += time.perf_counter() - replay_started
             record["bytes"] = self._bytes(batch, record["decode_steps"])
             self._on_record(self.runs, record)
             self.runs += 1
         self.windows += 1
         counted = (self._flops.seconds if self._flops is not None else 0.0) - counting
         self.time_s["flop_pass"] += counted
-        self.time_s["timed"] += time.perf_counter() - started - counted
+        self.time_s["stage_pass"] += replaying
+        self.time_s["timed"] += time.perf_counter() - started - counted - replaying
 
     def info(self) -> dict[str, Any]:
         """What the cell's figures were measured with (stored beside its summary)."""
@@ -329,6 +370,7 @@ class CellMeasurement:
             "measured_s": self.measured_s,
             "energy": self._energy.info(),
             "flops": self._flops.info() if self._flops is not None else {"not_counted": why_no_flops(spec)},
+            "stages": {"source": "window" if self._stages_in_window else "replay", "replays": len(self._stage_replays)},
             "peak_flops_per_s": self._peaks.flops_per_s,
             "limits": {
                 **self._peaks.as_dict(),

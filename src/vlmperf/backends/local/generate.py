@@ -2,8 +2,9 @@
 
 The window is `generate` itself. Its edges are clock marks with one device synchronisation after
 the end mark; the first generated token is marked from inside generate by a stopping criterion that
-never stops (generate calls it once per step, after the step's token is chosen). Nothing else runs inside the
-window: preprocessing, copying to the device and decoding the output happen outside it.
+never stops (generate calls it once per step, after the step's token is chosen), and, where they are
+taken inside the window (`stages=True`), the stage hooks mark the forward calls. Nothing else runs
+inside the window: preprocessing, copying to the device and decoding the output happen outside it.
 
 The loaded model's optimisations reach generate through two functions, so that any other pass
 (FLOP counting, profiling) can make exactly the timed call,
@@ -15,6 +16,7 @@ load (see `speculative.Speculative.install`), so every such call decodes alike.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +74,7 @@ class GenerateResult:
     """SpeculativeStats.as_dict() of this call (None without speculative decoding)."""
     stages: dict[str, float | None] | None = None
     """The stage breakdown of this call (`vlmperf.meters.stages`), taken inside the window by module
-    hooks that only record clock marks."""
+    hooks that only record clock marks; None when the call was made with `stages=False`."""
 
 
 def generation_config(loaded: LoadedModel, spec: Generation) -> GenerationConfig:
@@ -130,11 +132,19 @@ def count_output_tokens(generated: torch.Tensor, eos: set[int]) -> list[int]:
 
 
 def timed_generate(
-    loaded: LoadedModel, batch: PreparedBatch, config: GenerationConfig, clock: Clock, extra: dict[str, Any] | None = None
+    loaded: LoadedModel,
+    batch: PreparedBatch,
+    config: GenerationConfig,
+    clock: Clock,
+    extra: dict[str, Any] | None = None,
+    *,
+    stages: bool = True,
 ) -> GenerateResult:
     """Run generate once inside a measured window and return its timings, stages and outputs.
 
-    `extra`: generate_kwargs(loaded) (computed here when not given).
+    `extra`: generate_kwargs(loaded) (computed here when not given). `stages`: take the stage
+    breakdown with module hooks inside the window (`meters.stages`); False leaves the window with
+    nothing but generate and the first-token marker (`GenerateResult.stages` is then None).
 
     No grad mode is set here: generate sets its own (no_grad), exactly as in a user's loop. Wrapping
     the call in inference_mode made the measured call about 10% faster than a bare generate loop on
@@ -143,7 +153,8 @@ def timed_generate(
     """
     marker = FirstTokenMarker(clock)
     extra = generate_kwargs(loaded) if extra is None else extra
-    with StageTimer(loaded.model, clock, compiled=loaded.compile_config is not None) as stages:
+    timer = StageTimer(loaded.model, clock, compiled=loaded.compile_config is not None) if stages else nullcontext()
+    with timer:
         start = clock.mark()
         sequences = loaded.model.generate(
             **batch.inputs, generation_config=config, stopping_criteria=StoppingCriteriaList([marker]), **extra
@@ -158,5 +169,6 @@ def timed_generate(
     outputs = [loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(generated, counts)]
     return GenerateResult(
         latency, ttft, marker.steps, counts, outputs,
-        speculative.as_dict() if speculative is not None else None, stages.seconds(latency),
+        speculative.as_dict() if speculative is not None else None,
+        timer.seconds(latency) if isinstance(timer, StageTimer) else None,
     )
