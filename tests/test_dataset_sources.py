@@ -238,6 +238,28 @@ def test_jsonl_image_dir_overrides_the_image_root(tmp_path):
     assert len(without.failed) == 3  # relative to the jsonl's own folder, the images are not there
 
 
+def test_image_paths_that_leave_the_dataset_folder_are_refused_unless_allowed(tmp_path):
+    """A dataset file is input from elsewhere: `../` and absolute paths would read any file of this user."""
+    jsonl = fx.build_jsonl(tmp_path / "set", n=4)
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(fx.image_bytes(9, "PNG"))
+    lines = jsonl.read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    rows[1]["image"] = "../secret.png"
+    rows[2]["image"] = str(outside)
+    (jsonl.parent / "images" / "link.png").symlink_to(outside)
+    rows[3]["image"] = "images/link.png"
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    source = DatasetSource(kind="jsonl", path=str(jsonl))
+    confined = load_dataset_samples(source, GENERIC_COLUMNS["vqa"])
+    assert [s.id for s in confined.samples] == ["j-0"]
+    assert [f.id for f in confined.failed] == ["j-1", "j-2", "j-3"]
+    assert all("leads outside the dataset's folder" in f.reason and "allow_paths_outside" in f.reason
+               for f in confined.failed)
+    allowed = load_dataset_samples(source.model_copy(update={"allow_paths_outside": True}), GENERIC_COLUMNS["vqa"])
+    assert allowed.failed == [] and len(allowed.samples) == 4
+
+
 def test_imagefolder_with_metadata_jsonl_loads_and_fails_the_corrupt_image_alone(tmp_path, cache):
     folder = fx.build_imagefolder(tmp_path / "folder", n=5, corrupt_row=2)
     loaded = load_dataset_samples(

@@ -310,6 +310,15 @@ def test_untrusted_text_is_shown_as_text_never_as_markup(tmp_path):
     assert labels[0] == "model=model-&lt;script&gt;alert(1)&lt;/script&gt;", "plotly shows the label as text"
 
 
+def test_markdown_reports_show_untrusted_text_as_text(tmp_path):
+    """A markdown viewer renders raw HTML: config values, errors and the study's lines are escaped."""
+    with _hostile_store(tmp_path) as store:
+        document = run_document(store, "hostile")
+    for markdown in (RENDERERS["md"](document), RENDERERS["study"](document)):
+        assert "<script>" not in markdown and "<img" not in markdown
+    assert "model-&lt;script&gt;alert(1)&lt;/script&gt;" in RENDERERS["md"](document)
+
+
 def test_a_failed_cell_shows_its_error_escaped(tmp_path):
     with _hostile_store(tmp_path) as store:
         document = run_document(store, "hostile")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from vlmperf.report.export import csv_text
 from vlmperf.report.module_profile import module_profile_table, render_module_profile_markdown, run_profiles
-from vlmperf.report.tables import summary_table, wide_rows
+from vlmperf.report.tables import markdown_cell, summary_table, wide_rows
 from vlmperf.report.time_budget import budget_rows, time_budget
 
 
@@ -54,14 +54,10 @@ def render_table(document: dict[str, Any]) -> str:
     return console.export_text()
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(document: dict[str, Any]) -> str:
     header, rows = summary_table(document)
-    lines = [f"### {_title(document)}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md_escape(v) for v in row) + " |" for row in rows]
+    lines = [f"### {markdown_cell(_title(document))}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows]
     profiles = run_profiles(document)
     if profiles:
         lines += ["", render_module_profile_markdown(profiles)]

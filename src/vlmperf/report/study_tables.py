@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vlmperf.report.tables import HEADLINE_QUALITY, headline_quality, varying_keys
+from vlmperf.report.tables import HEADLINE_QUALITY, headline_quality, markdown_cell, varying_keys
 from vlmperf.workloads.tasks import TASKS
 
 Cell = dict[str, Any]
@@ -63,13 +63,9 @@ def _si(value: float, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def _table(columns: list[Column], cells: list[Cell]) -> list[str]:
     lines = ["| " + " | ".join(title for title, _ in columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_md(show(cell)) for _, show in columns) + " |" for cell in cells]
+    lines += ["| " + " | ".join(markdown_cell(show(cell)) for _, show in columns) + " |" for cell in cells]
     return lines
 
 
@@ -185,7 +181,9 @@ def no_limit(cells: list[Cell]) -> list[str]:
         limits = (cell.get("info") or {}).get("limits") or {}
         reasons.update(dict.fromkeys([*(limits.get("missing") or []), limits.get("why_no_memory_traffic")]))
     shown = [r for r in reasons if r]
-    return [f"- no limit ratio for {len(unlimited)} of {len(cells)} point(s): {_md('; '.join(shown))}"] if shown else []
+    if not shown:
+        return []
+    return [f"- no limit ratio for {len(unlimited)} of {len(cells)} point(s): {markdown_cell('; '.join(shown))}"]
 
 
 def local_table(cells: list[Cell]) -> list[str]:
@@ -202,7 +200,7 @@ def render_study_markdown(document: dict[str, Any]) -> str:
     """
     run = document["run"]
     status = "" if run["status"] == "complete" else f" [{run['status']}]"
-    lines = [f"### run {run['id']} ({run['name']}){status}", ""]
+    lines = [markdown_cell(f"### run {run['id']} ({run['name']}){status}"), ""]
     cells = document["cells"]
     endpoint = [c for c in cells if c["config"].get("target.kind") == "endpoint"]
     local = [c for c in cells if c["config"].get("target.kind", "local") == "local"]
@@ -214,7 +212,7 @@ def render_study_markdown(document: dict[str, Any]) -> str:
         if cell["status"] != "ok":
             error = cell["error"] or {}
             message = (error.get("message") or "").splitlines()[0] if error.get("message") else ""
-            lines.append(f"- cell {cell['id']} failed: {error.get('type', 'error')}: {_md(message)}")
+            lines.append(f"- cell {cell['id']} failed: {error.get('type', 'error')}: {markdown_cell(message)}")
     if not any(c["status"] == "ok" for c in cells):
         lines.append("no cell finished: there is nothing to tabulate")
     return "\n".join(lines).rstrip() + "\n"

@@ -6,6 +6,8 @@ Rendering (terminal, markdown, CSV) lives in `render`; this module only decides 
 
 from __future__ import annotations
 
+import html
+
 from typing import Any
 
 from vlmperf.metrics.definitions import METRICS
@@ -141,3 +143,10 @@ def wide_rows(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]
             row[f"{name}.value"], row[f"{name}.ci95_low"], row[f"{name}.ci95_high"] = stats.get("value"), low, high
         rows.append(row)
     return header, rows
+
+
+def markdown_cell(text: str) -> str:
+    """Text as one markdown table cell that a viewer shows as text: HTML's special characters escaped
+    (a model's output or a server's error can hold markup, which markdown passes through as HTML), `|`
+    escaped and line breaks as spaces."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\r", " ").replace("\n", " ")

@@ -9,6 +9,7 @@ decoded raises `ImageDecodeError`, which the caller turns into a failed sample.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,35 @@ class ImageDecodeError(Exception):
     """One image value could not be read or decoded; the message says which and why."""
 
 
-def decode_images(value: Any, image_root: Path | None) -> tuple[Image.Image, ...]:
+@dataclass(frozen=True)
+class ImageRoot:
+    """Where a dataset file's relative image paths start, and whether its paths must stay there.
+
+    A dataset file is input from elsewhere: an image path such as `../../../../etc/passwd`, or an
+    absolute one, would make vlmperf read any file this user can. So by default a path must resolve
+    (symbolic links followed) inside `folder`; `confined=False` (the dataset's `allow_paths_outside`)
+    reads absolute paths and paths leading out of it as they are.
+    """
+
+    folder: Path
+    confined: bool = True
+
+    def locate(self, path: str | Path) -> Path:
+        """The file a dataset's image path names; ImageDecodeError when it leaves the folder while confined."""
+        given = Path(path)
+        full = given if given.is_absolute() else self.folder / given
+        if self.confined:
+            inside = full.resolve()
+            if not inside.is_relative_to(self.folder.resolve()):
+                shown = str(path)[:200]
+                raise ImageDecodeError(
+                    f"image path {shown!r} leads outside the dataset's folder {self.folder}; "
+                    "set the dataset's allow_paths_outside: true to read it"
+                )
+        return full
+
+
+def decode_images(value: Any, image_root: ImageRoot | None) -> tuple[Image.Image, ...]:
     """All images in one cell: none for None, one for a single value, several for a list."""
     if value is None:
         return ()
@@ -30,7 +59,7 @@ def decode_images(value: Any, image_root: Path | None) -> tuple[Image.Image, ...
     return (decode_rgb(value, image_root),)
 
 
-def decode_rgb(value: Any, image_root: Path | None) -> Image.Image:
+def decode_rgb(value: Any, image_root: ImageRoot | None) -> Image.Image:
     """Decode one image value fully as RGB, so later use never touches bytes or files again."""
     if isinstance(value, Image.Image):
         return _to_rgb(value, "in-memory image")
@@ -48,11 +77,9 @@ def decode_rgb(value: Any, image_root: Path | None) -> Image.Image:
     raise ImageDecodeError(f"the image cell holds {type(value).__name__}, not an image, bytes or a path")
 
 
-def _open_path(path: str | Path, image_root: Path | None) -> Image.Image:
-    """Open a path, relative ones from `image_root`."""
-    full = Path(path)
-    if not full.is_absolute() and image_root is not None:
-        full = image_root / full
+def _open_path(path: str | Path, image_root: ImageRoot | None) -> Image.Image:
+    """Open a path from a dataset, relative ones from `image_root` (and confined to it, `ImageRoot`)."""
+    full = image_root.locate(path) if image_root is not None else Path(path)
     if not full.is_file():
         raise ImageDecodeError(f"no image file at {full}")
     with full.open("rb") as handle:

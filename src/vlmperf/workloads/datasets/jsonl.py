@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmperf.errors import InputError
+from vlmperf.workloads.datasets.images import ImageRoot
 from vlmperf.workloads.datasets.rows import RawRows, require_columns
 from vlmperf.workloads.datasets.selection import choose_indices
 from vlmperf.workloads.datasets.spec import ColumnMap, DatasetSource
@@ -32,8 +33,8 @@ def load_rows(source: DatasetSource, columns: ColumnMap, cache_dir: str | None =
     require_columns(columns, available, f"jsonl file {path}")
     indices, selection = choose_indices(len(records), source.limit, source.seed, source.selection)
     rows = [(index, records[index]) for index in indices]
-    image_root = Path(source.image_dir).expanduser() if source.image_dir else path.parent
-    return RawRows(rows, None, None, selection, len(records), image_root)
+    folder = Path(source.image_dir).expanduser() if source.image_dir else path.parent
+    return RawRows(rows, None, None, selection, len(records), ImageRoot(folder, not source.allow_paths_outside))
 
 
 def _read(path: Path) -> list[dict[str, Any]]:

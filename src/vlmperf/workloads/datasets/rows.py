@@ -16,11 +16,10 @@ import string
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from vlmperf.errors import InputError
-from vlmperf.workloads.datasets.images import ImageDecodeError, decode_images
+from vlmperf.workloads.datasets.images import ImageDecodeError, ImageRoot, decode_images
 from vlmperf.workloads.datasets.result import FailedSample
 from vlmperf.workloads.datasets.spec import ColumnMap
 from vlmperf.workloads.sample import References, Sample
@@ -35,7 +34,7 @@ class RawRows:
     revision: str | None
     selection: str
     n_available: int | None
-    image_root: Path | None
+    image_root: ImageRoot | None
 
 
 class RowError(Exception):
@@ -62,7 +61,7 @@ def build_samples(
     rows: Iterable[tuple[int, Mapping[str, Any]]],
     columns: ColumnMap,
     base_meta: Mapping[str, Any],
-    image_root: Path | None,
+    image_root: ImageRoot | None,
     where: str,
 ) -> tuple[list[Sample], list[FailedSample]]:
     """Samples and failed samples from (row index, row) pairs; ids must be unique across both."""
@@ -104,7 +103,7 @@ def _sample(
     sample_id: str | None,
     columns: ColumnMap,
     base_meta: Mapping[str, Any],
-    image_root: Path | None,
+    image_root: ImageRoot | None,
 ) -> Sample:
     if sample_id is None:
         raise RowError(f"row {index} has no usable id in column {columns.id!r}")

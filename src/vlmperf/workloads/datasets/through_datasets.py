@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmperf.errors import InputError
+from vlmperf.workloads.datasets.images import ImageRoot
 from vlmperf.workloads.datasets.rows import RawRows, require_columns
 from vlmperf.workloads.datasets.selection import choose_indices, first, pick, reservoir
 from vlmperf.workloads.datasets.spec import ColumnMap, DatasetSource
@@ -68,7 +69,8 @@ def load_rows(source: DatasetSource, columns: ColumnMap, cache_dir: str | None) 
         else:
             raw = _indexed_rows(datasets, builder, split, source, columns, where)
     return replace(
-        raw, split=split if source.kind in ("hub", "imagefolder") else None, revision=revision, image_root=image_root
+        raw, split=split if source.kind in ("hub", "imagefolder") else None, revision=revision,
+        image_root=ImageRoot(image_root, not source.allow_paths_outside) if image_root is not None else None,
     )
 
 
