@@ -7,7 +7,6 @@ Rendering (terminal, markdown, CSV) lives in `render`; this module only decides 
 from __future__ import annotations
 
 import html
-
 from typing import Any
 
 from vlmperf.metrics.definitions import METRICS
