@@ -267,3 +267,27 @@ def test_corrupt_image_stops_the_run_before_the_store_changes(data_copy, monkeyp
     )
     with pytest.raises(InputError, match=first):
         api.run(None, overrides=SMALL_RUN[1::2], out=unchanged)
+
+
+def test_a_model_that_needs_its_own_code_is_refused_before_the_run_unless_trusted(tmp_path, vlmperf_env):
+    """trust_remote_code is off: a model whose architecture exists only as code shipped with it fails
+    before any run is created, with one line saying what to set."""
+    from vlmperf.backends.local.loading import check_remote_code
+    from vlmperf.config.spec import LocalTarget
+
+    folder = tmp_path / "custom-vlm"
+    folder.mkdir()
+    config = {"model_type": "mystery-vlm", "auto_map": {"AutoConfig": "configuration_mystery.MysteryConfig"}}
+    (folder / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "results"
+    result = subprocess.run(
+        [sys.executable, "-m", "vlmperf", "run", "--set", f"target.model={folder}", "--out", str(out)],
+        env=vlmperf_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "target.trust_remote_code: true" in result.stderr
+    assert not out.exists(), "no run (and no store) was created"
+    check_remote_code(folder / "config.json", LocalTarget(model=str(folder), trust_remote_code=True))  # trusted: passes
+    known = {"model_type": "llama", "auto_map": {"AutoModelForCausalLM": "modeling_x.X"}}
+    (folder / "config.json").write_text(json.dumps(known))
+    check_remote_code(folder / "config.json", LocalTarget(model=str(folder)))  # transformers has the class itself

@@ -13,6 +13,7 @@ here too: quantization while loading, CPU threads, and the compile and speculati
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,31 @@ def check_model_reference(target: LocalTarget) -> None:
                 f"model path {target.model!r} has no config.json: give a folder saved with save_pretrained, "
                 f"a hub id (org/name), or a preset ({', '.join(preset_names())})"
             )
+        check_remote_code(path / "config.json", target)
+
+
+def check_remote_code(config_file: Path, target: LocalTarget) -> None:
+    """Refuse, before any run, a model whose architecture exists only as code shipped with it, unless the
+    target trusts that code. With `trust_remote_code` (off by default) transformers imports and runs the
+    Python files beside the weights, with this user's rights; without it such a model cannot load, and
+    transformers' own refusal would fail every cell only after the run was created. (A hub id is not
+    read here: that would need the network before the run.)"""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(
+            f"{config_file} cannot be read as JSON ({exc}): give a folder saved with save_pretrained"
+        ) from None
+    if not isinstance(config, dict):
+        raise InputError(f"{config_file} is not a JSON object: give a folder saved with save_pretrained")
+    model_type = config.get("model_type")
+    if config.get("auto_map") and model_type not in CONFIG_MAPPING and not target.trust_remote_code:
+        raise InputError(
+            f"model {target.model!r} ({str(model_type)[:80]!r}) needs the Python code shipped with it, which vlmperf "
+            "runs only with target.trust_remote_code: true; set it if you trust that code"
+        )
 
 
 def _source(target: LocalTarget, preset: Preset | None) -> str:
