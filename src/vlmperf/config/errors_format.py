@@ -23,7 +23,7 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
         return f"an integer of {value.bit_length()} bits"
     try:
-        text = _REPR.repr(value)
+        text = repr(value[: limit + 1]) if isinstance(value, str) else _REPR.repr(value)  # a prefix, never the middle
     except (ValueError, RecursionError):
         return f"a {type(value).__name__} too large to show"
     return text if len(text) <= limit else text[: limit - 1] + "…"
