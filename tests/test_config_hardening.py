@@ -250,8 +250,8 @@ BOUNDS = [
     ("generation.temperature", 1e6, "100", {"generation.do_sample": True}),
     ("generation.seed", 2**64, "64", LOCAL),
     ("measure.warmup_runs", 10**8, "10,000", LOCAL),
-    ("measure.min_runs", 10**9, "10,000,000", {"measure.max_runs": 10_000_000}),
-    ("measure.max_runs", 10**9, "10,000,000", LOCAL),
+    ("measure.min_runs", 10**10, "1,000,000,000", {"measure.max_runs": 1_000_000_000}),
+    ("measure.max_runs", 10**10, "1,000,000,000", LOCAL),
     ("measure.min_duration_s", 1e9, "604,800", LOCAL),
     ("measure.min_energy_window_s", 1e9, "3,600", LOCAL),
     ("executor.cell_timeout_s", 1e9, "604,800", PROCESS),
@@ -341,6 +341,7 @@ def test_the_cli_refuses_a_billion_laughs_config_with_one_line_and_exit_code_2(t
     path = write(tmp_path, BILLION_LAUGHS)
     result = subprocess.run(
         [sys.executable, "-m", "vlmperf", "run", str(path)],
+        check=False,
         env=vlmperf_env,
         stdin=subprocess.DEVNULL,
         capture_output=True,

@@ -362,7 +362,7 @@ class Measure(Spec):
         "so warmup_runs >= concurrency opens every connection before the measured window"
     )
     min_runs: PositiveInt = bounded(
-        3, "a real study never needs more; each run is kept in memory", "timed runs at least", le=10_000_000
+        3, "a real study never needs more; each run is kept in memory", "timed runs at least", le=1_000_000_000
     )
     min_duration_s: float = bounded(
         0.0, "a week; a cell that needs longer never ends", "seconds of timed runs at least", ge=0, le=WEEK_S
@@ -372,7 +372,7 @@ class Measure(Spec):
     )
     max_runs: PositiveInt = bounded(
         10_000, "a real study never needs more; each run is kept in memory",
-        "hard cap on timed runs, whatever the duration", le=10_000_000,
+        "hard cap on timed runs, whatever the duration", le=1_000_000_000,
     )
     max_error_rate: float = Field(
         0.5, ge=0, le=1, description="endpoints: stop a cell early once more than this share of its requests failed"
