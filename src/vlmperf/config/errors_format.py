@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+
+SHOWN_CHARS = 80
+"""Most characters of an offending value an error message shows: a config value can be huge."""
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = _REPR.maxlong = SHOWN_CHARS
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
+_REPR.maxlevel = 3
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """`value`'s repr, built bounded (a huge list or string is never rendered whole) and cut to `limit`
+    characters with `…`; an integer too long to print is described by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value[: limit + 1]) if isinstance(value, str) else _REPR.repr(value)  # a prefix, never the middle
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shorten(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """`value` as text (a string as it is, anything else as `shown` writes it), cut to `limit` characters."""
+    if not isinstance(value, str):
+        return shown(value, limit)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -26,6 +54,38 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
         else:
             return None
     return model
+
+
+BOUND_TYPES = {
+    "less_than_equal": ("le", "at most"),
+    "less_than": ("lt", "below"),
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "above"),
+}
+
+
+def number_text(value: Any) -> str:
+    """A bound as a person reads it: 1000000 -> 1,000,000; 604800.0 -> 604,800; 1e+18 stays 1e+18."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _bound_message(root: type[BaseModel], loc: tuple[Any, ...], problem: Mapping[str, Any]) -> str | None:
+    """`at most 1,024 (why)` for a value past a field's bound, the why from the field's `bound_why`."""
+    name, word = BOUND_TYPES.get(problem["type"], (None, None))
+    if name is None or not loc:
+        return None
+    owner = _model_at(root, loc[:-1])
+    field = owner.model_fields.get(str(loc[-1])) if owner else None
+    extra = getattr(field, "json_schema_extra", None)
+    if not isinstance(extra, dict) or name not in extra.get("bound_keys", ()):
+        return None  # a bound of the type (PositiveInt: above 0): pydantic's own words say it
+    why = extra.get("bound_why")
+    limit = (problem.get("ctx") or {}).get(name)
+    if limit is None:
+        return None
+    return f"{word} {number_text(limit)}" + (f" ({why})" if why else "")
 
 
 UNION_TAGS = {"target": {"local", "endpoint"}}  # the tags of spec.Target
@@ -73,11 +133,14 @@ def describe_validation_error(
             allowed = ", ".join(owner.model_fields) if owner else "see the docs"
             lines.append(f"{where_from}: {key}: unknown key; allowed keys here: {allowed}")
             continue
-        message = problem["msg"].removeprefix("Value error, ")
+        message = shorten(problem["msg"].removeprefix("Value error, "), 400)
+        bound = _bound_message(root, raw_loc, problem)
+        if bound:
+            message = bound
         got = problem.get("input")
-        hidden = isinstance(got, dict) or problem["type"] == "missing" or f"got {got!r}" in message
-        shown = "" if hidden else f" (got {got!r})"
+        hidden = isinstance(got, dict) or problem["type"] == "missing" or "(got " in message
+        shown_got = "" if hidden else f" (got {shown(got)})"
         if problem["type"] == "string_type" and isinstance(got, (dict, list)):
-            shown += "; YAML reads {...} and [...] as a mapping or a list: quote the text, as in prompt: \"{text}\""
-        lines.append(f"{where_from}: {key}: {message}{shown}")
+            shown_got += '; YAML reads {...} and [...] as a mapping or a list: quote the text, as in prompt: "{text}"'
+        lines.append(f"{where_from}: {key}: {message}{shown_got}")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ default instead of what the user meant.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -26,6 +27,7 @@ from pydantic import (
 
 from vlmperf.backends.endpoint.presets import PRESETS as ENDPOINT_PRESETS
 from vlmperf.backends.local.presets import DEFAULT_MODEL
+from vlmperf.config.errors_format import number_text, shown
 from vlmperf.workloads.datasets.spec import ColumnMap, DatasetSource
 from vlmperf.workloads.tasks import PROMPT_FIELDS, TASKS
 
@@ -33,11 +35,31 @@ TaskName = Literal[tuple(TASKS)]  # type: ignore[valid-type]  # the registry is 
 
 DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+"""The integers the results store can hold (orjson: signed 64 bits)."""
+
+DAY_S = 86_400.0
+WEEK_S = 7 * DAY_S
+
+
+def bounded(default: Any, why: str, description: str | None = None, **bounds: Any) -> Any:
+    """A field with bounds (`le=`, `ge=`, ...) no real study reaches, and why, which the error message and the
+    description both give: a huge value would hang, crash or exhaust the machine rather than measure anything."""
+    limits = ", ".join(f"{'at most' if k == 'le' else 'at least'} {number_text(v)}" for k, v in bounds.items()
+                       if k in ("le", "ge") and v != 0)
+    text = f"{description}; " if description else ""
+    return Field(default, description=f"{text}{limits}: {why}", json_schema_extra={"bound_why": why, "bound_keys": [k for k, v in bounds.items() if v != 0]},
+                 **bounds)
+
+
+SEED_WHY = "a seed is stored as a signed 64-bit integer"
+TIMEOUT_WHY = "a day; a longer wait is a hang, not a measurement"
+
 
 class Spec(BaseModel):
     """Base of all specs: unknown keys are rejected and values are immutable once validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # infinity and NaN are never meant
 
 
 class LocalTarget(Spec):
@@ -50,8 +72,14 @@ class LocalTarget(Spec):
     )
     revision: str | None = Field(None, description="hub revision (branch, tag or commit) to load")
     no_weights: bool = Field(False, description="build the architecture from its config with random weights")
-    text_layers: PositiveInt | None = Field(None, description="override the language model's layer count (no_weights only)")
-    vision_layers: PositiveInt | None = Field(None, description="override the vision tower's layer count (no_weights only)")
+    text_layers: PositiveInt | None = bounded(
+        None, "the largest models have a few hundred layers; a bigger replica never fits in memory",
+        "override the language model's layer count (no_weights only)", le=1024,
+    )
+    vision_layers: PositiveInt | None = bounded(
+        None, "the largest models have a few hundred layers; a bigger replica never fits in memory",
+        "override the vision tower's layer count (no_weights only)", le=1024,
+    )
     dtype: Literal["fp32", "fp16", "bf16"] = "fp32"
     device: str = Field("cpu", description="cpu, cuda or cuda:N")
     attn_implementation: Literal["eager", "sdpa", "flash_attention_2"] = "sdpa"
@@ -67,25 +95,31 @@ class LocalTarget(Spec):
         "off", description="assisted generation with a draft model (assistant_model), or prompt lookup decoding"
     )
     assistant_model: str | None = Field(None, description="draft model for speculative: assistant (preset, folder or hub id)")
-    draft_tokens: PositiveInt | None = Field(
-        None, description="tokens drafted per step (assistant: num_assistant_tokens; prompt-lookup: "
-        "prompt_lookup_num_tokens); default: transformers'"
+    draft_tokens: PositiveInt | None = bounded(
+        None, "drafts longer than a few dozen tokens are never accepted",
+        "tokens drafted per step (assistant: num_assistant_tokens; prompt-lookup: prompt_lookup_num_tokens); "
+        "default: transformers'", le=1024,
     )
-    threads: PositiveInt | None = Field(None, description="CPU threads torch uses (default: torch's; recorded either way)")
-    peak_flops_per_s: PositiveFloat | None = Field(
-        None, description="the device's peak dense FLOP/s in this dtype, for mfu and limit_prefill_s (default: "
-        "vlmperf's GPU table; none for a CPU)"
+    threads: PositiveInt | None = bounded(
+        None, "a real study never needs more; a huge value exhausts the machine's thread limit",
+        "CPU threads torch uses (default: torch's; recorded either way)", le=1024,
     )
-    peak_memory_bandwidth_bytes_per_s: PositiveFloat | None = Field(
-        None, description="the device's peak memory bandwidth in bytes/s, for mbu and limit_decode_s (default: "
-        "vlmperf's GPU table; none for a CPU)"
+    peak_flops_per_s: PositiveFloat | None = bounded(
+        None, "a thousand times the fastest accelerator today",
+        "the device's peak dense FLOP/s in this dtype, for mfu and limit_prefill_s (default: vlmperf's GPU table; "
+        "none for a CPU)", le=1e18,
+    )
+    peak_memory_bandwidth_bytes_per_s: PositiveFloat | None = bounded(
+        None, "a hundred times the fastest memory today",
+        "the device's peak memory bandwidth in bytes/s, for mbu and limit_decode_s (default: vlmperf's GPU table; "
+        "none for a CPU)", le=1e15,
     )
 
     @field_validator("device")
     @classmethod
     def _device_is_known(cls, value: str) -> str:
         if not DEVICE_PATTERN.match(value):
-            raise ValueError(f"device must be cpu, cuda or cuda:N (got {value!r})")
+            raise ValueError(f"device must be cpu, cuda or cuda:N (got {shown(value)})")
         return value
 
     @model_validator(mode="after")
@@ -105,8 +139,8 @@ class LocalTarget(Spec):
 class Price(Spec):
     """What a provider charges, in US dollars per million tokens (for `cost_usd`)."""
 
-    input_per_mtok: float = Field(..., ge=0)
-    output_per_mtok: float = Field(..., ge=0)
+    input_per_mtok: float = bounded(..., "no model costs a million dollars per million tokens", ge=0, le=1e6)
+    output_per_mtok: float = bounded(..., "no model costs a million dollars per million tokens", ge=0, le=1e6)
 
 
 class EndpointTarget(Spec):
@@ -130,14 +164,21 @@ class EndpointTarget(Spec):
         "data_url", description="data_url: images inline as base64; url: the sample's image URL (needs one)"
     )
     image_format: Literal["jpeg", "png"] = Field("jpeg", description="encoding of inline images")
-    n: PositiveInt = Field(1, description="choices per request (sent only when above 1)")
+    n: PositiveInt = bounded(1, "OpenAI's own limit", "choices per request (sent only when above 1)", le=128)
     extra_body: dict[str, Any] = Field(default_factory=dict, description="fields added to every request body as given")
-    connect_timeout_s: PositiveFloat = 10.0
-    first_byte_timeout_s: PositiveFloat = Field(60.0, description="from the request sent to the response headers")
-    idle_timeout_s: PositiveFloat = Field(60.0, description="longest wait between two chunks of a stream")
-    total_timeout_s: PositiveFloat = Field(300.0, description="whole request, retries excluded")
-    retries: NonNegativeInt = Field(0, description="attempts after a 429, 5xx or connect error (off by default)")
-    max_retry_wait_s: PositiveFloat = Field(60.0, description="longest Retry-After honoured; longer ones fail the request")
+    connect_timeout_s: PositiveFloat = bounded(10.0, TIMEOUT_WHY, "longest wait for a connection", le=DAY_S)
+    first_byte_timeout_s: PositiveFloat = bounded(
+        60.0, TIMEOUT_WHY, "from the request sent to the response headers", le=DAY_S
+    )
+    idle_timeout_s: PositiveFloat = bounded(60.0, TIMEOUT_WHY, "longest wait between two chunks of a stream", le=DAY_S)
+    total_timeout_s: PositiveFloat = bounded(300.0, TIMEOUT_WHY, "whole request, retries excluded", le=DAY_S)
+    retries: NonNegativeInt = bounded(
+        0, "more retries only hide a failing endpoint", "attempts after a 429, 5xx or connect error (off by default)",
+        le=100,
+    )
+    max_retry_wait_s: PositiveFloat = bounded(
+        60.0, TIMEOUT_WHY, "longest Retry-After honoured; longer ones fail the request", le=DAY_S
+    )
     price: Price | None = Field(None, description="USD per million input and output tokens, for cost_usd")
 
     @field_validator("preset")
@@ -189,20 +230,30 @@ class Workload(Spec):
         None, description="where a dataset source reads (default for coco-caption, textvqa, scienceqa-img: lmms-eval's)"
     )
     columns: ColumnMap | None = Field(None, description="which dataset column holds what (default: the task's)")
-    limit: PositiveInt | None = Field(None, description="use at most this many samples (procedural: how many to make)")
-    seed: int = Field(0, description="seed of the procedural generator and of a dataset's subset")
+    limit: PositiveInt | None = bounded(
+        None, "a real study never needs more; procedural samples are all made in memory",
+        "use at most this many samples (procedural: how many to make)", le=1_000_000,
+    )
+    seed: int = bounded(
+        0, SEED_WHY, "seed of the procedural generator and of a dataset's subset", ge=INT64_MIN, le=INT64_MAX
+    )
     prompt: str | None = Field(
         None, description="prompt template; fields: " + " ".join("{%s}" % name for name in PROMPT_FIELDS)
     )
     ocr_tokens: bool = Field(False, description="textvqa: give the OCR tokens in the prompt, as lmms-eval's ocr option")
-    max_input_len: PositiveInt | None = Field(
+    max_input_len: PositiveInt | None = bounded(
         None,
+        "longer than any model's context",
+        le=10_000_000,
         description="token budget of the text prompt; a longer prompt has the fields its task lets be cut shortened "
         "(context, OCR tokens, then the question), never the choices or the instruction; a sample whose prompt cannot "
         "fit is left out and named in the cell's info (over_budget). Image tokens and the system sentence are not "
         "counted",
     )
-    image_size: PositiveInt | None = Field(None, description="resize images so the longer side is this many pixels")
+    image_size: PositiveInt | None = bounded(
+        None, "no VLM looks at more pixels; a bigger image costs gigabytes per sample",
+        "resize images so the longer side is this many pixels", le=8192,
+    )
     system_prompt: str | None = Field(
         None,
         min_length=1,
@@ -234,9 +285,17 @@ class Scenario(Spec):
     """
 
     kind: Literal["offline", "single-stream", "concurrent", "rate"] | None = None
-    batch_size: PositiveInt = Field(1, description="offline: samples per generate call")
-    concurrency: PositiveInt | None = Field(None, description="concurrent: requests in flight; rate: the cap (none: no cap)")
-    rate: PositiveFloat | None = Field(None, description="rate: requests per second")
+    batch_size: PositiveInt = bounded(
+        1, "a real study never needs more; inputs this large exhaust memory", "offline: samples per generate call",
+        le=4096,
+    )
+    concurrency: PositiveInt | None = bounded(
+        None, "each request in flight holds a connection; more exhaust the machine's sockets",
+        "concurrent: requests in flight; rate: the cap (none: no cap)", le=10_000,
+    )
+    rate: PositiveFloat | None = bounded(
+        None, "no single client sends more", "rate: requests per second", le=100_000
+    )
     arrival: Literal["constant", "poisson"] = Field("constant", description="rate: evenly spaced or Poisson arrivals")
 
     @model_validator(mode="after")
@@ -260,8 +319,10 @@ class Generation(Spec):
     `max_new_tokens` left unset (or null) is the task's default, resolved when the cell is validated,
     so a cell's stored config and its id hold the number used (see `CellSpec`)."""
 
-    max_new_tokens: PositiveInt | None = Field(
+    max_new_tokens: PositiveInt | None = bounded(
         None,
+        "longer than any model generates in one answer",
+        le=65_536,
         description="most tokens to generate; default: the task's (lmms-eval's for the study tasks: coco-caption 64, "
         "scienceqa-img 16, textvqa 1024; 32 for caption, vqa, mcq, text)",
     )
@@ -269,9 +330,11 @@ class Generation(Spec):
         "natural", description="natural: stop at EOS; fixed: exactly max_new_tokens (for speed work)"
     )
     do_sample: bool = False
-    temperature: float = Field(1.0, gt=0, description="sampling temperature (do_sample only)")
+    temperature: float = bounded(
+        1.0, "past this sampling is uniform noise", "sampling temperature (do_sample only)", gt=0, le=100
+    )
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling mass (do_sample only)")
-    seed: int = 0
+    seed: int = bounded(0, SEED_WHY, "seed of sampling", ge=INT64_MIN, le=INT64_MAX)
 
     @model_validator(mode="after")
     def _sampling_settings_need_sampling(self) -> Generation:
@@ -294,16 +357,23 @@ class Measure(Spec):
     """When to stop measuring a cell: after `min_runs` timed runs, `min_duration_s` seconds of them,
     and (with `every_sample`) once every sample of the workload has been through the model."""
 
-    warmup_runs: int = Field(
-        1, ge=0, description="untimed runs first; endpoints send them as many at once as the scenario keeps in flight, "
+    warmup_runs: int = bounded(
+        1, "a real study never needs more untimed runs", ge=0, le=10_000, description="untimed runs first; endpoints send them as many at once as the scenario keeps in flight, "
         "so warmup_runs >= concurrency opens every connection before the measured window"
     )
-    min_runs: PositiveInt = 3
-    min_duration_s: float = Field(0.0, ge=0)
+    min_runs: PositiveInt = bounded(
+        3, "a real study never needs more; each run is kept in memory", "timed runs at least", le=1_000_000_000
+    )
+    min_duration_s: float = bounded(
+        0.0, "a week; a cell that needs longer never ends", "seconds of timed runs at least", ge=0, le=WEEK_S
+    )
     every_sample: bool = Field(
         True, description="keep going until every sample was answered once, so quality covers the whole subset"
     )
-    max_runs: PositiveInt = Field(10_000, description="hard cap on timed runs, whatever the duration")
+    max_runs: PositiveInt = bounded(
+        10_000, "a real study never needs more; each run is kept in memory",
+        "hard cap on timed runs, whatever the duration", le=1_000_000_000,
+    )
     max_error_rate: float = Field(
         0.5, ge=0, le=1, description="endpoints: stop a cell early once more than this share of its requests failed"
     )
@@ -312,8 +382,9 @@ class Measure(Spec):
         description="local: energy counter read at window edges (auto: NVML on GPU, RAPL on CPU where readable, "
         "else none); naming one that is not available is an error",
     )
-    min_energy_window_s: PositiveFloat = Field(
-        1.0, description="local, with an energy source: repeat batches until a window lasts this long"
+    min_energy_window_s: PositiveFloat = bounded(
+        1.0, "an hour; energy counters need seconds, not hours",
+        "local, with an energy source: repeat batches until a window lasts this long", le=3600,
     )
     flops: bool = Field(True, description="local: count FLOPs in a pass of their own (once per distinct shape)")
     profile: bool = Field(
@@ -376,14 +447,35 @@ class Sweep(Spec):
 
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     cells: list[dict[str, Any]] = Field(default_factory=list)
+    max_cells: PositiveInt = bounded(
+        10_000, "the cells are all made and validated in memory before the first one runs",
+        "most cells the grid times the explicit cells may expand to; the sweep is refused before it is expanded "
+        "when it would make more", le=1_000_000,
+    )
+
+    def cell_count(self) -> int:
+        """How many cells the grid times the explicit cells makes, before duplicates are dropped (not expanding it)."""
+        return math.prod(len(values) for values in self.grid.values()) * max(1, len(self.cells))
 
     @field_validator("grid")
     @classmethod
     def _axes_not_empty(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
         for key, values in grid.items():
             if not values:
-                raise ValueError(f"sweep axis {key!r} has no values")
+                raise ValueError(f"sweep axis {shown(key)} has no values")
         return grid
+
+    @model_validator(mode="after")
+    def _not_too_many_cells(self) -> Sweep:
+        count = self.cell_count()
+        if count > self.max_cells:
+            axes = " x ".join(str(len(values)) for values in self.grid.values()) or "1"
+            raise ValueError(
+                f"the sweep would make {count:,} cells ({axes} grid values x {max(1, len(self.cells))} explicit cells), "
+                f"more than sweep.max_cells ({self.max_cells:,}): narrow the grid, or raise sweep.max_cells if you "
+                "mean it"
+            )
+        return self
 
 
 class Executor(Spec):
@@ -398,24 +490,30 @@ class Executor(Spec):
         description="local: in this process; process: each group of cells sharing a model in a child process, so a "
         "crash, an out-of-memory kill or a hang fails those cells only; ray: each group a Ray task on a cluster",
     )
-    cell_timeout_s: PositiveFloat | None = Field(
+    cell_timeout_s: PositiveFloat | None = bounded(
         None,
+        "a week; a longer cell is a hang, not a measurement",
+        le=WEEK_S,
         description="process, ray: the most time one cell's steps (warm-up, timed runs, summary) may take in all; "
         "a group's own steps (loading the model, an endpoint group's load) may take this times its cell count",
     )
-    max_retries: NonNegativeInt = Field(
+    max_retries: NonNegativeInt = bounded(
         1,
+        "more restarts only hide a crashing group",
+        le=100,
         description="process, ray: times a group is started again after its process or Ray worker died; the cell it was "
         "running is charged and fails once charged more than this",
     )
-    memory_gb: PositiveFloat | None = Field(
+    memory_gb: PositiveFloat | None = bounded(
         None,
+        "64 TB; no machine has more",
+        le=65_536,
         description="process: a group's process is killed when its resident memory passes this; ray: the memory each "
         "group's task asks the scheduler for",
     )
-    cpus: PositiveFloat = Field(1.0, description="ray: CPUs each group's task asks for")
-    gpus: NonNegativeFloat | None = Field(
-        None, description="ray: GPUs each group's task asks for (default: 1 for a local target on cuda, else 0)"
+    cpus: PositiveFloat = bounded(1.0, "no node has more", "ray: CPUs each group's task asks for", le=4096)
+    gpus: NonNegativeFloat | None = bounded(
+        None, "no node has more", le=1024, description="ray: GPUs each group's task asks for (default: 1 for a local target on cuda, else 0)"
     )
     ray_address: str | None = Field(
         None, description="ray: the cluster to join (default: RAY_ADDRESS, else a local runtime on loopback)"

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vlmperf.config.errors_format import describe_validation_error
+from vlmperf.config.errors_format import describe_validation_error, shorten
 from vlmperf.config.loader import set_dotted
 from vlmperf.config.spec import CELL_SECTIONS, CellSpec, RunSpec
 from vlmperf.errors import ConfigError
@@ -54,6 +54,12 @@ def cell_id(spec: CellSpec) -> str:
 
 def expand(run: RunSpec, where: str = "config") -> list[Cell]:
     """Every cell of the run, in sweep order, duplicates (same id) kept once."""
+    count = run.sweep.cell_count()  # refused before the product is made: the spec checks it, and so does this
+    if count > run.sweep.max_cells:
+        raise ConfigError(
+            f"{where}: sweep: the sweep would make {count:,} cells, more than sweep.max_cells ({run.sweep.max_cells:,}): "
+            "narrow the grid, or raise sweep.max_cells if you mean it"
+        )
     base = run.model_dump(mode="json", include=set(CELL_SECTIONS))
     axes = list(run.sweep.grid.items())
     grid_points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
@@ -89,4 +95,4 @@ def expand(run: RunSpec, where: str = "config") -> list[Cell]:
 
 
 def _describe(overrides: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in overrides.items()) or "base"
+    return shorten(", ".join(f"{k}={shorten(v, 40)}" for k, v in overrides.items()), 160) or "base"
