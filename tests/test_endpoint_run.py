@@ -170,6 +170,7 @@ def test_a_cell_stops_early_when_most_requests_fail(tmp_path):
     with ss.ScriptedServer([ss.error_reply(500, "down")]) as server:
         outcome = vp.run(_config(tmp_path, server, "{kind: single-stream}", "{min_runs: 40, warmup_runs: 0}"), out=out)
     (cell,) = vp.report(outcome.run_id, out=out)["cells"]
+    assert cell["status"] == "failed" and outcome.failed == 1, "a cell none of whose requests succeeded failed"
     assert cell["metrics"]["error_rate"] == {"value": 1.0, "by_class": {"http_5xx": 10}}
     assert "stopped early: 10 of 10 requests failed" in cell["info"]["stopped_early"]
     assert "e2e_s" not in cell["metrics"], "failed requests have no latency"

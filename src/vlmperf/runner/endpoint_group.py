@@ -14,6 +14,7 @@ import asyncio
 import signal
 import threading
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -126,24 +127,84 @@ def run_endpoint_group(
     for position, (cell, load, template) in enumerate(loads):
         events.step_started(cell, "summary")
         # the group's one drive (its warm-up included) is booked on its first cell, as a local group's load
-        _finish(cell, load, template, driver, plan, store, run_id, events, quality, drive_s if position == 0 else 0.0)
+        booked_s = drive_s if position == 0 else 0.0
+        try:
+            ok = _finish(cell, load, template, driver, plan, store, run_id, events, quality, booked_s)
+        except KeyboardInterrupt:  # while scoring: this cell and those not summarised yet are measured on --resume
+            for unfinished, _, _ in loads[position:]:
+                store.fail_cell(run_id, unfinished.id, INTERRUPTED)
+            raise
+        except Exception as exc:  # noqa: BLE001 - as a local cell's summary step: it fails with its cause, others go on
+            fail_cell(store, run_id, cell, exc, events, stage="summary")
+            ok = False
+        failed += not ok
     return failed
+
+
+REQUEST_FAILED = "RequestsFailed"
+"""The error type of an endpoint cell failed by its requests' errors (`request_failure`)."""
+
+_HINTS = {
+    "connect": "check the endpoint's URL and that the server is up",
+    "http_4xx": "check the endpoint's URL, model name and API key",
+    "rate_limited": "lower the load or raise the provider's rate limit",
+    "first_byte_timeout": "the server is slow to answer: lower the load or raise the endpoint's timeouts",
+    "idle_timeout": "the server is slow to answer: lower the load or raise the endpoint's timeouts",
+    "total_timeout": "the server is slow to answer: lower the load or raise the endpoint's timeouts",
+}
+
+
+def request_failure(records: list[dict[str, Any]], stopped: str | None, max_error_rate: float) -> str | None:
+    """Why an endpoint cell failed by its requests, or None when it did not.
+
+    It failed when no request succeeded, or when its error share passed `max_error_rate`: the
+    driver stopped it early for that (`stopped`), or the share of its records that failed is
+    above it at the end. The message names the error classes with their counts, most frequent
+    first, and a hint for the most frequent one.
+    """
+    failed = Counter(r["error"]["class"] for r in records if r["error"] is not None)
+    total = len(records)
+    if total and not failed:
+        return None
+    if not total:
+        return "no request was measured; check the endpoint's URL and key"
+    most = failed.most_common()
+    first = next(r["error"] for r in records if r["error"] is not None and r["error"]["class"] == most[0][0])
+    said = " ".join(str(first.get("message") or "").split())[:200]
+    details = (
+        ", ".join(f"{count} {kind}" for kind, count in most)
+        + f"; {_HINTS.get(most[0][0], 'see the records for each error')}"
+        + (f" (first {most[0][0]}: {said})" if said else "")
+    )
+    if sum(failed.values()) == total:
+        return f"every request failed: {details}"
+    share = sum(failed.values()) / total
+    if share > max_error_rate:
+        return f"error rate {share:.2f} passed measure.max_error_rate {max_error_rate:g}: {details}"
+    if stopped is not None:  # the share passed it while the load ran, and the cell stopped short of its runs
+        return f"{stopped}: {details}"
+    return None
 
 
 def _finish(
     cell: Cell, load: TargetLoad, template: str, driver: Driver, plan: Plan, store: CellSink, run_id: str, events: RunEvents,
     quality: RunQuality,
     drive_s: float,
-) -> None:
+) -> bool:
+    """Summarise, score and store one cell; False when it is stored failed by its requests' errors."""
     workload = plan.workload_for(cell)
     where = f"run {run_id}, cell {cell.id}"
     ok_records = [r for r in load.records if r["error"] is None]
+    failure = request_failure(load.records, load.stopped, cell.spec.measure.max_error_rate)
     started = time.perf_counter()
-    scores, scoring_info = quality.score(cell.spec.workload.task, ok_records, workload.samples, where) if ok_records else (
-        {}, {"not_scored": "no request succeeded"}
-    )
+    if failure is None:
+        scores, scoring_info = quality.score(cell.spec.workload.task, ok_records, workload.samples, where)
+    else:  # a failed cell's outputs are not scored: its figures stay visible, its quality would mislead
+        scores, scoring_info = {}, {"not_scored": f"the cell failed: {failure}"}
     scoring_s = time.perf_counter() - started
-    summary = {**summarize_records(load.records), **load_figures(load.records, cell.spec.scenario, driver.loop_lag_s), **scores}
+    summary = {
+        **summarize_records(load.records), **load_figures(load.records, cell.spec.scenario, driver.loop_lag_s), **scores
+    } if load.records else {}
     target = cell.spec.target
     assert isinstance(target, EndpointTarget)
     info = {
@@ -164,5 +225,11 @@ def _finish(
         "failed_samples": workload.failed,
         "time_s": {"timed": drive_s, "scoring": scoring_s},
     }
+    if failure is not None:  # stored failed with what it measured: the table shows why, --resume measures it again
+        error = {"type": REQUEST_FAILED, "message": failure}
+        store.fail_cell(run_id, cell.id, error, {**info, "failed_at": "measure"}, summary)
+        events.cell_finished(cell, "failed", f"{REQUEST_FAILED}: {failure}")
+        return False
     store.finish_cell(run_id, cell.id, summary, info)
     events.cell_finished(cell, "ok", load.stopped)
+    return True

@@ -53,7 +53,7 @@ from types import TracebackType
 from typing import IO
 
 from vlmperf.errors import InputError
-from vlmperf.scoring.java import require_java
+from vlmperf.scoring.java import JavaError, java_failure, require_java
 from vlmperf.scoring.result import MetricResult, check_text_references, interval
 
 METRIC_NAMES = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor", "rouge_l", "cider")
@@ -252,17 +252,17 @@ def ptb_tokenize(java: str, ptb_module, sentences: Sequence[str]) -> list[str]:
         "utf-8",
     ]
     text = "\n".join(s.translate(_LINE_BREAK_TABLE) for s in sentences)
-    done = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, check=False)
+    try:
+        done = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, check=False)
+    except OSError as exc:
+        raise java_failure("the PTB tokenizer (Java)", f"would not start: {exc.strerror or exc}") from None
     if done.returncode != 0:
-        raise RuntimeError(
-            f"the PTB tokenizer (Java) failed with exit code {done.returncode}: "
-            f"{done.stderr.decode('utf-8', 'replace').strip()[-2000:]}"
-        )
-    lines = done.stdout.decode("utf-8").split("\n")
+        raise java_failure("the PTB tokenizer (Java)", "failed", done.returncode, done.stderr[-20_000:].decode("utf-8", "replace"))
+    lines = done.stdout.decode("utf-8", "replace").split("\n")
     if len(lines) < len(sentences) or any(line.strip() for line in lines[len(sentences) :]):
-        raise RuntimeError(
-            f"the PTB tokenizer returned {len(lines)} lines for {len(sentences)} captions; "
-            "refusing to pair captions with the wrong images"
+        raise java_failure(
+            "the PTB tokenizer (Java)",
+            f"returned {len(lines)} lines for {len(sentences)} captions, refusing to pair captions with the wrong images",
         )
     punctuations = set(ptb_module.PUNCTUATIONS)
     return [" ".join(w for w in line.rstrip().split(" ") if w not in punctuations) for line in lines[: len(sentences)]]
@@ -275,13 +275,17 @@ class _Meteor:
         # pycocoevalcap.meteor.Meteor.__init__'s command, with the checked java.
         cmd = [java, "-jar", "-Xmx2G", meteor_module.METEOR_JAR, "-", "-", "-stdio", "-l", "en", "-norm"]
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; close()
-        self._proc = subprocess.Popen(
-            cmd,
-            cwd=os.path.dirname(os.path.abspath(meteor_module.__file__)),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                cmd,
+                cwd=os.path.dirname(os.path.abspath(meteor_module.__file__)),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise java_failure("METEOR (Java)", f"would not start: {exc.strerror or exc}") from None
 
     def alive(self) -> bool:
         return self._proc.poll() is None
@@ -317,29 +321,26 @@ class _Meteor:
             raw = self._proc.stdout.readline()
             if not raw:
                 writer.join(timeout=5)
-                raise RuntimeError(f"METEOR (Java) stopped answering{self._why(write_error)}")
+                raise self._failure("stopped answering")
             answer = raw.decode("utf-8", "replace").strip()
             if answer.startswith("Error"):
-                raise RuntimeError(f"METEOR (Java) answered {answer!r}")
+                raise self._failure(f"answered {' '.join(answer.split())[:200]!r}")
             out.append(answer)
             progress[0] = time.monotonic()
         writer.join()
         if write_error:
-            raise RuntimeError(f"could not write to METEOR (Java){self._why(write_error)}")
+            raise self._failure(f"could not be written to ({type(write_error[0]).__name__})")
         return out
 
-    def _why(self, write_error: list[BaseException]) -> str:
-        code = self._proc.poll()
+    def _failure(self, what: str) -> JavaError:
+        """A one-line JavaError saying `what` happened, with the exit code and stderr's last lines."""
+        try:
+            self._proc.wait(timeout=2)  # it is ending: let its exit code and last words arrive
+        except subprocess.TimeoutExpired:
+            pass
         self._stderr.seek(0)
-        err = self._stderr.read().decode("utf-8", "replace").strip()[-2000:]
-        parts = []
-        if code is not None:
-            parts.append(f"exit code {code}")
-        if write_error:
-            parts.append(repr(write_error[0]))
-        if err:
-            parts.append(f"stderr: {err}")
-        return (": " + "; ".join(parts)) if parts else ""
+        err = self._stderr.read()[-20_000:].decode("utf-8", "replace")
+        return java_failure("METEOR (Java)", what, self._proc.poll(), err)
 
     def kill(self) -> None:
         if self._proc.poll() is None:
@@ -382,7 +383,11 @@ class _PendingMeteor:
             stats = self._meteor.exchange(self._lines, n, self._progress)
             eval_line = "EVAL" + "".join(f" ||| {stat}" for stat in stats)
             answers = self._meteor.exchange([eval_line], n + 1, self._progress)
-            self._outcome = (float(answers[-1]), [float(a) for a in answers[:-1]])
+            try:
+                self._outcome = (float(answers[-1]), [float(a) for a in answers[:-1]])
+            except ValueError:
+                said = " ".join(" ".join(answers[-3:]).split())[:200]
+                raise java_failure("METEOR (Java)", f"answered something that is not a score: {said!r}") from None
         except BaseException as exc:  # noqa: BLE001 - re-raised in result()
             self._error = exc
 
@@ -392,7 +397,7 @@ class _PendingMeteor:
             if self._thread.is_alive() and time.monotonic() - self._progress[0] > METEOR_STALL_S:
                 self._meteor.kill()
                 self._thread.join()
-                raise RuntimeError(f"METEOR (Java) gave no answer for {METEOR_STALL_S:.0f} s; stopped it")
+                raise java_failure("METEOR (Java)", f"gave no answer for {METEOR_STALL_S:.0f} s and was stopped")
         if self._error is not None:
             raise self._error
         assert self._outcome is not None

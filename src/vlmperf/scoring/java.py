@@ -12,7 +12,7 @@ import functools
 import shutil
 import subprocess
 
-from vlmperf.errors import InputError
+from vlmperf.errors import InputError, VlmperfError
 
 INSTALL_HINT = (
     "install a Java runtime (8 or newer), for example `apt-get install default-jre-headless` on Debian or "
@@ -59,6 +59,29 @@ def require_java(what: str) -> str:
             f"and vlmperf does not fall back to a different tokenizer. To fix it, {INSTALL_HINT}."
         )
     return path
+
+
+class JavaError(VlmperfError):
+    """A Java program behind a metric (the PTB tokenizer, METEOR) failed: it would not start, exited,
+    was killed, ran out of memory, went silent or answered something that is not a score. The
+    message is one line (the CLI prints it as `error: ...` and exits 2); a run that scores cells
+    records it as the cell's `info.quality.not_scored` and keeps the cell's speed figures."""
+
+
+def java_failure(program: str, what: str, code: int | None = None, stderr: str = "") -> JavaError:
+    """A one-line JavaError: `program` (e.g. "METEOR (Java)") `what` (e.g. "stopped answering"), with the
+    exit code and the last lines of its stderr on one line; running out of memory is said plainly."""
+    parts = [f"exit code {code}"] if code is not None else []
+    if code is not None and code < 0:
+        parts = [f"killed by signal {-code}"]
+    lines = [" ".join(line.split()) for line in stderr.splitlines() if line.strip()]
+    if any("OutOfMemoryError" in line for line in lines):
+        parts.append("out of memory: an input caption is far longer than any caption should be")
+    elif lines:
+        said = " | ".join(lines[-3:])
+        parts.append(f"stderr: {said[-300:]}")
+    detail = f" ({'; '.join(parts)})" if parts else ""
+    return JavaError(f"{program} {what}{detail}; its metrics could not be computed")
 
 
 def clear_cache() -> None:

@@ -9,7 +9,8 @@ mark at the start is allowed.
 Every problem is an `InputError` naming the file and the line (lines count from 1, blank lines
 included), saying what is wrong and what to write instead: a line that is not UTF-8 or not
 JSON, a value that is not an object, a missing or mistyped `id`, `prediction` or reference
-field, an id used twice (both lines named), and a file with no predictions at all.
+field, a prediction longer than `MAX_PREDICTION_CHARS`, an id used twice (both lines named),
+and a file with no predictions at all.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ from vlmperf.errors import InputError
 from vlmperf.scoring.by_task import TaskScoring, json_kind
 
 ID_EXPECTS = "a non-empty string or an integer"
+MAX_PREDICTION_CHARS = 10_000
+"""The longest prediction scored, in characters (about 2,000 English words). A COCO caption is about
+50 characters and a VQA or multiple-choice answer a few words, so no caption or answer comes near
+it; a longer one is a broken output (a model that never stopped, a file pasted in). METEOR's Java
+aligner ran out of its 2 GB heap on one 100,000-character caption, and a 50 MB one ran 4-7 minutes
+to that end, where 10,000 characters score in seconds; word and character error rates cost the
+product of the two lengths."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +124,11 @@ def _id_and_prediction(path: Path, number: int, entry: dict[str, Any], scoring: 
     if not isinstance(prediction, str):
         raise InputError(
             f'{where}: "prediction" must be a string (the model\'s output; "" for none), got {json_kind(prediction)}'
+        )
+    if len(prediction) > MAX_PREDICTION_CHARS:
+        raise InputError(
+            f'{where}: "prediction" is {len(prediction):,} characters, more than the {MAX_PREDICTION_CHARS:,} '
+            "a caption or an answer ever needs; shorten it (a model that never stopped?) or leave the line out"
         )
     return str(key), prediction
 

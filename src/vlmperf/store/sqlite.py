@@ -270,10 +270,16 @@ class Store:
             summary = {**(_load(row[0]) or {}), **metrics}
             self._db.execute("UPDATE cells SET summary = ? WHERE run_id = ? AND cell_id = ?", (to_blob(summary), run_id, cell_id))
 
-    def fail_cell(self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None) -> None:
+    def fail_cell(
+        self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        """Store the cell as failed; `summary`, when given, keeps the figures it did measure (an endpoint
+        cell whose requests mostly failed), beside the error that says why it failed."""
         self._write(
-            "UPDATE cells SET status = 'failed', error = ?, info = ?, finished = ? WHERE run_id = ? AND cell_id = ?",
-            (to_blob(error), to_blob(info or {}), _now(), run_id, cell_id),
+            "UPDATE cells SET status = 'failed', error = ?, info = ?, summary = COALESCE(?, summary), finished = ? "
+            "WHERE run_id = ? AND cell_id = ?",
+            (to_blob(error), to_blob(info or {}), None if summary is None else to_blob(summary), _now(), run_id, cell_id),
         )
 
     def cells(self, run_id: str) -> list[dict[str, Any]]:

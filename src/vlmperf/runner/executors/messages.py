@@ -67,8 +67,11 @@ class MessageSink:
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
         self._send(("store", "finish_cell", (run_id, cell_id, summary, info)))
 
-    def fail_cell(self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None) -> None:
-        self._send(("store", "fail_cell", (run_id, cell_id, error, info)))
+    def fail_cell(
+        self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        self._send(("store", "fail_cell", (run_id, cell_id, error, info, summary)))
 
 
 class MessageEvents:
