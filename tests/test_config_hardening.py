@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from vlmperf.config import loader
+from vlmperf.config import bounded_yaml
+from vlmperf.config.bounded_yaml import MAX_DEPTH, MAX_VALUES, load_yaml
 from vlmperf.config.errors_format import SHOWN_CHARS, shown
-from vlmperf.config.loader import MAX_DEPTH, MAX_VALUES, apply_overrides, load_run_spec, load_yaml, parse_override
+from vlmperf.config.loader import apply_overrides, load_run_spec, parse_override
 from vlmperf.config.spec import RunSpec
 from vlmperf.errors import ConfigError
 from vlmperf.runner.plan import expand
@@ -127,7 +128,7 @@ def test_a_recursion_error_becomes_a_config_error(monkeypatch):
     def explode(*args, **kwargs):
         raise RecursionError
 
-    monkeypatch.setattr(loader, "_check_nodes", explode)
+    monkeypatch.setattr(bounded_yaml, "_check_nodes", explode)
     with pytest.raises(ConfigError, match="too large or too deeply nested"):
         load_yaml("a: 1\n", "here")
 

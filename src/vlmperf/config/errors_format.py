@@ -100,7 +100,7 @@ def _without_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(kept)
 
 
-def _origin(key: str, where: str, origins: Mapping[str, str] | None) -> str:
+def origin_of(key: str, where: str, origins: Mapping[str, str] | None) -> str:
     """Where the value at `key` came from: the `--set` that wrote it, else `where`.
 
     A problem found on a whole section (`target`) that a `--set` wrote into names both.
@@ -127,7 +127,7 @@ def describe_validation_error(
         raw_loc = tuple(problem["loc"])
         loc = _without_union_tags(raw_loc)
         key = ".".join(str(part) for part in loc) or "(top level)"
-        where_from = _origin(key, where, origins)
+        where_from = origin_of(key, where, origins)
         if problem["type"] == "extra_forbidden":
             owner = _model_at(root, raw_loc[:-1])
             allowed = ", ".join(owner.model_fields) if owner else "see the docs"
