@@ -68,6 +68,7 @@ class LocalTarget(Spec):
     kind: Literal["local"] = "local"
     model: str = Field(
         DEFAULT_MODEL,
+        max_length=4096,  # the longest path Linux opens
         description="hub id, local folder, or preset (builtin:tiny-llava, llava-1.5-7b, llava-hf/llava-1.5-7b-hf)",
     )
     revision: str | None = Field(None, description="hub revision (branch, tag or commit) to load")

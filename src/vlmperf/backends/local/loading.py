@@ -84,7 +84,13 @@ class LoadedModel:
 
 
 def is_local_path(model: str) -> bool:
-    return model.startswith(("/", "./", "../", "~")) or Path(model).exists() or not _HUB_ID.match(model)
+    try:
+        exists = Path(model).exists()
+    except OSError as exc:  # a name the file system refuses (too long, ...): not a folder it holds
+        raise InputError(
+            f"model {model[:80]!r} cannot be a folder here ({exc.strerror}): give a hub id or a folder"
+        ) from None
+    return model.startswith(("/", "./", "../", "~")) or exists or not _HUB_ID.match(model)
 
 
 def check_model_reference(target: LocalTarget) -> None:
