@@ -140,3 +140,27 @@ def test_a_broken_predictions_file_is_refused_in_one_line(name, tmp_path, capsys
     out = tmp_path / "results"
     code, stderr = run_cli(["score", "--task", "vqa", "--predictions", str(predictions), "--out", str(out)], capsys)
     _assert_refused(code, stderr, out)
+
+
+DATASET_FILES = {
+    "a line that is not JSON": "{\"id\": \"1\", \"image\": \"a.png\"}\nnot json at all\n",
+    "a line that is a list": "[1, 2]\n",
+    "no rows": "\n\n",
+    "every image outside the dataset's folder": "".join(
+        f'{{"id": "{i}", "image": "../../../../etc/passwd", "question": "q?", "answers": ["a"]}}\n' for i in range(3)
+    ),
+    "binary junk": "\x00\x01\x02\xff",
+}
+
+
+@pytest.mark.parametrize("name", list(DATASET_FILES))
+def test_a_broken_or_hostile_dataset_file_is_refused_in_one_line(name, tmp_path, capsys):
+    data = tmp_path / "data" / "set.jsonl"
+    data.parent.mkdir()
+    data.write_text(DATASET_FILES[name], encoding="utf-8", errors="surrogateescape")
+    out = tmp_path / "results"
+    args = [
+        "run", "--set", "workload.task=vqa", "--set", "workload.source=dataset",
+        "--set", f"workload.dataset={{kind: jsonl, path: '{data}'}}", "--out", str(out),
+    ]
+    _assert_refused(*run_cli(args, capsys), out)
