@@ -11,7 +11,6 @@ the real console script.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -171,7 +170,7 @@ def test_the_real_console_script_refuses_a_damaged_run_target(tmp_path, vlmperf_
     for args in (["runs"], ["run", *QUICK]):
         result = subprocess.run(
             [*command, *args, "--out", str(out)], env=vlmperf_env, stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, check=False,
         )
         assert_refused((result.returncode, result.stdout, result.stderr), "foreign SQLite file")
         assert digest(out) == before
@@ -204,10 +203,10 @@ def test_a_damaged_cell_is_skipped_and_said(healthy, tmp_path, capsys, monkeypat
 def test_damaged_records_and_manifest_are_skipped_and_said(healthy, tmp_path, capsys, monkeypatch):
     out = copy_of(healthy, tmp_path)
     edit(out, "UPDATE records SET data = X'00ff'", "UPDATE runs SET manifest = '\"text\"'")
-    code, stdout, stderr = cli(["export", "latest", "--what", "records", "-o", "{tmp}/r.csv"], out, capsys, monkeypatch)
+    code, _, stderr = cli(["export", "latest", "--what", "records", "-o", "{tmp}/r.csv"], out, capsys, monkeypatch)
     assert code == 0 and "Traceback" not in stderr, stderr
     assert "manifest is not a mapping" in stderr and "record(s), data is not JSON" in stderr
-    code, stdout, stderr = cli(["report", "latest", "--format", "json"], out, capsys, monkeypatch)
+    code, _, stderr = cli(["report", "latest", "--format", "json"], out, capsys, monkeypatch)
     assert code == 0 and "manifest is not a mapping" in stderr, stderr
 
 
@@ -226,7 +225,8 @@ def test_a_store_from_before_the_version_stamp_is_read_as_it_is_and_migrated_by_
         code, stdout, stderr = cli(args, out, capsys, monkeypatch)
         assert code == 0 and "Traceback" not in stdout + stderr and not stderr.count("warning"), (args, stderr)
     assert digest(out) == before, "reading an older store must not migrate it"
-    (old,) = Store.open(out, create=False).runs()
+    with Store.open(out, create=False) as store:
+        (old,) = store.runs()
     code, stdout, stderr = cli(["run", *QUICK], out, capsys, monkeypatch)
     assert code == 0, stderr
     with closing(sqlite3.connect(out / "vlmperf.db")) as db:
@@ -234,7 +234,7 @@ def test_a_store_from_before_the_version_stamp_is_read_as_it_is_and_migrated_by_
         assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     with Store.open(out, create=False) as store:
         runs = store.runs()
-        assert [r.id for r in runs][0] == old.id and len(runs) == 2
+        assert len(runs) == 2 and runs[0].id == old.id
         assert store.cells(old.id) and not store.skipped
 
 
