@@ -11,7 +11,7 @@ from vlmperf import api
 from vlmperf.cli.app import DEFAULT_DIR, OutOption, app, err_console, out_console
 from vlmperf.errors import VlmperfError
 from vlmperf.report.render import RENDERERS
-from vlmperf.store.sqlite import Store
+from vlmperf.store.sqlite import Store, skipped_message
 from vlmperf.text_output import write_text_output
 
 
@@ -30,12 +30,26 @@ def report(
     if format not in RENDERERS:
         raise VlmperfError(f"--format {format!r} is not known; use one of: {', '.join(RENDERERS)}")
     if format == "html":
-        from vlmperf.report.html import render_run
+        from vlmperf.report.html import render_html
+        from vlmperf.report.html.references import stored_references
+        from vlmperf.report.schema import run_document
 
-        text = render_run(run_id, out)  # with the records: latency distributions and outputs
+        with Store.open(out, create=False) as store:  # with the records: latency distributions and outputs
+            document = run_document(store, run_id)
+            text = render_html(document, records=store, references=stored_references(document["run"]["id"]))
+            skipped = list(store.skipped)
     else:
-        text = RENDERERS[format](api.report(run_id, out=out))
+        document = api.report(run_id, out=out)
+        text = RENDERERS[format](document)
+        skipped = document.get("skipped_rows", [])
     _write(text, output)
+    _warn_skipped(skipped)
+
+
+def _warn_skipped(skipped: list[str]) -> None:
+    """Say on stderr which damaged rows of the store a command skipped (it read the rest)."""
+    if skipped:
+        err_console.print(f"warning: {skipped_message(skipped)}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _stored(run_id: str, out: Path, records: bool = True) -> tuple[dict, list[dict] | None]:
@@ -44,7 +58,9 @@ def _stored(run_id: str, out: Path, records: bool = True) -> tuple[dict, list[di
 
     with Store.open(out, create=False) as store:
         document = run_document(store, run_id)
-        return document, store.records(document["run"]["id"]) if records else None
+        found = store.records(document["run"]["id"]) if records else None
+        _warn_skipped(store.skipped)
+        return document, found
 
 
 COMPARE_FORMATS = ("table", "json", "html")
@@ -148,4 +164,6 @@ def runs(out: OutOption = DEFAULT_DIR) -> None:
             cells = store.cells(stored.id)
             failed = sum(c["status"] == "failed" for c in cells)
             table.add_row(stored.id, stored.created, stored.name, stored.status, str(len(cells)), str(failed))
+        skipped = list(store.skipped)
     out_console.print(table)
+    _warn_skipped(skipped)

@@ -4,7 +4,8 @@
   "cells": [{"id", "config", "status", "error", "metrics", "info"}]}` where `config` holds the
 resolved configuration as flat dotted keys and `metrics` maps each metric name to its summary
 (`p50 p90 p99 mean min max std n ci95`). Only finished cells (`ok` or `failed`) are listed; a run
-cut short names the others in `unfinished_cells`.
+cut short names the others in `unfinished_cells`. A run with damaged rows in its store (a cell whose
+blobs are not JSON, ...) lists them, skipped, in `skipped_rows` (the key is there only then).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ FINISHED = ("ok", "failed")
 
 
 def run_document(store: Store, run_id: str) -> dict[str, Any]:
+    before = len(store.skipped)
     run = store.run(run_id)
     cells = store.cells(run.id)
-    return {
+    document = {
         "run": {
             "id": run.id,
             "created": run.created,
@@ -42,3 +44,6 @@ def run_document(store: Store, run_id: str) -> dict[str, Any]:
             if c["status"] in FINISHED
         ],
     }
+    if skipped := store.skipped[before:]:
+        document["skipped_rows"] = skipped
+    return document

@@ -7,6 +7,14 @@ measured is visibly unfinished (status `running`) and is measured again on `--re
 A run being measured is owned by one process (`host:pid`); a second process cannot resume it
 while that owner is alive, so two processes never measure the same cells at once on one machine.
 A run marked running whose owner is gone was killed: it shows as `interrupted`.
+
+The file is checked before anything is written to it (`Store.open`): it must be empty, or a
+vlmperf store (its `application_id`, or the three tables of a store made before the version
+stamp) whose version (`user_version`) this code knows, whose tables have the expected columns,
+and which passes SQLite's `quick_check`. A foreign, damaged or newer file is refused with one line
+and left byte for byte as it was; an older store is migrated when opened to write, and read as it
+is otherwise. A reader that meets a damaged row (a blob that is not JSON, a config that is not a
+mapping, ...) skips it and notes why in `Store.skipped`.
 """
 
 from __future__ import annotations
@@ -61,6 +69,20 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
+APPLICATION_ID = 0x766C6D70
+"""`PRAGMA application_id` of a vlmperf store ("vlmp"): tells a store from any other SQLite file."""
+SCHEMA_VERSION = 1
+"""`PRAGMA user_version` of the store layout this code writes; 0 is a store made before the stamp."""
+COLUMNS = {
+    "runs": ("id", "created", "name", "status", "owner", "manifest"),
+    "cells": ("run_id", "cell_id", "position", "config", "swept", "status", "error", "summary", "info", "started", "finished"),
+    "records": ("run_id", "cell_id", "seq", "data"),
+}
+"""The columns of each table at SCHEMA_VERSION (a store of version 0 has the same)."""
+_ADDED_COLUMNS: dict[int, list[tuple[str, str, str]]] = {}
+"""Per version, the (table, column, declaration) it added: what migrating an older store adds."""
+_FIX = "move it aside and run again, or restore it from a copy"
+
 _RUN_COLUMNS = "id, created, name, status, owner, manifest"
 _INSERT_RECORDS = "INSERT INTO records (run_id, cell_id, seq, data) VALUES "
 ROWS_PER_INSERT = 1000
@@ -78,6 +100,107 @@ def to_blob(value: Any) -> bytes:
 
 def _load(blob: bytes | None) -> Any:
     return None if blob is None else orjson.loads(blob)
+
+
+class _BadRow(Exception):
+    """A stored row a reader cannot use; the message says what is wrong with it."""
+
+
+def _field(blob: Any, name: str, *, optional: bool = False) -> Any:
+    """A JSON column that holds a mapping (or null, when `optional`); _BadRow when it does not."""
+    if blob is None:
+        if optional:
+            return None
+        raise _BadRow(f"{name} is missing")
+    try:
+        value = orjson.loads(blob)
+    except (orjson.JSONDecodeError, TypeError):
+        raise _BadRow(f"{name} is not JSON") from None
+    if value is None and optional:
+        return None
+    if not isinstance(value, dict):
+        raise _BadRow(f"{name} is not a mapping")
+    return value
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise _BadRow(f"{name} is not text")
+    return value
+
+
+def skipped_message(skipped: list[str]) -> str:
+    """One line saying which damaged rows a reader skipped (a warning: the rest was read)."""
+    shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    return (
+        f"skipped {len(skipped)} damaged row(s) of the store ({shown}): the rest is shown; "
+        "restore the store from a copy to get them back"
+    )
+
+
+def _tables(db: sqlite3.Connection) -> dict[str, list[str]]:
+    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {name: [r[1] for r in db.execute(f"PRAGMA table_info({_quoted(name)})")] for name in names}
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _inspect(path: Path) -> tuple[str, int]:
+    """What the file at `path` is, read without writing: ("empty", 0) or ("store", version).
+
+    Raises InputError (one line, saying what to do) for a file that is not SQLite, a foreign
+    SQLite file, a damaged store, or a store of a newer version.
+    """
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
+            problems = [str(r[0]) for r in db.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                found = problems[0][:200] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+                raise InputError(f"the store at {path} is damaged (quick_check: {found}): {_FIX}")
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = _tables(db)
+            has_other = db.execute("SELECT count(*) FROM sqlite_master WHERE type != 'table'").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise InputError(
+                f"{path} is not a readable vlmperf store: not an SQLite file ({exc}): move it away or point --out at "
+                "another folder"
+            ) from exc
+        if "malformed" in str(exc) or "corrupt" in str(exc):
+            raise InputError(f"the store at {path} is damaged ({exc}): {_FIX}") from exc
+        raise InputError(f"cannot read the results store {path} ({exc}): check the file and its folder") from exc
+    ours = app_id == APPLICATION_ID
+    if not tables and not has_other and (ours or (app_id == 0 and version == 0)):
+        return "empty", 0
+    if not ours:
+        if app_id != 0 or version != 0 or not set(COLUMNS) <= set(tables):
+            listed = ", ".join(sorted(tables)[:5]) or "none"
+            raise InputError(
+                f"{path} is a foreign SQLite file, not a vlmperf store (its tables: {listed}): point --out at a vlmperf "
+                "results folder, or a new one"
+            )
+        version = 0  # a store made before the version stamp
+    elif version > SCHEMA_VERSION:
+        raise InputError(
+            f"the store at {path} was made by a newer vlmperf (store version {version}; this one knows up to "
+            f"{SCHEMA_VERSION}): upgrade vlmperf (pip install -U vlmperf), or point --out at another folder"
+        )
+    for table, expected in COLUMNS.items():
+        # an older store may lack the columns added since; migrating adds them
+        later = {c for v in range(version + 1, SCHEMA_VERSION + 1) for t, c, _ in _ADDED_COLUMNS.get(v, []) if t == table}
+        if table not in tables:
+            raise InputError(f"the store at {path} is damaged: it has no table {table}: {_FIX}")
+        missing = [c for c in expected if c not in tables[table] and c not in later]
+        extra = [c for c in tables[table] if c not in expected]
+        if missing or extra:
+            said = "; ".join(
+                f"{what}: {', '.join(cols)}" for what, cols in (("missing", missing), ("extra", extra)) if cols
+            )
+            raise InputError(f"the store at {path} is damaged or not vlmperf's: its table {table} has other columns ({said}): {_FIX}")
+    return "store", version
 
 
 def this_process() -> str:
@@ -125,30 +248,80 @@ class StoredRun:
 class Store:
     """One SQLite results file. Open it with `Store.open(folder)`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, write: bool = True, version: int | None = None) -> None:
+        """Open the file at `path`, checked by `_inspect` (`version`: None for a new or empty file).
+        To write, a new file gets the schema and an older store is migrated; to read, neither."""
         self.path = path
+        self.skipped: list[str] = []
+        """Damaged rows the readers skipped, each as `run X, cell Y: what is wrong` (see `skipped_message`)."""
         # One thread at a time uses the connection, but not always the one that opened it: during an
         # endpoint load the record writer's thread inserts records (runner.record_writer).
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        if not write:
+            return
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        if version is None:
+            self._db.executescript(_SCHEMA)
+        elif version < SCHEMA_VERSION:
+            self._migrate(version)
+        if version != SCHEMA_VERSION:
+            self._db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate(self, version: int) -> None:
+        """Bring a store of an older `version` to SCHEMA_VERSION (its runs stay readable)."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            for later in range(version + 1, SCHEMA_VERSION + 1):
+                for table, column, declaration in _ADDED_COLUMNS.get(later, []):
+                    present = [r[1] for r in self._db.execute(f"PRAGMA table_info({table})")]
+                    if column not in present:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     @classmethod
     def open(cls, folder: Path | str = DEFAULT_DIR, *, create: bool = True) -> Store:
+        """The store in `folder`. `create`: make it when missing, and open it to write (an older store is
+        migrated); without it the store must exist and is only read (nothing is written to it)."""
         folder = Path(folder).expanduser()
         path = folder / DB_NAME
         if not create and not path.is_file():
             raise InputError(f"no results store at {path}: run `vlmperf run` first, or point --out at the folder of one")
+        kind, version = _inspect(path) if path.is_file() else ("empty", 0)
+        if kind == "empty" and not create:
+            raise InputError(f"no results store at {path} (the file is empty): run `vlmperf run` first, or point --out at the folder of one")
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            return cls(path)
+            return cls(path, write=create, version=version if kind == "store" else None)
         except (OSError, sqlite3.Error) as exc:
-            if isinstance(exc, sqlite3.DatabaseError) and path.is_file():
-                raise InputError(
-                    f"{path} is not a readable vlmperf store ({exc}): move it away or point --out at another folder"
-                ) from exc
             raise InputError(f"cannot open the results store {path} ({exc}): choose a writable folder with --out") from exc
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a query; SQLite failing to read the file is an InputError saying what to do."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"the store at {self.path} is damaged ({exc}): {_FIX}") from exc
+
+    def _skip(self, what: str) -> None:
+        if what not in self.skipped:
+            self.skipped.append(what)
+
+    def _stored_run(self, row: tuple[Any, ...]) -> StoredRun | None:
+        """A runs row, or None (noted in `skipped`) when it is damaged; a manifest that is not a mapping
+        is read as empty (noted), so the run's cells stay readable."""
+        try:
+            run_id, created, name, status = (_text(v, n) for v, n in zip(row[:4], ("id", "created", "name", "status")))
+        except _BadRow as bad:
+            self._skip(f"run {row[0]!r}: {bad}")
+            return None
+        try:
+            manifest = _field(row[5], "manifest")
+        except _BadRow as bad:
+            self._skip(f"run {run_id}: {bad} (read without it)")
+            manifest = {}
+        owner = row[4] if isinstance(row[4], str) else None
+        return StoredRun(run_id, created, name, status, owner, manifest)
 
     def close(self) -> None:
         self._db.close()
@@ -194,18 +367,21 @@ class Store:
         self.update_manifest(run_id, {**manifest, key: manifest.get(key, 0.0) + seconds})
 
     def runs(self) -> list[StoredRun]:
-        rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, id").fetchall()
-        return [StoredRun(*r[:5], _load(r[5])) for r in rows]
+        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created, id")
+        return [run for run in map(self._stored_run, rows) if run is not None]
 
     def run(self, run_id: str) -> StoredRun:
         """A run by id, or `latest`; a missing one is an InputError naming what exists."""
         if run_id == "latest":
-            row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC, id DESC LIMIT 1").fetchone()
+            rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC, id DESC LIMIT 1")
         else:
-            row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
+            rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+        if not rows:
             raise InputError(f"no run {run_id!r} in {self.path}: `vlmperf runs` lists the stored runs")
-        return StoredRun(*row[:5], _load(row[5]))
+        run = self._stored_run(rows[0])
+        if run is None:
+            raise InputError(f"run {run_id!r} in {self.path} is damaged ({self.skipped[-1]}): {_FIX}")
+        return run
 
     def latest_run_with_any_cell(self, cell_ids: list[str]) -> str | None:
         """The newest run that holds any of these cells (what `--resume` continues)."""
@@ -283,25 +459,32 @@ class Store:
         )
 
     def cells(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
+        """The run's cells in plan order; a damaged one is skipped (noted in `skipped`)."""
+        rows = self._read(
             "SELECT cell_id, config, swept, status, error, summary, info, started, finished FROM cells "
             "WHERE run_id = ? ORDER BY position",
             (run_id,),
-        ).fetchall()
-        return [
-            {
-                "id": r[0],
-                "config": _load(r[1]),
-                "swept": _load(r[2]),
-                "status": r[3],
-                "error": _load(r[4]),
-                "metrics": _load(r[5]) or {},
-                "info": _load(r[6]) or {},
-                "started": r[7],
-                "finished": r[8],
-            }
-            for r in rows
-        ]
+        )
+        cells = []
+        for r in rows:
+            try:
+                metrics = _field(r[5], "summary", optional=True) or {}
+                if not all(isinstance(stats, dict) for stats in metrics.values()):
+                    raise _BadRow("summary holds a metric that is not a mapping")
+                cells.append({
+                    "id": _text(r[0], "cell id"),
+                    "config": _field(r[1], "config"),
+                    "swept": _field(r[2], "swept"),
+                    "status": _text(r[3], "status"),
+                    "error": _field(r[4], "error", optional=True),
+                    "metrics": metrics,
+                    "info": _field(r[6], "info", optional=True) or {},
+                    "started": r[7],
+                    "finished": r[8],
+                })
+            except _BadRow as bad:
+                self._skip(f"run {run_id}, cell {r[0]}: {bad}")
+        return cells
 
     def records(self, run_id: str, cell_id: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT cell_id, seq, data FROM records WHERE run_id = ?"
@@ -309,5 +492,17 @@ class Store:
         if cell_id is not None:
             sql += " AND cell_id = ?"
             params += (cell_id,)
-        with closing(self._db.execute(sql + " ORDER BY cell_id, seq", params)) as cursor:
-            return [{"cell_id": r[0], "seq": r[1], **_load(r[2])} for r in cursor]
+        bad: dict[tuple[Any, str], int] = {}
+        records = []
+        try:
+            with closing(self._db.execute(sql + " ORDER BY cell_id, seq", params)) as cursor:
+                for r in cursor:
+                    try:
+                        records.append({"cell_id": _text(r[0], "cell id"), "seq": r[1], **_field(r[2], "data")})
+                    except _BadRow as why:
+                        bad[r[0], str(why)] = bad.get((r[0], str(why)), 0) + 1
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"the store at {self.path} is damaged ({exc}): {_FIX}") from exc
+        for (cell, why), count in bad.items():
+            self._skip(f"run {run_id}, cell {cell}: {count} record(s), {why}")
+        return records
