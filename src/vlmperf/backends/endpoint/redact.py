@@ -43,15 +43,20 @@ _TOKEN = rf"(?={_TOKEN_CHARS}*[0-9]){_TOKEN_CHARS}{{8,}}"
 """A bearer token: 8 or more token characters, a digit among them (so "bearer instruments" stays)."""
 _PATTERNS = (
     # Authorization: Bearer xxx / "authorization": "Basic xxx" / api_key=xxx / x-api-key: xxx
-    re.compile(
-        r"(?i)(\b(?:proxy-)?authorization|\bx-api-key|\bapi[_-]?key|\baccess[_-]?token)"
-        r"([\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|token)\s+)?[^\s\"',;}&]{8,}"
+    (
+        ("authorization", "api", "token"),
+        re.compile(
+            r"(?i)(\b(?:proxy-)?authorization|\bx-api-key|\bapi[_-]?key|\baccess[_-]?token)"
+            r"([\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|token)\s+)?[^\s\"',;}&]{8,}"
+        ),
     ),
-    re.compile(rf"(?i)\b(bearer)(\s+){_TOKEN}"),
-    re.compile(r"\bhf_[A-Za-z0-9]{16,}"),
-    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,})"),
-    re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),
+    (("bearer",), re.compile(rf"(?i)\b(bearer)(\s+){_TOKEN}")),
+    (("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{16,}")),
+    (("gh", "github_pat_"), re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,})")),
+    (("sk-",), re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")),
 )
+"""(markers, pattern): a pattern is only run on a text whose lower case holds one of its markers
+(scanning every text with every pattern cost ~25 µs per 1,000 characters each)."""
 
 
 def _keep_name(match: re.Match[str]) -> str:
@@ -83,8 +88,10 @@ class Redactor:
         if self._secret is not None:
             s = self._secret.sub(REDACTED, s)
             s = self._cut_tail(s)
-        for pattern in _PATTERNS:
-            s = pattern.sub(_keep_name, s)
+        lowered = s.lower()
+        for markers, pattern in _PATTERNS:
+            if any(marker in lowered for marker in markers):
+                s = pattern.sub(_keep_name, s)
         return s
 
     def _cut_tail(self, s: str) -> str:
