@@ -18,6 +18,10 @@ a 429's `Retry-After` is honoured up to `max_retry_wait_s` (a longer one fails t
 other retries back off exponentially. Each attempt's waiting is recorded in
 `rate_limited_wait_s` (429s) or `retry_wait_s`, and the timings are those of the final attempt,
 so waiting never counts as latency.
+
+Whatever the server said (error messages, the recorded headers, the response id, the texts, usage,
+finish reasons) passes through the endpoint's `Redactor` before `send` returns the attempt, so no
+key a server echoes reaches a record (`redact`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import aiohttp
 import orjson
 
 from vlmperf.backends.endpoint import arrival, errors
+from vlmperf.backends.endpoint.redact import Redactor
 from vlmperf.backends.endpoint.sse import DONE, EventAssembler, UnparsableChunk
 
 BACKOFF_S = 0.5
@@ -42,7 +47,8 @@ class Endpoint:
     """Where and how to send: resolved from a target (URL, headers with the key, limits)."""
 
     url: str
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
+    """Holds the key (`Authorization`): kept out of the repr."""
     stream: bool
     connect_timeout_s: float
     first_byte_timeout_s: float
@@ -51,6 +57,8 @@ class Endpoint:
     retries: int = 0
     max_retry_wait_s: float = 60.0
     served_by_headers: tuple[str, ...] = ()
+    redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
+    """Cuts the key (and anything shaped like a credential) out of what the server says."""
 
 
 @dataclass
@@ -104,7 +112,7 @@ async def send(
         attempt = await _attempt(session, endpoint, body, headers)
         kind = (attempt.error or {}).get("class")
         if kind not in errors.RETRYABLE or retries["retries"] >= endpoint.retries:
-            return attempt, retries
+            return redact(attempt, endpoint.redactor), retries
         if kind == errors.RATE_LIMITED and attempt.retry_after_s is not None:
             if attempt.retry_after_s > endpoint.max_retry_wait_s:
                 attempt.error = {
@@ -112,7 +120,7 @@ async def send(
                     "message": f"Retry-After {attempt.retry_after_s:g} s is past max_retry_wait_s "
                     f"{endpoint.max_retry_wait_s:g} s",
                 }
-                return attempt, retries
+                return redact(attempt, endpoint.redactor), retries
             wait, key = attempt.retry_after_s, "rate_limited_wait_s"
         else:
             wait = min(BACKOFF_S * 2 ** retries["retries"], endpoint.max_retry_wait_s)
@@ -120,6 +128,24 @@ async def send(
         await asyncio.sleep(wait)
         retries["retries"] += 1
         retries[key] += wait
+
+
+def redact(attempt: Attempt, redactor: Redactor) -> Attempt:
+    """The attempt with every text from the server redacted (in place; returned for convenience).
+
+    A text is redacted whole (its chunks joined), so a key split over two chunks is still found;
+    chunk lists that need no change are left as they came."""
+    attempt.error = redactor.value(attempt.error)
+    attempt.headers = redactor.value(attempt.headers)
+    attempt.response_id = redactor.value(attempt.response_id)
+    attempt.usage = redactor.value(attempt.usage)
+    attempt.finish_reasons = redactor.value(attempt.finish_reasons)
+    for index, parts in attempt.texts.items():
+        whole = "".join(parts)
+        clean = redactor.text(whole)
+        if clean != whole:
+            attempt.texts[index] = [clean]
+    return attempt
 
 
 async def _attempt(session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> Attempt:

@@ -1,8 +1,8 @@
 """From an endpoint target to where and how requests go: URL, headers with the key, limits.
 
 The key is read from its environment variable when the group of cells starts sending and lives
-only in the request headers in memory: it is never part of a config, a record, a manifest or a
-log. `check_target` runs before a run is created, so a missing key is an error before anything is
+only in the request headers in memory (and the endpoint's `Redactor`, which cuts it out of
+whatever the server echoes): it is never part of a config, a record, a manifest or a log. `check_target` runs before a run is created, so a missing key is an error before anything is
 sent.
 """
 
@@ -12,6 +12,7 @@ import os
 
 from vlmperf.backends.endpoint.client import Endpoint
 from vlmperf.backends.endpoint.presets import PRESETS
+from vlmperf.backends.endpoint.redact import Redactor
 from vlmperf.config.spec import EndpointTarget
 from vlmperf.errors import ConfigError
 
@@ -47,8 +48,9 @@ def resolve_endpoint(target: EndpointTarget) -> Endpoint:
     check_target(target)
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if target.stream else "application/json"}
     variable = key_variable(target)
-    if variable is not None:
-        headers["Authorization"] = f"Bearer {os.environ[variable]}"
+    key = os.environ[variable] if variable is not None else None
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
     return Endpoint(
         url=f"{base_url}/chat/completions",
         headers=headers,
@@ -60,4 +62,5 @@ def resolve_endpoint(target: EndpointTarget) -> Endpoint:
         retries=target.retries,
         max_retry_wait_s=target.max_retry_wait_s,
         served_by_headers=preset.served_by_headers,
+        redactor=Redactor([key]),
     )
