@@ -177,3 +177,22 @@ def test_a_clean_exit_that_left_cells_unstored_loses_none_of_them(setup):
     assert failed == 2
     assert [stored[c.id]["error"]["type"] for c in cells[1:]] == ["Lost", "Lost"]
     assert sorted(events.finished) == sorted([(cells[0].id, "ok"), (cells[1].id, "failed"), (cells[2].id, "failed")])
+
+
+def test_scoring_that_breaks_in_the_parent_fails_that_cell_only(setup, monkeypatch):
+    """A child's cell is scored by the parent (`runner.quality.complete_pending`); an unexpected error
+    there fails that cell at its summary step, as a local cell's would, and the others are stored."""
+    cells, run = setup
+    real = supervise.complete_pending
+
+    def breaks_for_the_second(quality, summary, info, samples, where):
+        if cells[1].id in where:
+            raise RuntimeError("the scorer broke")
+        return real(quality, summary, info, samples, where)
+
+    monkeypatch.setattr(supervise, "complete_pending", breaks_for_the_second)
+    failed, stored, _, _ = run([succeed])
+    assert stored[cells[1].id]["status"] == "failed"
+    assert stored[cells[1].id]["error"]["message"] == "the scorer broke"
+    assert stored[cells[1].id]["info"]["failed_at"] == "summary"
+    assert [stored[c.id]["status"] for c in (cells[0], cells[2])] == ["ok", "ok"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vlmperf.config.spec import Executor
-from vlmperf.runner.cell_errors import INTERRUPTED
+from vlmperf.runner.cell_errors import INTERRUPTED, error_of
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.executors.messages import GroupJob, Message, job_for
 from vlmperf.runner.plan import Cell
@@ -138,7 +138,12 @@ class Supervisor:
         elif kind == "store":
             method, args = message[1], message[2]
             if method == "finish_cell":
-                args = self._scored(attempt, *args)
+                try:
+                    args = self._scored(attempt, *args)
+                except Exception as exc:  # as a local cell's summary step: this cell fails, the sweep goes on
+                    run_id, cell_id, summary, info = args
+                    failed_info = {**info, "failed_at": "summary"}
+                    method, args = "fail_cell", (run_id, cell_id, error_of(exc), failed_info, summary)
             getattr(self._store, method)(*args)
             if method in ("finish_cell", "fail_cell"):
                 attempt.ended.add(args[1])
