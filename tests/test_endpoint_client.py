@@ -261,9 +261,13 @@ def test_without_usage_output_tokens_are_the_content_chunks():
 
 
 def test_non_streaming_json_ttft_and_e2e_are_the_body_arrival():
-    reply = ss.json_reply("A red bicycle.", usage=(30, 4), body_at_s=0.05)
-    attempt, retries, (served,) = _exchange([reply], stream=False)
-    record = _record(attempt, retries)
+    """Tried up to 3 times, as the streamed exchange: one slow run on a loaded 2-core machine says nothing."""
+    for _ in range(3):
+        reply = ss.json_reply("A red bicycle.", usage=(30, 4), body_at_s=0.05)
+        attempt, retries, (served,) = _exchange([reply], stream=False)
+        record = _record(attempt, retries)
+        if _arrival_off_ns(attempt.start_ns + record["ttft_s"] * 1e9, served.events[0]) <= TOLERANCE_NS:
+            break
     assert record["error"] is None and attempt.texts == {0: ["A red bicycle."]}
     assert attempt.usage == {"prompt_tokens": 30, "completion_tokens": 4, "total_tokens": 34}
     assert record["output_tokens"] == [4] and record["output_tokens_source"] == "usage"
