@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.test_config import config_error as any_config_error
+from tests.test_config import write
 from vlmperf.config import bounded_yaml
 from vlmperf.config.bounded_yaml import MAX_DEPTH, MAX_VALUES, load_yaml
 from vlmperf.config.errors_format import SHOWN_CHARS, shown
@@ -23,16 +24,9 @@ from vlmperf.errors import ConfigError
 from vlmperf.runner.plan import expand
 
 
-def write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
 def config_error(path: Path | None, overrides: list[str] | None = None) -> str:
-    with pytest.raises(ConfigError) as caught:
-        expand(load_run_spec(path, overrides), str(path))
-    message = str(caught.value)
+    """test_config's config_error, whose message must also be one line."""
+    message = any_config_error(path, overrides)
     assert "\n" not in message, message
     return message
 
