@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from vlmperf.cli import entry
-from vlmperf.store.sqlite import APPLICATION_ID, SCHEMA_VERSION, Store
+from vlmperf.store.layout import APPLICATION_ID, SCHEMA_VERSION
+from vlmperf.store.sqlite import Store
 
 QUICK = [
     "--set", "measure.min_runs=1", "--set", "measure.warmup_runs=0", "--set", "measure.min_duration_s=0",

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from vlmperf.config.errors_format import origin_of, shorten
-from vlmperf.config.spec import INT64_MAX, INT64_MIN
+from vlmperf.config.spec_base import INT64_MAX, INT64_MIN
 from vlmperf.errors import ConfigError
 
 MAX_DEPTH = 64

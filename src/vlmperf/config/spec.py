@@ -12,8 +12,6 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     NonNegativeFloat,
@@ -25,42 +23,16 @@ from pydantic import (
     model_validator,
 )
 
-from vlmperf.backends.endpoint.presets import PRESETS as ENDPOINT_PRESETS
 from vlmperf.backends.local.presets import DEFAULT_MODEL
-from vlmperf.config.errors_format import number_text, shown
+from vlmperf.config.endpoint_target import EndpointTarget
+from vlmperf.config.errors_format import shown
+from vlmperf.config.spec_base import INT64_MAX, INT64_MIN, SEED_WHY, WEEK_S, Spec, bounded
 from vlmperf.workloads.datasets.spec import ColumnMap, DatasetSource
 from vlmperf.workloads.tasks import PROMPT_FIELDS, TASKS
 
 TaskName = Literal[tuple(TASKS)]  # type: ignore[valid-type]  # the registry is the one list of tasks
 
 DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?)$")
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-"""The integers the results store can hold (orjson: signed 64 bits)."""
-
-DAY_S = 86_400.0
-WEEK_S = 7 * DAY_S
-
-
-def bounded(default: Any, why: str, description: str | None = None, **bounds: Any) -> Any:
-    """A field with bounds (`le=`, `ge=`, ...) no real study reaches, and why, which the error message and the
-    description both give: a huge value would hang, crash or exhaust the machine rather than measure anything."""
-    limits = ", ".join(f"{'at most' if k == 'le' else 'at least'} {number_text(v)}" for k, v in bounds.items()
-                       if k in ("le", "ge") and v != 0)
-    text = f"{description}; " if description else ""
-    return Field(default, description=f"{text}{limits}: {why}", json_schema_extra={"bound_why": why, "bound_keys": [k for k, v in bounds.items() if v != 0]},
-                 **bounds)
-
-
-SEED_WHY = "a seed is stored as a signed 64-bit integer"
-TIMEOUT_WHY = "a day; a longer wait is a hang, not a measurement"
-
-
-class Spec(BaseModel):
-    """Base of all specs: unknown keys are rejected and values are immutable once validated."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # infinity and NaN are never meant
-
 
 class LocalTarget(Spec):
     """A model loaded in this process with transformers."""
@@ -134,75 +106,6 @@ class LocalTarget(Spec):
             raise ValueError("speculative: assistant needs assistant_model, and assistant_model needs speculative: assistant")
         if self.draft_tokens is not None and self.speculative == "off":
             raise ValueError("draft_tokens applies with speculative: assistant or prompt-lookup")
-        return self
-
-
-class Price(Spec):
-    """What a provider charges, in US dollars per million tokens (for `cost_usd`)."""
-
-    input_per_mtok: float = bounded(..., "no model costs a million dollars per million tokens", ge=0, le=1e6)
-    output_per_mtok: float = bounded(..., "no model costs a million dollars per million tokens", ge=0, le=1e6)
-
-
-class EndpointTarget(Spec):
-    """A model behind an OpenAI-compatible `/chat/completions` endpoint.
-
-    The preset fills the base URL, how the model id is written and which environment variable
-    holds the key; anything set here wins over the preset. The key itself is read from that
-    variable when requests are sent and is never stored.
-    """
-
-    kind: Literal["endpoint"] = "endpoint"
-    preset: str = Field("openai-compatible", description="hf-router, github-models, openai, vllm, tgi, sglang, ollama, "
-                        "transformers-serve, openai-compatible")
-    model: str = Field(..., min_length=1, description="model id as the endpoint names it (hf-router: org/name)")
-    provider: str | None = Field(None, description="hf-router: pin the provider that serves it (model org/name:provider)")
-    base_url: str | None = Field(None, description="base URL ending before /chat/completions (default: the preset's)")
-    api_key_env: str | None = Field(None, description="environment variable holding the key (default: the preset's)")
-    label: str | None = Field(None, description="a name for this target in tables (default: model and provider)")
-    stream: bool = Field(True, description="stream the answer (server-sent events); false: one JSON body")
-    image_transport: Literal["data_url", "url"] = Field(
-        "data_url", description="data_url: images inline as base64; url: the sample's image URL (needs one)"
-    )
-    image_format: Literal["jpeg", "png"] = Field("jpeg", description="encoding of inline images")
-    n: PositiveInt = bounded(1, "OpenAI's own limit", "choices per request (sent only when above 1)", le=128)
-    extra_body: dict[str, Any] = Field(default_factory=dict, description="fields added to every request body as given")
-    connect_timeout_s: PositiveFloat = bounded(10.0, TIMEOUT_WHY, "longest wait for a connection", le=DAY_S)
-    first_byte_timeout_s: PositiveFloat = bounded(
-        60.0, TIMEOUT_WHY, "from the request sent to the response headers", le=DAY_S
-    )
-    idle_timeout_s: PositiveFloat = bounded(60.0, TIMEOUT_WHY, "longest wait between two chunks of a stream", le=DAY_S)
-    total_timeout_s: PositiveFloat = bounded(300.0, TIMEOUT_WHY, "whole request, retries excluded", le=DAY_S)
-    retries: NonNegativeInt = bounded(
-        0, "more retries only hide a failing endpoint", "attempts after a 429, 5xx or connect error (off by default)",
-        le=100,
-    )
-    max_retry_wait_s: PositiveFloat = bounded(
-        60.0, TIMEOUT_WHY, "longest Retry-After honoured; longer ones fail the request", le=DAY_S
-    )
-    price: Price | None = Field(None, description="USD per million input and output tokens, for cost_usd")
-
-    @field_validator("preset")
-    @classmethod
-    def _preset_is_known(cls, value: str) -> str:
-        if value not in ENDPOINT_PRESETS:
-            raise ValueError(f"unknown endpoint preset; known presets: {', '.join(ENDPOINT_PRESETS)}")
-        return value
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url_is_http(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
-            raise ValueError("base_url must be an http:// or https:// URL such as http://127.0.0.1:8000/v1")
-        return value.rstrip("/") if value else value
-
-    @model_validator(mode="after")
-    def _preset_needs(self) -> EndpointTarget:
-        preset = ENDPOINT_PRESETS[self.preset]
-        if self.base_url is None and preset.base_url is None:
-            raise ValueError(f"preset {self.preset} is self-hosted: set target.base_url (e.g. http://127.0.0.1:8000/v1)")
-        if self.provider is not None and "{provider}" not in preset.model_format:
-            raise ValueError(f"provider applies to presets that route to providers (hf-router), not to {self.preset}")
         return self
 
 

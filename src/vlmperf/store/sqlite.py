@@ -32,56 +32,10 @@ from typing import Any
 import orjson
 
 from vlmperf.errors import InputError
+from vlmperf.store.layout import ADDED_COLUMNS, APPLICATION_ID, FIX, SCHEMA, SCHEMA_VERSION, inspect_file
 
 DEFAULT_DIR = Path("vlmperf-results")
 DB_NAME = "vlmperf.db"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    created TEXT NOT NULL,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,
-    owner TEXT,
-    manifest BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cells (
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    cell_id TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    config BLOB NOT NULL,
-    swept BLOB NOT NULL,
-    status TEXT NOT NULL,
-    error BLOB,
-    summary BLOB,
-    info BLOB,
-    started TEXT,
-    finished TEXT,
-    PRIMARY KEY (run_id, cell_id)
-);
-CREATE TABLE IF NOT EXISTS records (
-    run_id TEXT NOT NULL,
-    cell_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (run_id, cell_id, seq)
-);
-"""
-
-
-APPLICATION_ID = 0x766C6D70
-"""`PRAGMA application_id` of a vlmperf store ("vlmp"): tells a store from any other SQLite file."""
-SCHEMA_VERSION = 1
-"""`PRAGMA user_version` of the store layout this code writes; 0 is a store made before the stamp."""
-COLUMNS = {
-    "runs": ("id", "created", "name", "status", "owner", "manifest"),
-    "cells": ("run_id", "cell_id", "position", "config", "swept", "status", "error", "summary", "info", "started", "finished"),
-    "records": ("run_id", "cell_id", "seq", "data"),
-}
-"""The columns of each table at SCHEMA_VERSION (a store of version 0 has the same)."""
-_ADDED_COLUMNS: dict[int, list[tuple[str, str, str]]] = {}
-"""Per version, the (table, column, declaration) it added: what migrating an older store adds."""
-_FIX = "move it aside and run again, or restore it from a copy"
 
 _RUN_COLUMNS = "id, created, name, status, owner, manifest"
 _INSERT_RECORDS = "INSERT INTO records (run_id, cell_id, seq, data) VALUES "
@@ -138,71 +92,6 @@ def skipped_message(skipped: list[str]) -> str:
     )
 
 
-def _tables(db: sqlite3.Connection) -> dict[str, list[str]]:
-    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {name: [r[1] for r in db.execute(f"PRAGMA table_info({_quoted(name)})")] for name in names}
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _inspect(path: Path) -> tuple[str, int]:
-    """What the file at `path` is, read without writing: ("empty", 0) or ("store", version).
-
-    Raises InputError (one line, saying what to do) for a file that is not SQLite, a foreign
-    SQLite file, a damaged store, or a store of a newer version.
-    """
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
-            problems = [str(r[0]) for r in db.execute("PRAGMA quick_check").fetchall()]
-            if problems != ["ok"]:
-                found = problems[0][:200] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
-                raise InputError(f"the store at {path} is damaged (quick_check: {found}): {_FIX}")
-            app_id = db.execute("PRAGMA application_id").fetchone()[0]
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            tables = _tables(db)
-            has_other = db.execute("SELECT count(*) FROM sqlite_master WHERE type != 'table'").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        if "not a database" in str(exc):
-            raise InputError(
-                f"{path} is not a readable vlmperf store: not an SQLite file ({exc}): move it away or point --out at "
-                "another folder"
-            ) from exc
-        if "malformed" in str(exc) or "corrupt" in str(exc):
-            raise InputError(f"the store at {path} is damaged ({exc}): {_FIX}") from exc
-        raise InputError(f"cannot read the results store {path} ({exc}): check the file and its folder") from exc
-    ours = app_id == APPLICATION_ID
-    if not tables and not has_other and (ours or (app_id == 0 and version == 0)):
-        return "empty", 0
-    if not ours:
-        if app_id != 0 or version != 0 or not set(COLUMNS) <= set(tables):
-            listed = ", ".join(sorted(tables)[:5]) or "none"
-            raise InputError(
-                f"{path} is a foreign SQLite file, not a vlmperf store (its tables: {listed}): point --out at a vlmperf "
-                "results folder, or a new one"
-            )
-        version = 0  # a store made before the version stamp
-    elif version > SCHEMA_VERSION:
-        raise InputError(
-            f"the store at {path} was made by a newer vlmperf (store version {version}; this one knows up to "
-            f"{SCHEMA_VERSION}): upgrade vlmperf (pip install -U vlmperf), or point --out at another folder"
-        )
-    for table, expected in COLUMNS.items():
-        # an older store may lack the columns added since; migrating adds them
-        later = {c for v in range(version + 1, SCHEMA_VERSION + 1) for t, c, _ in _ADDED_COLUMNS.get(v, []) if t == table}
-        if table not in tables:
-            raise InputError(f"the store at {path} is damaged: it has no table {table}: {_FIX}")
-        missing = [c for c in expected if c not in tables[table] and c not in later]
-        extra = [c for c in tables[table] if c not in expected]
-        if missing or extra:
-            said = "; ".join(
-                f"{what}: {', '.join(cols)}" for what, cols in (("missing", missing), ("extra", extra)) if cols
-            )
-            raise InputError(f"the store at {path} is damaged or not vlmperf's: its table {table} has other columns ({said}): {_FIX}")
-    return "store", version
-
-
 def this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -249,7 +138,7 @@ class Store:
     """One SQLite results file. Open it with `Store.open(folder)`."""
 
     def __init__(self, path: Path, *, write: bool = True, version: int | None = None) -> None:
-        """Open the file at `path`, checked by `_inspect` (`version`: None for a new or empty file).
+        """Open the file at `path`, checked by `layout.inspect_file` (`version`: None for a new or empty file).
         To write, a new file gets the schema and an older store is migrated; to read, neither."""
         self.path = path
         self.skipped: list[str] = []
@@ -262,7 +151,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         if version is None:
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
         elif version < SCHEMA_VERSION:
             self._migrate(version)
         if version != SCHEMA_VERSION:
@@ -274,7 +163,7 @@ class Store:
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             for later in range(version + 1, SCHEMA_VERSION + 1):
-                for table, column, declaration in _ADDED_COLUMNS.get(later, []):
+                for table, column, declaration in ADDED_COLUMNS.get(later, []):
                     present = [r[1] for r in self._db.execute(f"PRAGMA table_info({table})")]
                     if column not in present:
                         self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
@@ -287,7 +176,7 @@ class Store:
         path = folder / DB_NAME
         if not create and not path.is_file():
             raise InputError(f"no results store at {path}: run `vlmperf run` first, or point --out at the folder of one")
-        kind, version = _inspect(path) if path.is_file() else ("empty", 0)
+        kind, version = inspect_file(path) if path.is_file() else ("empty", 0)
         if kind == "empty" and not create:
             raise InputError(f"no results store at {path} (the file is empty): run `vlmperf run` first, or point --out at the folder of one")
         try:
@@ -301,7 +190,7 @@ class Store:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"the store at {self.path} is damaged ({exc}): {_FIX}") from exc
+            raise InputError(f"the store at {self.path} is damaged ({exc}): {FIX}") from exc
 
     def _skip(self, what: str) -> None:
         if what not in self.skipped:
@@ -380,7 +269,7 @@ class Store:
             raise InputError(f"no run {run_id!r} in {self.path}: `vlmperf runs` lists the stored runs")
         run = self._stored_run(rows[0])
         if run is None:
-            raise InputError(f"run {run_id!r} in {self.path} is damaged ({self.skipped[-1]}): {_FIX}")
+            raise InputError(f"run {run_id!r} in {self.path} is damaged ({self.skipped[-1]}): {FIX}")
         return run
 
     def latest_run_with_any_cell(self, cell_ids: list[str]) -> str | None:
@@ -502,7 +391,7 @@ class Store:
                     except _BadRow as why:
                         bad[r[0], str(why)] = bad.get((r[0], str(why)), 0) + 1
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"the store at {self.path} is damaged ({exc}): {_FIX}") from exc
+            raise InputError(f"the store at {self.path} is damaged ({exc}): {FIX}") from exc
         for (cell, why), count in bad.items():
             self._skip(f"run {run_id}, cell {cell}: {count} record(s), {why}")
         return records
