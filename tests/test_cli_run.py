@@ -86,10 +86,12 @@ def test_report_json_is_the_public_schema(default_run, env):
         assert cell["metrics"]["vision_tokens"]["mean"] == 16
         assert cell["metrics"]["output_tokens"]["mean"] == 16, "the default run generates a fixed 16 tokens"
         assert cell["info"]["model"]["weights"] == "random (built-in model)"
-    latency = [c["metrics"]["latency_s"]["p50"] for c in cells]
-    per_sample = [c["metrics"]["latency_per_sample_s"]["p50"] for c in cells]
-    assert per_sample[2] < per_sample[0], "batching amortises latency over samples"
-    assert all(lat > 0 for lat in latency)
+    # the mechanism, not a timing claim (that belongs in benchmarks/): each generate call's latency is
+    # shared by the samples of its batch
+    for cell in cells:
+        batch, metrics = cell["config"]["scenario.batch_size"], cell["metrics"]
+        assert metrics["latency_s"]["p50"] > 0
+        assert metrics["latency_per_sample_s"]["p50"] == pytest.approx(metrics["latency_s"]["p50"] / batch)
 
 
 @pytest.mark.slow
