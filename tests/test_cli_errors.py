@@ -147,17 +147,20 @@ def test_batch_size_zero_in_a_sweep(unchanged, env):
     assert_says(lines, "built-in default config", "sweep cell 2", "scenario.batch_size", "greater than 0")
 
 
-def test_device_that_does_not_exist_fails_its_cell(tmp_path, env):
-    """A device this machine lacks fails the cells that ask for it when their model loads, not the run,
-    so a sweep over devices still measures the others; with no other cell, the run exits 1."""
-    result = vlmperf("run", "--out", str(tmp_path), *SMALL_RUN, "--set", "target.device=cuda:7", env=env)
+def test_a_run_whose_every_cell_needs_a_device_this_machine_lacks_is_refused_before_it_starts(tmp_path, env):
+    """A device this machine lacks fails the cells that ask for it when their model loads (a sweep
+    over devices still measures the others: tests/test_availability.py); when every cell asks for it,
+    no run is made: one line, exit 2, nothing stored (an all-failed run would become `latest`)."""
+    out = tmp_path / "results"
+    result = vlmperf("run", "--out", str(out), *SMALL_RUN, "--set", "sweep.grid.target.device=[cuda:7, cuda]", env=env)
     where = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    assert result.returncode == 1, where
+    assert result.returncode == 2, where
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, where
-    said = " ".join(result.stderr.split())  # the console wraps long lines
-    assert "'cuda:7'" in said and "1 of 1 cells failed" in said, where
+    lines = error_lines(result)
+    assert len(lines) == 1 and "no cell of this run can run on this machine" in lines[0], where
     # this machine has no GPU; on one with fewer than 8 the message counts the devices instead
-    assert ("no CUDA device" in said and "target.device=cpu" in said) or "does not exist" in said, where
+    assert "no CUDA device" in lines[0] or "does not exist" in lines[0], where
+    assert not out.exists(), "no run, no store"
 
 
 def test_device_that_is_not_a_device_name(unchanged, env):

@@ -24,11 +24,13 @@ GroupRunner = Callable[["list[Cell]", "Plan", "CellSink", str, "RunEvents", "Run
 @dataclass(frozen=True)
 class BackendRunner:
     """check(cell spec) fails before the run on what the user can fix; group_key(cell) says which cells run
-    together; run_group(...) measures one group and returns how many of its cells failed."""
+    together; run_group(...) measures one group and returns how many of its cells failed; lacks(cell
+    spec) says what this machine lacks to run the cell (None: nothing)."""
 
     check: Callable[[Any], None]
     group_key: Callable[[Cell], str]
     run_group: GroupRunner
+    lacks: Callable[[Any], str | None] = lambda spec: None
 
 
 def _local_check(spec: Any) -> None:
@@ -45,6 +47,18 @@ def _local_check(spec: Any) -> None:
         from vlmperf.runner.energy_context import check_energy_source
 
         check_energy_source(spec.target.device, spec.measure.energy)
+
+
+def _local_lacks(spec: Any) -> str | None:
+    """What this machine lacks for the cell (a GPU, flash-attn, bitsandbytes, a compiler), or None."""
+    from vlmperf.backends.local.availability import check_target
+    from vlmperf.errors import InputError
+
+    try:
+        check_target(spec.target)
+    except InputError as exc:
+        return str(exc)
+    return None
 
 
 def _local_group_key(cell: Cell) -> str:
@@ -80,7 +94,7 @@ def _endpoint_run(*args: Any) -> int:
 
 
 BACKENDS: dict[str, BackendRunner] = {
-    "local": BackendRunner(_local_check, _local_group_key, _local_run),
+    "local": BackendRunner(_local_check, _local_group_key, _local_run, _local_lacks),
     "endpoint": BackendRunner(_endpoint_check, _endpoint_group_key, _endpoint_run),
 }
 

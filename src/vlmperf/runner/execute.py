@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from vlmperf.config.spec import RunSpec
+from vlmperf.errors import InputError
 from vlmperf.runner.agreement import record_agreement, reference_cells
 from vlmperf.runner.backends import backend_of
 from vlmperf.runner.events import RunEvents, Silent
@@ -55,10 +56,24 @@ def prepare(run: RunSpec, where: str = "config") -> Plan:
     workloads: dict[str, LoadedWorkload] = {}
     for cell in cells:
         backend_of(cell).check(cell.spec)
+    if run.executor.kind != "ray":  # Ray runs cells on other machines, which may have what this one lacks
+        refuse_when_no_cell_can_run(cells)
+    for cell in cells:
         key = cell.spec.workload.model_dump_json()
         if key not in workloads:
             workloads[key] = load_workload(cell.spec.workload)
     return Plan(run, cells, workloads, references)
+
+
+def refuse_when_no_cell_can_run(cells: list[Cell]) -> None:
+    """A sweep where some cells need what this machine lacks runs the others (those fail with the
+    reason); when every cell needs it, no run is made: an all-failed run would become `latest` and
+    hide the last good one."""
+    lacking = [backend_of(cell).lacks(cell.spec) for cell in cells]
+    if cells and all(lacking):
+        reasons = list(dict.fromkeys(lacking))
+        more = f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else ""
+        raise InputError(f"no cell of this run can run on this machine: {reasons[0]}{more}")
 
 
 def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: RunEvents | None = None) -> RunOutcome:
