@@ -25,7 +25,7 @@ def table(report: dict[str, Any]) -> str:
             f"| {_ratio(e['ratio_reported_over_bare'])} | {_ratio(e['ratio_outside_over_bare'])} "
             f"| {'yes' if e['pass'] else 'NO'} |"
         )
-    extra = [name for name in report["settings"]["conditions"][2:]]
+    extra = report["settings"]["conditions"][2:]
     if extra:
         lines += ["", "| batch | " + " | ".join(f"{n} ms | {n}/bare [95% CI]" for n in extra) + " |",
                   "|---:|" + "---:|---|" * len(extra)]

@@ -23,11 +23,13 @@ WEEK_S = 7 * DAY_S
 def bounded(default: Any, why: str, description: str | None = None, **bounds: Any) -> Any:
     """A field with bounds (`le=`, `ge=`, ...) no real study reaches, and why, which the error message and the
     description both give: a huge value would hang, crash or exhaust the machine rather than measure anything."""
-    limits = ", ".join(f"{'at most' if k == 'le' else 'at least'} {number_text(v)}" for k, v in bounds.items()
-                       if k in ("le", "ge") and v != 0)
+    shown = {k: v for k, v in bounds.items() if v != 0}  # "at least 0" says nothing a type does not
+    limits = ", ".join(
+        f"{'at most' if k == 'le' else 'at least'} {number_text(v)}" for k, v in shown.items() if k in ("le", "ge")
+    )
     text = f"{description}; " if description else ""
-    return Field(default, description=f"{text}{limits}: {why}", json_schema_extra={"bound_why": why, "bound_keys": [k for k, v in bounds.items() if v != 0]},
-                 **bounds)
+    extra = {"bound_why": why, "bound_keys": list(shown)}
+    return Field(default, description=f"{text}{limits}: {why}", json_schema_extra=extra, **bounds)
 
 
 SEED_WHY = "a seed is stored as a signed 64-bit integer"
