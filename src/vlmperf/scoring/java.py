@@ -81,7 +81,10 @@ def java_failure(program: str, what: str, code: int | None = None, stderr: str =
         said = " | ".join(lines[-3:])
         parts.append(f"stderr: {said[-300:]}")
     detail = f" ({'; '.join(parts)})" if parts else ""
-    return JavaError(f"{program} {what}{detail}; its metrics could not be computed")
+    return JavaError(
+        f"{program} {what}{detail}; its metrics could not be computed: check that `java -version` runs, "
+        "then score again (`vlmperf score --run RUN` re-scores a stored run)"
+    )
 
 
 def clear_cache() -> None:
