@@ -242,7 +242,10 @@ def test_two_real_runs_of_the_built_in_model(tmp_path, monkeypatch, vlmperf_cach
     monkeypatch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
     out = tmp_path / "results"
     first, second = vp.run(overrides=QUICK, out=out), vp.run(overrides=QUICK, out=out)
-    comparison = cmp.compare_runs(*load(out, first.run_id), *load(out, second.run_id), ["latency_s", "output_tokens"])
+    # judged even when this shared machine flags the cells unstable: what is checked here is the matching
+    comparison = cmp.compare_runs(
+        *load(out, first.run_id), *load(out, second.run_id), ["latency_s", "output_tokens"], allow_unstable=True
+    )
     assert comparison["unmatched_a"] == comparison["unmatched_b"] == [] and comparison["skipped"] == []
     assert len(comparison["rows"]) == 4
     for row in comparison["rows"]:
@@ -250,7 +253,7 @@ def test_two_real_runs_of_the_built_in_model(tmp_path, monkeypatch, vlmperf_cach
         assert row["n_a"] >= 6 and row["ci95_delta"] is not None and 0 <= row["p_value"] <= 1
     tokens = [row for row in comparison["rows"] if row["metric"] == "output_tokens"]
     assert all(row["verdict"] == "no significant change" and row["p_value"] == 1 for row in tokens), "greedy, fixed length"
-    result = vlmperf("compare", first.run_id, second.run_id, "--out", str(out), env=vlmperf_env)
+    result = vlmperf("compare", first.run_id, second.run_id, "--allow-unstable", "--out", str(out), env=vlmperf_env)
     assert result.returncode == 0, result.stderr
     assert "scenario.batch_size" in result.stdout and "latency_s" in result.stdout
 

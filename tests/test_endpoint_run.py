@@ -149,6 +149,9 @@ def test_a_stored_run_matches_the_servers_log_and_any_preset_reads_the_provider_
     assert [r.headers["X-Request-Id"] for r in served] == sent
     assert [r["request_id"] for r in records] == sent[1:] and {r["response_id"] for r in records} == {ss.CHUNK_ID}
     assert {(r["served_by"], r["served_by_source"]) for r in records} == {("gateway-7", "header")}  # preset vllm
+    stable = cell["stability"]  # the loopback server's CPU time is what is measured, never contention
+    assert stable["metric"] == "e2e_s" and stable["n"] == 4 and "this machine" in stable["contention_not_counted"]
+    assert "contended" not in stable["flags"] and stable["contention"]["windows"] == 1
     clock = cell["info"]["clock"]
     for r in records:  # the wall-clock start is the monotonic one through the cell's anchor
         assert r["started_unix_ns"] == pytest.approx(clock["epoch_unix_ns"] + r["started_s"] * 1e9, abs=1_000)

@@ -94,10 +94,14 @@ def compare(
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write to this file instead of stdout")] = None,
     out: OutOption = DEFAULT_DIR,
     out_b: Annotated[Optional[Path], typer.Option("--out-b", help="results store of RUN_B, when not --out")] = None,
+    allow_unstable: Annotated[bool, typer.Option(
+        "--allow-unstable", help="judge pairs whose cells are flagged noisy, contended or throttled (not judged by default)"
+    )] = False,
 ) -> None:
     """Compare two runs cell by cell (cells matched by config): deltas of B against A with a bootstrap
-    interval and a Mann-Whitney p-value, from the records. Exits 1 on a regression past
-    --fail-on-regression, 2 when no cell could be compared (in every format, after writing the output)."""
+    interval and a Mann-Whitney p-value, from the records. Pairs with a cell flagged unstable are not
+    judged unless --allow-unstable. Exits 1 on a regression past --fail-on-regression, 2 when no cell
+    could be compared or judged (in every format, after writing the output)."""
     import orjson
 
     from vlmperf.report import compare as cmp
@@ -108,7 +112,9 @@ def compare(
     metrics = metric or list(cmp.DEFAULT_METRICS)
     cmp.check_metrics(metrics, stat)
     (doc_a, records_a), (doc_b, records_b) = _stored(run_a, out), _stored(run_b, out_b or out)
-    comparison = cmp.compare_runs(doc_a, records_a, doc_b, records_b, metrics, stat=stat, ignore=ignore or [])
+    comparison = cmp.compare_runs(
+        doc_a, records_a, doc_b, records_b, metrics, stat=stat, ignore=ignore or [], allow_unstable=allow_unstable
+    )
     if format == "html":
         from vlmperf.report.html import render_comparison
 
@@ -119,12 +125,17 @@ def compare(
         _write(view.table_text(comparison), output)
     else:
         out_console.print(view.comparison_table(comparison))
-    for line in view.unmatched_lines(comparison) + view.skipped_lines(comparison):
+    for line in view.unmatched_lines(comparison) + view.skipped_lines(comparison) + view.unjudged_lines(comparison):
         err_console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not comparison["rows"]:
         raise VlmperfError(
             f"nothing to compare: no matched pair of finished cells measured {', '.join(metrics)} in both runs; "
             "match cells that differ in a key with --ignore KEY, or choose --metric"
+        )
+    if not any(row["judged"] for row in comparison["rows"]):
+        raise VlmperfError(
+            "no change was judged: every compared pair has a cell flagged unstable (noisy, contended or throttled); "
+            "measure again on a quiet machine, or pass --allow-unstable to judge them anyway"
         )
     if fail_on_regression is not None and (regressed := cmp.regressions(comparison, fail_on_regression)):
         where = "; ".join(f"{r['metric']} of cell {r['cell_b']} ({r['verdict']})" for r in regressed)

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from vlmperf import api
 from vlmperf.cli.app import DEFAULT_DIR, OutOption, app, err_console, out_console
 from vlmperf.cli.progress import ProgressEvents, interrupted
 from vlmperf.report.render import rich_table
+from vlmperf.report.tables import stability_lines
 from vlmperf.store.sqlite import Store
 
 ExecutorOption = Annotated[Optional[str], typer.Option(
@@ -59,6 +61,8 @@ def run(
     out_console.print(rich_table(document))
     out_console.print(f"stored in {Path(out) / 'vlmperf.db'} as run {outcome.run_id}; `vlmperf report {outcome.run_id}` shows it again")
     _write_html_report(outcome.run_id, out)
+    for line in stability_lines(document):
+        err_console.print(f"[yellow]{escape(line)}[/yellow]", markup=True, highlight=False, soft_wrap=True)
     unscored = {(c["info"].get("quality") or {}).get("not_scored") for c in document["cells"]} - {None}
     for reason in sorted(unscored):
         err_console.print(f"[yellow]quality not scored[/yellow]: {reason}", markup=True, highlight=False)

@@ -53,7 +53,7 @@ def decode_reasons(mask: int, nvml: Any) -> list[str]:
     return [names.get(bit, f"unknown_{bit:#x}") for bit in bits]
 
 
-def _first_that_works(nvml: Any, calls: list[Callable[[], Any]]) -> Any:
+def first_that_works(nvml: Any, calls: list[Callable[[], Any]]) -> Any:
     """The first call that succeeds: newer NVML functions, then their older equivalents (an old
     driver answers FunctionNotFound, an old binding lacks the attribute). The last error is raised."""
     *older_first_tries, last = calls
@@ -76,7 +76,7 @@ def _readers(nvml: Any, handle: Any) -> dict[str, Callable[[], Any]]:
         "sm_clock_max_mhz": lambda: nvml.nvmlDeviceGetMaxClockInfo(handle, sm),
         "memory_clock_mhz": lambda: nvml.nvmlDeviceGetClockInfo(handle, mem),
         "memory_clock_max_mhz": lambda: nvml.nvmlDeviceGetMaxClockInfo(handle, mem),
-        "temperature_c": lambda: _first_that_works(
+        "temperature_c": lambda: first_that_works(
             nvml,
             [
                 lambda: nvml.nvmlDeviceGetTemperatureV(handle, gpu_sensor),
@@ -87,7 +87,7 @@ def _readers(nvml: Any, handle: Any) -> dict[str, Callable[[], Any]]:
         "power_limit_w": lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle) / 1e3,
         "persistence_mode": lambda: bool(nvml.nvmlDeviceGetPersistenceMode(handle)),
         "clock_event_reasons_mask": lambda: int(
-            _first_that_works(
+            first_that_works(
                 nvml,
                 [
                     lambda: nvml.nvmlDeviceGetCurrentClocksEventReasons(handle),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vlmperf.metrics import load_figures
+from vlmperf.metrics import load_figures, stability
+from vlmperf.meters.gpu_clock_watch import THROTTLE_REASONS
 from vlmperf.metrics.definitions import metrics_for
 from vlmperf.metrics.summary import STATISTICS
 from vlmperf.metrics.summary import __doc__ as SUMMARY_DOC
@@ -39,6 +40,14 @@ def render() -> str:
         "## Summaries",
         "",
         f"Every metric of a cell is summarised as `{' '.join(STATISTICS)}` and `ci95`. {summary}",
+        "",
+        "## Stability",
+        "",
+        (stability.__doc__ or "").strip(),
+        "",
+        f"Thresholds: `noisy` above a coefficient of variation of {stability.NOISY_CV:.0%} or a median's interval "
+        f"wider than {stability.WIDE_P50_CI:.0%} of it; `contended` above {stability.CONTENDED_SHARE:.0%} of the "
+        f"CPUs' capacity; `throttled` on any of {', '.join(f'`{r}`' for r in sorted(THROTTLE_REASONS))}.",
         "",
         "## Quality",
         "",

@@ -8,7 +8,7 @@ records always give the same interval); it is null below 5 values, where it mean
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -18,15 +18,23 @@ BOOTSTRAP_MIN_N = 5
 BOOTSTRAP_SEED = 20261122
 
 
-def bootstrap_mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
-    """Percentile bootstrap interval of the mean, or None when there are too few values."""
+def bootstrap_ci(
+    values: np.ndarray, statistic: Callable[..., np.ndarray] = np.mean, level: float = 0.95
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of `statistic` (a numpy reduction taking `axis`: np.mean,
+    np.median), or None when there are too few values."""
     if values.size < BOOTSTRAP_MIN_N:
         return None
     rng = np.random.default_rng(BOOTSTRAP_SEED)
-    means = rng.choice(values, size=(BOOTSTRAP_RESAMPLES, values.size), replace=True).mean(axis=1)
+    resampled = statistic(rng.choice(values, size=(BOOTSTRAP_RESAMPLES, values.size), replace=True), axis=1)
     tail = (1 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
+    low, high = np.percentile(resampled, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def bootstrap_mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of the mean, or None when there are too few values."""
+    return bootstrap_ci(values, np.mean, level)
 
 
 def summarize(values: Sequence[float | None]) -> dict[str, float | int | list[float] | None] | None:

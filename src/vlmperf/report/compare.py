@@ -16,6 +16,11 @@ interleaved), so the design is unpaired and each side is resampled on its own:
   the same 100 / stat(A) (so it excludes 0 exactly when the difference's does);
 - the Mann-Whitney U test (two-sided) is reported beside it: ranks with ties averaged, the normal
   approximation with the tie-corrected variance and a continuity correction of 0.5.
+
+A pair in which either cell is flagged unstable (`metrics.stability`: noisy, contended, throttled)
+is not judged: its figures are reported, but it is never significant, never a regression, and its
+verdict says why, unless the caller allows it (`allow_unstable`, `--allow-unstable`). Its row's
+`unstable` names each side's flags either way.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 
 from vlmperf.errors import InputError
 from vlmperf.metrics.definitions import METRICS, Record
+from vlmperf.metrics.stability import flags_of
 from vlmperf.metrics.summary import BOOTSTRAP_MIN_N, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from vlmperf.report.tables import varying_keys
 from vlmperf.scoring.definitions import LOWER_IS_BETTER_QUALITY, QUALITY_METRICS
@@ -195,6 +201,19 @@ def _by_cell(records: Iterable[Record]) -> dict[str, list[Record]]:
     return grouped
 
 
+def _unstable(cell_a: Cell, cell_b: Cell) -> dict[str, list[str]] | None:
+    """Each side's stability flags, or None when neither cell is flagged."""
+    flags = {"a": flags_of(cell_a), "b": flags_of(cell_b)}
+    return flags if flags["a"] or flags["b"] else None
+
+
+def _withheld(row: dict[str, Any], unstable: dict[str, list[str]]) -> dict[str, Any]:
+    """A row of an unstable pair, its figures kept and its judgement withheld."""
+    said = ", ".join(f"{side.upper()} {' and '.join(flags)}" for side, flags in unstable.items() if flags)
+    verdict = f"not judged: {said} (see their stability; --allow-unstable to judge)"
+    return {**row, "significant": False, "worse": False, "verdict": verdict, "judged": False}
+
+
 def check_metrics(metrics: Sequence[str], stat: str) -> None:
     """Refuse what cannot be compared from records, naming what can."""
     unknown = [m for m in metrics if m not in METRICS]
@@ -210,13 +229,16 @@ def check_metrics(metrics: Sequence[str], stat: str) -> None:
 def compare_runs(
     doc_a: dict[str, Any], records_a: Iterable[Record], doc_b: dict[str, Any], records_b: Iterable[Record],
     metrics: Sequence[str] = DEFAULT_METRICS, *, stat: str = "p50", ignore: Iterable[str] = (),
+    allow_unstable: bool = False,
 ) -> dict[str, Any]:
     """B against A, as a JSON-able dict (see the module docstring for the statistics).
 
     `rows`: one per matched pair of finished cells and metric measured on both sides, with
     `config` (the keys that vary among the matched cells), `a`, `b`, `delta`, `delta_pct`,
     `ci95_delta`, `ci95_delta_pct`, `p_value`, `u_b`, `significant`, `verdict` and `worse`
-    (significant and in the bad direction). `skipped`: matched pairs that could not be compared
+    (significant and in the bad direction), `unstable` (each side's stability flags, None when neither
+    is flagged) and `judged` (False where an unstable pair's judgement was withheld, see the module
+    docstring). `skipped`: matched pairs that could not be compared
     and why. `unmatched_a` / `unmatched_b`: cells without a partner, with their closest differences.
     """
     check_metrics(metrics, stat)
@@ -232,6 +254,7 @@ def compare_runs(
         if failed:
             skipped.append({**label, "metric": None, "why": " and ".join(failed)})
             continue
+        unstable = _unstable(cell_a, cell_b)
         for metric in metrics:
             a, b = _values(metric, grouped_a[cell_a["id"]]), _values(metric, grouped_b[cell_b["id"]])
             if a.size == 0 and b.size == 0:
@@ -239,12 +262,14 @@ def compare_runs(
             if a.size == 0 or b.size == 0:
                 skipped.append({**label, "metric": metric, "why": f"no {metric} values in run {'A' if a.size == 0 else 'B'}"})
                 continue
-            rows.append({**label, "metric": metric, "stat": stat, "direction": direction(metric), **_test(metric, stat, a, b)})
+            row = {**label, "metric": metric, "stat": stat, "direction": direction(metric), **_test(metric, stat, a, b),
+                   "unstable": unstable, "judged": True}
+            rows.append(_withheld(row, unstable) if unstable and not allow_unstable else row)
     matched = {cell["id"] for pair in pairs for cell in pair}
     return {
         "a": {"run_id": doc_a["run"]["id"], "name": doc_a["run"]["name"]},
         "b": {"run_id": doc_b["run"]["id"], "name": doc_b["run"]["name"]},
-        "metrics": list(metrics), "stat": stat, "ignored_keys": sorted(ignored),
+        "metrics": list(metrics), "stat": stat, "ignored_keys": sorted(ignored), "allow_unstable": allow_unstable,
         "method": METHOD,
         "keys": shown, "rows": rows, "skipped": skipped,
         "unmatched_a": _unmatched(doc_a["cells"], doc_b["cells"], matched, ignored, "a"),

@@ -41,7 +41,7 @@ def row_texts(row: dict[str, Any], keys: Sequence[str]) -> list[str]:
         "-" if row["delta_pct"] is None else f"{row['delta_pct']:+.1f}",
         "-" if low_high is None else f"[{low_high[0]:+.1f}, {low_high[1]:+.1f}]",
         "-" if row["p_value"] is None else f"{row['p_value']:.2g}",
-        row["verdict"],
+        row["verdict"] + (" (unstable, judged as asked)" if row.get("unstable") and row.get("judged") else ""),
     ]
 
 
@@ -91,6 +91,15 @@ def unmatched_lines(comparison: dict[str, Any]) -> list[str]:
             lines.append(f"cell {entry['cell']} of run {side.upper()} has no partner in run {other}"
                          + (f" (closest differs in {differs})" if differs else ""))
     return lines
+
+
+def unjudged_lines(comparison: dict[str, Any]) -> list[str]:
+    """One line per pair of cells whose change was not judged because a cell of it is flagged unstable."""
+    seen: dict[str, str] = {}
+    for row in comparison["rows"]:
+        if not row.get("judged", True):
+            seen.setdefault(row["cell_a"], row["verdict"])
+    return [f"cell {cell}: {verdict}" for cell, verdict in seen.items()]
 
 
 def skipped_lines(comparison: dict[str, Any]) -> list[str]:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from vlmperf.report.export import csv_text
 from vlmperf.report.module_profile import module_profile_table, render_module_profile_markdown, run_profiles
-from vlmperf.report.tables import markdown_cell, summary_table, wide_rows
+from vlmperf.report.tables import markdown_cell, stability_lines, summary_table, wide_rows
 from vlmperf.report.time_budget import budget_rows, time_budget
 
 
@@ -45,6 +45,8 @@ def time_budget_table(budget: dict[str, Any]) -> Table:
 def render_table(document: dict[str, Any]) -> str:
     console = Console(file=io.StringIO(), width=250, record=True, color_system=None)
     console.print(rich_table(document))
+    for line in stability_lines(document):
+        console.print(line, markup=False, highlight=False)
     profiles = run_profiles(document)
     if profiles:
         console.print(module_profile_table(profiles))
@@ -58,6 +60,8 @@ def render_markdown(document: dict[str, Any]) -> str:
     header, rows = summary_table(document)
     lines = [f"### {markdown_cell(_title(document))}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(markdown_cell(v) for v in row) + " |" for row in rows]
+    if flagged := stability_lines(document):
+        lines += ["", *(f"- {markdown_cell(line)}" for line in flagged)]
     profiles = run_profiles(document)
     if profiles:
         lines += ["", render_module_profile_markdown(profiles)]

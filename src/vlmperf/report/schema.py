@@ -1,9 +1,11 @@
 """The public JSON form of a stored run (what `vlmperf report --format json` prints).
 
 `{"run": {"id", "created", "name", "status", "manifest", "unfinished_cells"},
-  "cells": [{"id", "config", "status", "error", "metrics", "info"}]}` where `config` holds the
-resolved configuration as flat dotted keys and `metrics` maps each metric name to its summary
-(`p50 p90 p99 mean min max std n ci95`). Only finished cells (`ok` or `failed`) are listed; a run
+  "cells": [{"id", "config", "swept", "status", "error", "metrics", "stability", "info"}]}` where
+`config` holds the resolved configuration as flat dotted keys, `metrics` maps each metric name to its
+summary (`p50 p90 p99 mean min max std n ci95`) and `stability` says how far the figures can be
+trusted (`metrics.stability`: the main latency's variation, CPU contention, GPU throttling, and its
+`flags`; null for a cell stored before it was kept, or failed before it was measured). Only finished cells (`ok` or `failed`) are listed; a run
 cut short names the others in `unfinished_cells`. A run with damaged rows in its store (a cell whose
 blobs are not JSON, ...) lists them, skipped, in `skipped_rows` (the key is there only then).
 """
@@ -38,7 +40,8 @@ def run_document(store: Store, run_id: str) -> dict[str, Any]:
                 "status": c["status"],
                 "error": c["error"],
                 "metrics": c["metrics"],
-                "info": c["info"],
+                "stability": (c["info"] or {}).get("stability"),
+                "info": {k: v for k, v in (c["info"] or {}).items() if k != "stability"},
             }
             for c in cells
             if c["status"] in FINISHED

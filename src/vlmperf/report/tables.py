@@ -17,6 +17,25 @@ HEADLINE_QUALITY = ("vqa_accuracy", "mcq_accuracy", "cider", "wer")
 """The quality figure the summary table shows, the first a cell has (all are in JSON and CSV)."""
 
 
+def stability_text(stability: dict[str, Any] | None) -> str:
+    """A cell's stability in a few characters: its main latency's coefficient of variation, then its flags
+    (`metrics.stability`): "cv 2.1%", "cv 31.0% noisy contended"; "-" for a cell without one."""
+    if not stability:
+        return "-"
+    cv = stability.get("cv")
+    return " ".join(["-" if cv is None else f"cv {cv:.1%}", *stability.get("flags", [])])
+
+
+def stability_lines(document: dict[str, Any]) -> list[str]:
+    """One line per flag of each flagged cell, with why (`metrics.stability`): what the table's
+    `stability` column abbreviates."""
+    return [
+        f"cell {cell['id']} {flag}: {reason}"
+        for cell in document["cells"]
+        for flag, reason in ((cell.get("stability") or {}).get("reasons") or {}).items()
+    ]
+
+
 def headline_quality(metrics: dict[str, Any]) -> str:
     for name in HEADLINE_QUALITY:
         if name in metrics and metrics[name].get("value") is not None:
@@ -90,10 +109,11 @@ def summary_table(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     keys = varying_keys(cells) or ["target.model", "scenario.batch_size"]
     compared = any(AGREEMENT in cell["metrics"] for cell in cells)
     scored = any(name in cell["metrics"] for cell in cells for name in HEADLINE_QUALITY)
+    judged = any(cell.get("stability") for cell in cells)
     columns = headline(cells)
     header = [
         "cell", *keys, "status", *[title for _, _, title in columns],
-        *(["quality"] if scored else []), *(["agree_ref"] if compared else []),
+        *(["quality"] if scored else []), *(["agree_ref"] if compared else []), *(["stability"] if judged else []),
     ]
     rows = []
     for cell in cells:
@@ -105,6 +125,8 @@ def summary_table(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]
             if compared:
                 agreement = (cell["metrics"].get(AGREEMENT) or {}).get("value")
                 row.append("-" if agreement is None else f"{agreement:.3f}")
+            if judged:
+                row.append(stability_text(cell.get("stability")))
         else:
             error = cell["error"] or {}
             first_line = (error.get("message") or "").splitlines()[0] if error.get("message") else ""
@@ -125,13 +147,21 @@ def wide_rows(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]
     metric_columns = [f"{m}.{s}" for m in METRICS for s in STATISTICS] + [
         f"{name}.{part}" for name in quality_names for part in ("value", "ci95_low", "ci95_high")
     ]
-    header = ["run_id", "cell_id", *config_keys, "status", "error_type", "error_message", *metric_columns]
+    stability_columns = ["stability.flags", "stability.cv", "stability.p50_ci95_rel_width", "stability.other_cpu_share"]
+    header = [
+        "run_id", "cell_id", *config_keys, "status", "error_type", "error_message", *stability_columns, *metric_columns
+    ]
     rows = []
     for cell in cells:
         row: dict[str, Any] = {"run_id": document["run"]["id"], "cell_id": cell["id"], **cell["config"]}
         row["status"] = cell["status"]
         row["error_type"] = (cell["error"] or {}).get("type")
         row["error_message"] = (cell["error"] or {}).get("message")
+        stability = cell.get("stability") or {}
+        row["stability.flags"] = " ".join(stability["flags"]) if stability else None
+        row["stability.cv"] = stability.get("cv")
+        row["stability.p50_ci95_rel_width"] = stability.get("p50_ci95_rel_width")
+        row["stability.other_cpu_share"] = (stability.get("contention") or {}).get("other_cpu_share")
         for m in METRICS:
             stats = cell["metrics"].get(m) or {}
             for s in STATISTICS:

@@ -32,13 +32,16 @@ from vlmperf.backends.local.prompt_budget import within_budget
 from vlmperf.config.spec import CellSpec
 from vlmperf.errors import InputError
 from vlmperf.meters.clock import clock_for
+from vlmperf.meters.cpu_contention import CpuContention
 from vlmperf.meters.device_peaks import device_peaks
+from vlmperf.meters.gpu_clock_watch import GpuClockWatch
 from vlmperf.meters.gpu_telemetry import gpu_telemetry
 from vlmperf.meters.memory import memory_meter_for
 from vlmperf.meters.memory_traffic import MemoryTraffic, memory_traffic
 from vlmperf.meters.module_times import profile_generate
 from vlmperf.meters.torch_trace import export_trace
 from vlmperf.metrics.caption_list import count_captions
+from vlmperf.metrics.stability import stability
 from vlmperf.runner.energy_context import CellEnergy, RunWindow
 from vlmperf.runner.flop_pass import AnalyticCheck, FlopPass, batch_key, shape_key
 from vlmperf.workloads.sample import Sample
@@ -137,6 +140,8 @@ class CellMeasurement:
         self._clock = clock_for(spec.target.device)
         self._memory = memory_meter_for(spec.target.device)
         self._energy = energy
+        self._contention = CpuContention()
+        self._gpu_clocks = GpuClockWatch(spec.target.device)
         speculative = spec.target.speculative != "off"
         check = None if speculative else (flop_check or AnalyticCheck())
         self._flops = FlopPass(loaded.model, self._untimed_generate, check) if counts_flops(spec) else None
@@ -299,6 +304,8 @@ class CellMeasurement:
         replaying = 0.0
         size = min(self._window_size(), self._spec.measure.max_runs - self.runs)
         prepared = [self._prepare(next(self._timed)) for _ in range(size)]
+        self._gpu_clocks.sample()
+        self._contention.start()
         window = RunWindow(self._energy)
         window.start()
         try:
@@ -308,6 +315,8 @@ class CellMeasurement:
             window.cancel()
             raise
         reading = window.close(sum(r["latency_s"] for r in records))
+        self._contention.stop()
+        self._gpu_clocks.sample()
         if reading is not None:
             records[-1]["energy"] = {
                 **reading,
@@ -381,7 +390,14 @@ class CellMeasurement:
             "device_name": device_name(spec.target.device),
             "gpu_telemetry": gpu_telemetry(spec.target.device),
             "threads": torch.get_num_threads(),
+            "stability": self.stability(),
         }
+
+    def stability(self) -> dict[str, Any]:
+        """How far the cell's figures can be trusted (`metrics.stability`), from its timed latencies and
+        what the CPU and GPU meters saw during its windows."""
+        self._gpu_clocks.close()
+        return stability("latency_s", self._latencies, self._contention.as_dict(), self._gpu_clocks.as_dict())
 
     def profile(self, trace_path: Path) -> dict[str, Any]:
         """The per-module profile of the cell's first batch, and its torch.profiler trace: passes of

@@ -8,13 +8,27 @@ sent.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from urllib.parse import urlsplit
 
 from vlmperf.backends.endpoint.client import Endpoint
 from vlmperf.backends.endpoint.presets import PRESETS
 from vlmperf.backends.endpoint.redact import Redactor
 from vlmperf.config.spec import EndpointTarget
 from vlmperf.errors import ConfigError
+
+
+def served_here(url: str) -> bool:
+    """Whether the URL's host is this machine's loopback address (`localhost`, 127.0.0.0/8, ::1): its
+    server then shares the machine, and its CPU time is part of what a run measures."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def key_variable(target: EndpointTarget) -> str | None:
