@@ -35,6 +35,7 @@ TINY = {"model": "builtin:tiny-llava", "dtype": "fp32"}
 GPU_ONLY_TESTS = (
     "tests/test_energy.py::test_real_nvml_counter_on_a_gpu",
     "tests/test_gpu_telemetry.py::test_real_gpu_telemetry",
+    "tests/test_stability.py::test_real_gpu_clock_watch",
     "tests/test_gpu_check.py::test_cuda_event_clock_agrees_with_the_host_clock",
     "tests/test_gpu_check.py::test_cuda_first_token_marker_never_waits_for_the_device",
     "tests/test_gpu_check.py::test_cuda_timed_generate_marks_the_first_token_and_the_stages",

@@ -1,9 +1,9 @@
 """Figures that say when not to trust them: each cell's stability (`metrics.stability`).
 
-The CPU meter is checked against a scripted /proc/stat (exact arithmetic), then for real: a cell
-measured while a child process burns a CPU beside it is flagged `contended`, and the same cell
-measured without it sees a much smaller share (a mechanism check with generous bounds, since
-this machine is shared). The GPU meter reads a pynvml-shaped fake; the verdicts are checked on
+The CPU meter is checked against a scripted /proc/stat (exact arithmetic: a quiet machine is not
+flagged, a busy one is), then for real: a cell measured while a child process burns a CPU beside
+it is flagged `contended` (generous bounds; this machine is shared, so a real "quiet" run could
+be anything). The GPU meter reads a pynvml-shaped fake; the verdicts are checked on
 values chosen to sit on either side of each threshold; compare withholds its judgement between
 flagged cells unless asked.
 """
@@ -17,6 +17,7 @@ import types
 import numpy as np
 import pynvml
 import pytest
+from fixtures.nvml_driver import NO_DRIVER
 
 import vlmperf.api as vp
 from vlmperf.backends.endpoint.resolve import served_here
@@ -154,6 +155,24 @@ def test_a_power_cap_seen_at_a_window_edge_throttles_the_cell_and_idle_does_not(
     assert stability("latency_s", quiet_values(), None, watch.as_dict())["flags"] == []
 
 
+@pytest.mark.skipif(NO_DRIVER, reason="needs an NVIDIA driver and a GPU")
+def test_real_gpu_clock_watch():
+    watch = GpuClockWatch("cuda:0")
+    watch.sample(), watch.sample()
+    watch.close()
+    seen = watch.as_dict()
+    assert seen["samples"] == 2 and seen["sm_clock_max_mhz"] >= seen["sm_clock_mhz"]["max"] > 0
+    assert set(seen["throttle_reasons"]) <= set(seen["reasons_seen"])
+
+
+def test_without_a_driver_the_gpu_watch_says_why():
+    if not NO_DRIVER:
+        pytest.skip("this machine has an NVIDIA driver")
+    watch = GpuClockWatch("cuda:0")
+    watch.sample()
+    assert watch.as_dict() is None and watch.why_none
+
+
 def test_on_a_cpu_the_gpu_watch_reads_nothing():
     watch = GpuClockWatch("cpu")
     watch.sample()
@@ -188,20 +207,20 @@ def _measured(out, name: str) -> dict:
 
 @pytest.mark.slow
 def test_a_cell_measured_beside_a_cpu_burner_is_contended(results_dir):
+    """One CPU kept busy beside the cell is a third or more of a 2-CPU machine's capacity whatever
+    else runs (the burner's share alone, less what the cell's own threads take from it). A quiet
+    cell is not flagged: checked on scripted counters above, since this machine is shared."""
     burner = subprocess.Popen([sys.executable, "-c", BURN])
     try:
         burned = _measured(results_dir, "burned")
     finally:
         burner.kill()
         burner.wait(timeout=30)
-    quiet = _measured(results_dir, "quiet")
-    burned_share = burned["stability"]["contention"]["other_cpu_share"]
-    quiet_share = quiet["stability"]["contention"]["other_cpu_share"]
-    assert "contended" in burned["stability"]["flags"], burned["stability"]
-    assert burned_share > CONTENDED_SHARE
-    # one burning CPU of this machine's CPUs, less what the shared machine did anyway: generous bounds
-    assert burned_share - quiet_share > 0.15, (burned_share, quiet_share)
-    assert burned["stability"]["metric"] == "latency_s" and burned["stability"]["n"] >= 12
+    stable = burned["stability"]
+    assert "contended" in stable["flags"] and "other processes used" in stable["reasons"]["contended"]
+    cpus = stable["contention"]["cpus"]
+    assert stable["contention"]["other_cpu_share"] > min(0.25, 0.5 / cpus), stable["contention"]
+    assert stable["metric"] == "latency_s" and stable["n"] >= 12 and stable["contention"]["windows"] >= 12
 
 
 # ---------------------------------------------------------------------------------------------

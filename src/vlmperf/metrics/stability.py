@@ -80,7 +80,7 @@ def stability(
     share = (contention or {}).get("other_cpu_share")
     if contention_counts and share is not None and share > CONTENDED_SHARE:
         reasons["contended"] = (
-            f"other processes used {share:.0%} of this process's {contention['cpus']} CPU(s) during the timed "
+            f"other processes used {share:.1%} of this process's {contention['cpus']} CPU(s) during the timed "
             f"windows (over {CONTENDED_SHARE:.0%}): measure again when the machine is quiet"
         )
     throttles = (gpu_clocks or {}).get("throttle_reasons") or []
