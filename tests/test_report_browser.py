@@ -2,9 +2,11 @@
 
 The page is opened from a file with every network request refused; it must log no console error,
 draw every plot (one drawn trace element per trace the figure declares), sort its table on a
-click, and show hostile model outputs as text that never runs. A screenshot of the page is kept
-in test-artifacts/ for a person to look at. `.ci/run` installs Chromium; on a machine without
-it this module is skipped, except under CI, where a missing browser is a failure.
+click, and show hostile model outputs as text that never runs. At 1400 px the page must not
+scroll sideways: the summary table fits, or scrolls inside its wrapper with each row's cell id
+in view; no plot's axis repeats one label. A screenshot of the page is kept in test-artifacts/
+for a person to look at. `.ci/run` installs Chromium; on a machine without it this module is
+skipped, except under CI, where a missing browser is a failure.
 """
 
 from __future__ import annotations
@@ -58,6 +60,31 @@ def open_offline(browser, path: Path):
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
     return page, refused, console_errors
+
+
+def assert_fits_the_page(page) -> None:
+    """Nothing makes the page scroll sideways (a wide table scrolls inside its own wrapper)."""
+    width, viewport = page.evaluate("() => [document.scrollingElement.scrollWidth, innerWidth]")
+    assert width <= viewport, f"the page is {width} px wide in a {viewport} px window"
+
+
+def summary_overflow(page) -> int:
+    """How many pixels of the summary table its wrapper hides (0: it fits)."""
+    return page.evaluate("() => { const w = document.querySelector('#cells .table-wrap'); "
+                         "return w.scrollWidth - w.clientWidth; }")
+
+
+def y_tick_labels(page) -> dict[str, list[str]]:
+    """Each drawn plot's y tick labels, once every plot has drawn its axes."""
+    page.wait_for_function("() => [...document.querySelectorAll('div.plot')]"
+                           ".every(d => d.querySelector('.ytick text'))")
+    return page.evaluate("() => Object.fromEntries([...document.querySelectorAll('div.plot')].map(d => "
+                         "[d.id, [...d.querySelectorAll('.ytick text')].map(t => t.textContent)]))")
+
+
+def assert_no_axis_repeats_one_label(page) -> None:
+    for plot, labels in y_tick_labels(page).items():
+        assert len(labels) < 2 or len(set(labels)) > 1, f"{plot}: every y tick reads {labels[0]}"
 
 
 def assert_sorts_on_click(page, table: str, column_header: str) -> int:
@@ -135,6 +162,103 @@ def test_the_summary_table_sorts_on_a_click(browser, report_file):
     page.close()
 
 
+def test_the_page_fits_1400_px_and_no_axis_repeats_one_label(browser, report_file):
+    page, _, _ = open_offline(browser, report_file)
+    assert_fits_the_page(page)
+    assert summary_overflow(page) <= 0, "the default run's table needs no scrolling"
+    assert_no_axis_repeats_one_label(page)
+    page.close()
+
+
+def test_the_time_budget_bar_adds_up_to_the_whole_run(browser, report_file):
+    page, _, _ = open_offline(browser, report_file)
+    bar = page.locator("#time-budget .budget-bar")
+    segments = bar.locator(".segment")
+    assert segments.count() >= 3, "at least load, the timed windows and scoring"
+    widths = [segments.nth(i).bounding_box()["width"] for i in range(segments.count())]
+    inner = bar.evaluate("b => b.clientWidth")
+    assert sum(widths) == pytest.approx(inner, rel=0.01), "the segments fill the bar"
+    shares = [float(segments.nth(i).get_attribute("data-share")) for i in range(segments.count())]
+    assert sum(shares) == pytest.approx(1, abs=1e-4), "of the whole run"
+    assert "outside load, warm-up and the timed windows" in page.locator("#time-budget .caption").inner_text()
+    page.close()
+
+
+def test_the_table_still_fits_with_one_more_short_column(browser, report_file, tmp_path, monkeypatch):
+    """Room for the `stability` flags the summary table is about to get."""
+    from vlmperf.report.html import table
+
+    real = table.summary_table
+
+    def with_stability(document):
+        header, rows = real(document)
+        return [*header, "stability"], [[*row, "noisy, contended"] for row in rows]
+
+    monkeypatch.setattr(table, "summary_table", with_stability)
+    with Store.open(report_file.parent, create=False) as store:
+        html = render_html(run_document(store, "latest"))
+    path = tmp_path / "stability.html"
+    path.write_text(html)
+    page, _, _ = open_offline(browser, path)
+    assert page.locator("#summary thead th", has_text="stability").count() == 1
+    assert summary_overflow(page) <= 0
+    assert_fits_the_page(page)
+    page.close()
+
+
+def _synthetic_page(tmp_path, make) -> Path:
+    document, records = make()
+    path = tmp_path / f"{document['run']['id']}.html"
+    path.write_text(render_html(document, records=lambda cell_id: records[cell_id]))
+    return path
+
+
+def test_a_table_wider_than_the_page_scrolls_with_its_cells_named(browser, tmp_path):
+    """Local and endpoint columns in one table: it scrolls in its wrapper, and each row's id and swept keys
+    stay in view, not covered by the figures scrolled under them."""
+    from test_report_html import _mixed_document
+
+    page, _, console_errors = open_offline(browser, _synthetic_page(tmp_path, _mixed_document))
+    assert summary_overflow(page) > 0, "wider than the page"
+    assert_fits_the_page(page)
+    wrap = page.locator("#cells .table-wrap")
+    wrap.evaluate("w => { w.scrollLeft = w.scrollWidth; }")
+    left = wrap.bounding_box()["x"]
+    rows = page.locator("#summary tbody tr")
+    for index in range(rows.count()):
+        for column in (0, 3):  # the cell's id, and the last pinned column (batch_size)
+            cell = rows.nth(index).locator("td").nth(column)
+            box = cell.bounding_box()
+            assert box["x"] >= left - 1, f"row {index}, column {column} scrolled away"
+            shown = page.evaluate("([x, y]) => document.elementFromPoint(x, y).textContent",
+                                  [box["x"] + box["width"] / 2, box["y"] + 4])
+            assert shown == cell.text_content(), f"row {index}, column {column} is covered"
+    page.locator("#summary thead th", has_text="e2e_ms p50").click()
+    order = rows.evaluate_all("rows => rows.map(r => r.getAttribute('data-cell'))")
+    assert order[:4] == ["novita-c1", "novita-c4", "nebius-c1", "nebius-c4"] and "broken" in order[4:], (
+        "the numbers first; the failed cell, its error spanning the column, among the cells without one"
+    )
+    assert console_errors == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator("#cells").screenshot(path=str(ARTIFACTS / "report-wide-table.png"))
+    page.close()
+
+
+def test_a_one_cell_frontier_is_drawn_and_a_flat_plot_is_a_line(browser, tmp_path):
+    from test_report_html import _local_document
+
+    page, _, console_errors = open_offline(browser, _synthetic_page(tmp_path, _local_document))
+    assert_no_axis_repeats_one_label(page)
+    quality = page.locator("#plot-quality-cider-vs-latency")
+    assert quality.locator(".legendtext", has_text="Pareto frontier").count() == 1
+    frontier = quality.locator(".scatterlayer .trace").nth(1)  # after the cells' points
+    assert frontier.locator(".point").count() == 1, "the one cell on the frontier is ringed"
+    assert frontier.locator(".point").first.get_attribute("d"), "with a drawn marker"
+    assert page.locator(".flat-plots li", has_text="flops p50 is 10.1 MFLOP at every scenario.batch_size").count() == 1
+    assert console_errors == []
+    page.close()
+
+
 def test_hostile_outputs_are_shown_as_text_and_never_run(browser, tmp_path):
     """Outputs, sample ids, config values and an error message carrying <script>alert(1)</script> and
     <img src=x onerror=alert(1)>: any of them running would open an alert dialog."""
@@ -189,6 +313,7 @@ def test_the_comparison_page_draws_a_point_per_row_and_sorts_its_table(browser, 
     assert regressions.first.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor") != "rgba(0, 0, 0, 0)"
 
     assert assert_sorts_on_click(page, "comparison", "delta %") == 8
+    assert_fits_the_page(page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compare-html.png"), full_page=True)
     page.close()

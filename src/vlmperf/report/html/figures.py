@@ -21,6 +21,8 @@ SCALES = {"s": (1e3, "ms"), "B": (1 / 2**20, "MiB")}
 """Units shown in a scaled form, as in the terminal table: (factor, unit shown)."""
 SI_UNITS = {"FLOP", "FLOP/s"}
 """Units whose axes use SI prefixes (18.6M) rather than scaling."""
+FLAT_SPREAD = 1e-9
+"""y values this close (relative to their size) are one value: a plot of them would only repeat a tick label."""
 HEIGHT, LEGEND_ROW, MAX_HEIGHT = 380, 19, 900
 WIDE_LEGEND, WIDE_CATEGORIES = 8, 12
 
@@ -38,6 +40,8 @@ class Plot:
     attrs: dict[str, str] = field(default_factory=dict)
     note: str = ""
     """One line under the caption saying what the plot could not draw and why (empty: nothing)."""
+    flat: str = ""
+    """The line said instead of the figure when all its y values are one value (empty: it is drawn)."""
 
     @property
     def traces(self) -> int:
@@ -78,6 +82,22 @@ def round_sig(value: float, digits: int = 5) -> float:
     return float(f"{value:.{digits}g}")
 
 
+def si(value: float | None, unit: str) -> str:
+    """A figure with an SI prefix (1.2e14 FLOP/s -> 120 TFLOP/s), for labels, hovers and notes."""
+    if value is None:
+        return "-"
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def shown_value(metric: str, value: float) -> str:
+    """An axis value (already scaled) as text with the unit its axis shows."""
+    unit = scale(metric)[1]
+    return si(value, unit) if unit in SI_UNITS else f"{value:.4g} {unit}".strip()
+
+
 def axis_title(metric: str, statistic: str = "") -> str:
     shown = scale(metric)[1]
     name = f"{metric} {statistic}".strip()
@@ -116,3 +136,36 @@ def slug(*parts: str) -> str:
     """An id-safe name: letters, digits and dashes."""
     joined = "-".join(parts)
     return "".join(ch if ch.isalnum() else "-" for ch in joined).strip("-").lower()
+
+
+def _y_extent(trace: dict[str, Any]) -> list[float]:
+    """The y values a trace puts on its axis: each point, and the ends of its error bars."""
+    bars = trace.get("error_y") or {}
+    up = bars.get("array") or []
+    down = bars.get("arrayminus") or up
+    values = []
+    for i, y in enumerate(trace.get("y") or []):
+        if y is not None:
+            values += [y, y + (up[i] if i < len(up) else 0), y - (down[i] if i < len(down) else 0)]
+    return values
+
+
+def flat_value(data: list[dict[str, Any]]) -> float | None:
+    """The one value every trace shows, error bars included, when all agree within FLAT_SPREAD of their
+    size; None when they differ or there are fewer than two points. Plotly pads such an axis around
+    the value and labels each tick with it (`10.1M` five times): it reads as a measurement but says nothing."""
+    if sum(y is not None for trace in data for y in trace.get("y") or []) < 2:
+        return None
+    values = [v for trace in data for v in _y_extent(trace)]
+    low, high = min(values), max(values)
+    return low if high - low <= FLAT_SPREAD * max(abs(low), abs(high)) else None
+
+
+def unless_flat(plot: Plot, subject: str, where: str, metric: str) -> Plot:
+    """The plot, marked to be said in one line instead (`flops p50 is 10.1 MFLOP at every batch_size`)
+    when its y values are one value. Every plot of metrics against cells or a swept axis goes
+    through here; plots whose y is not a metric (a CDF's share) do not."""
+    value = flat_value(plot.figure["data"])
+    if value is not None:
+        plot.flat = f"{subject} is {shown_value(metric, value)} {where}"
+    return plot

@@ -39,8 +39,9 @@ def _static(name: str) -> str:
 
 def html_page(title: str, body: Iterable[str], plots: Sequence[Plot] = ()) -> str:
     """The skeleton every page shares: head and style, the body's sections, then the figures of
-    `plots` as one JSON element, plotly.js and the script that draws the plots and sorts tables."""
-    figures = script_json({plot.id: plot.figure for plot in plots})
+    `plots` as one JSON element (a flat plot's figure is not drawn, so not sent), plotly.js and the
+    script that draws the plots and sorts tables."""
+    figures = script_json({plot.id: plot.figure for plot in plots if not plot.flat})
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -54,11 +55,15 @@ def html_page(title: str, body: Iterable[str], plots: Sequence[Plot] = ()) -> st
 
 
 def plots_section(plots: Sequence[Plot], title: str = "Plots", section_id: str = "plots") -> str:
-    """The plots in a grid under one heading; nothing when there are none."""
+    """The plots in a grid under one heading, the flat ones first as one line each; nothing when
+    there are none."""
     if not plots:
         return ""
-    blocks = "".join(sections.plot_block(p) for p in plots)
-    return f'<section id="{text(section_id)}"><h2>{text(title)}</h2><div class="plots">{blocks}</div></section>'
+    blocks = "".join(sections.plot_block(p) for p in plots if not p.flat)
+    return (
+        f'<section id="{text(section_id)}"><h2>{text(title)}</h2>{sections.flat_plots(plots)}'
+        f'<div class="plots">{blocks}</div></section>'
+    )
 
 
 def page(view: RunView, plots: list[Plot]) -> str:

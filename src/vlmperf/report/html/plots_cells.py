@@ -11,7 +11,7 @@ from typing import Any
 
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
-from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, round_sig, scaled
+from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, round_sig, scaled, unless_flat
 
 MEAN_LATENCY = {"local": ("latency_s",), "endpoint": ("e2e_s", "ttft_s")}
 STAGES = ("vision_s", "projector_s", "prefill_s", "decode_s", "generate_overhead_s")
@@ -20,6 +20,12 @@ FLOP_PARTS = ("prefill_flops", "decode_flops")
 
 def _names(cells: list[CellView]) -> list[str]:
     return [plot_text(c.label) for c in cells]
+
+
+def _each(data: list[dict[str, Any]]) -> str:
+    """What a bar plot's traces show, as the subject of its one line when it is flat."""
+    names = [trace["name"] for trace in data]
+    return names[0] if len(names) == 1 else f"each of {', '.join(names)}"
 
 
 def cdf_plot(view: RunView) -> list[Plot]:
@@ -75,11 +81,12 @@ def target_bars(view: RunView) -> list[Plot]:
         data.append(trace)
     if not data:
         return []
-    return [Plot(
+    plot = Plot(
         kind="targets", id="plot-target-means", title="mean latency per target / setting, with its 95% interval",
         caption="bootstrap 95% interval of the mean (shown from 5 values per cell up)",
         figure=figure(data, axis("cell", type="category"), axis("mean (ms)"), barmode="group"),
-    )]
+    )
+    return [unless_flat(plot, _each(data), "in every cell", "latency_s")]
 
 
 def _stacked(view: RunView, parts: tuple[str, ...], statistic: str) -> tuple[list[dict[str, Any]], list[CellView]]:
@@ -99,11 +106,12 @@ def stage_plot(view: RunView) -> list[Plot]:
     data, cells = _stacked(view, STAGES, "p50")
     if not data:
         return []
-    return [Plot(
+    plot = Plot(
         kind="stages", id="plot-stages", title="where a generate call's time goes (p50 per stage)",
         caption="stacked p50 of each stage; the p50s of parts need not add up to the p50 of the whole",
         figure=figure(data, axis("cell", type="category"), axis("p50 (ms)"), barmode="stack"),
-    )]
+    )
+    return [unless_flat(plot, f"{_each(data)} (p50)", "in every cell", "latency_s")]
 
 
 def flops_plot(view: RunView) -> list[Plot]:
@@ -112,8 +120,9 @@ def flops_plot(view: RunView) -> list[Plot]:
         data, cells = _stacked(view, ("flops",), "mean")
     if not data:
         return []
-    return [Plot(
+    plot = Plot(
         kind="flops", id="plot-flops", title="FLOPs per sample (a count, not a rate)",
         caption="mean per sample, prefill and decode stacked; counted in a pass of its own",
         figure=figure(data, axis("cell", type="category"), axis("FLOP per sample", "flops"), barmode="stack"),
-    )]
+    )
+    return [unless_flat(plot, f"{_each(data)} (mean per sample)", "in every cell", "flops")]

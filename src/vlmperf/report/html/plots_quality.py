@@ -11,7 +11,7 @@ from typing import Any
 
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
-from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, scaled, slug
+from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, scaled, slug, unless_flat
 from vlmperf.scoring.definitions import LOWER_IS_BETTER_QUALITY
 
 QUALITY_ORDER = (
@@ -42,6 +42,16 @@ def pareto_front(points: list[tuple[float, float]], lower_is_better: bool = Fals
             front.append(i)
             best = sign * points[i][1]
     return front
+
+
+def frontier_trace(xs: list[float], ys: list[float]) -> dict[str, Any]:
+    """The frontier's cells ringed, joined by a step line when there are two or more: a line alone
+    would draw nothing for a frontier of one cell (the one that is cheapest and best)."""
+    return {
+        "type": "scatter", "mode": "lines+markers" if len(xs) > 1 else "markers", "name": "Pareto frontier",
+        "x": xs, "y": ys, "line": {"shape": "hv", "color": color(3)}, "hoverinfo": "skip",
+        "marker": {"symbol": "circle-open", "size": 18, "color": color(3), "line": {"width": 2.5}},
+    }
 
 
 def quality_metric(view: RunView) -> str | None:
@@ -87,20 +97,19 @@ def _plot(view: RunView, quality: str, cost: str) -> Plot | None:
     bars = _error_bars(cells, quality)
     if bars:
         points["error_y"] = bars
-    frontier = {
-        "type": "scatter", "mode": "lines+markers", "name": "Pareto frontier", "line": {"shape": "hv", "color": color(3)},
-        "x": [xs[i] for i in front], "y": [ys[i] for i in front], "marker": {"size": 6, "color": color(3)},
-        "hoverinfo": "skip",
-    }
+    frontier = frontier_trace([xs[i] for i in front], [ys[i] for i in front])
     direction = "lower is better" if quality in LOWER_IS_BETTER_QUALITY else "higher is better"
-    return Plot(
+    plot = Plot(
         kind="quality",
         id=slug("plot", "quality", quality, "vs", cost),
         title=f"{quality} against {cost}",
-        caption=f"each ok cell with its 95% interval; {quality}: {direction}; x: p50 of {', '.join(metrics)}",
+        caption=f"each ok cell with its 95% interval, ringed on the Pareto frontier; {quality}: {direction}; "
+        f"x: p50 of {', '.join(metrics)}",
         figure=figure([points, frontier], axis(axis_title(metrics[0], "p50")), axis(quality)),
         attrs={"metric": quality, "axis": cost},
     )
+    cheapest = f"in every cell, so the best is the cheapest in {cost}: {cells[front[0]].label}"
+    return unless_flat(plot, quality, cheapest, quality)
 
 
 def quality_plots(view: RunView) -> list[Plot]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
-from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, round_sig
+from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, round_sig, si
 
 X, Y = "arithmetic_intensity_flop_per_byte", "flops_per_s"
 ROOF_COLOR = "#444"
@@ -43,16 +43,6 @@ class Roof:
         """The most FLOP/s the device allows at this intensity: the lower of its known roofs."""
         limits = [p for p in (self.peak_flops, self.peak_bandwidth and self.peak_bandwidth * intensity) if p]
         return min(limits)
-
-
-def _si(value: float | None, unit: str) -> str:
-    """A rate with an SI prefix (1.2e14 FLOP/s -> 120 TFLOP/s), for labels and hovers."""
-    if value is None:
-        return "-"
-    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
 
 
 def _limits(cell: CellView) -> dict[str, Any]:
@@ -105,6 +95,11 @@ def _fmt(value: float | None, pattern: str) -> str:
     return "-" if value is None else pattern.format(value)
 
 
+def _ratio(value: float | None) -> str:
+    """A limit ratio in plain digits: a loaded CPU can be thousands of times off its roof (2680x, not 2.68e+03x)."""
+    return _fmt(value, "{:.3g}x" if value is None or value < 1000 else "{:.0f}x")
+
+
 def _device(cells: list[CellView]) -> str:
     """The device names of a roof's cells (the GPU's name where known, else the target's device)."""
     names = [str(c.info.get("device_name") or c.config.get("target.device") or "device") for c in cells]
@@ -116,7 +111,7 @@ def _cell_trace(index: int, cell: CellView) -> dict[str, Any]:
     name = plot_text(cell.label)
     hover = (
         f"{name}<br>%{{x:.3g}} FLOP/B, %{{y:.3s}}FLOP/s"
-        f"<br>limit_ratio {_fmt(cell.stat('limit_ratio', 'p50'), '{:.3g}x')}"
+        f"<br>limit_ratio {_ratio(cell.stat('limit_ratio', 'p50'))}"
         f"<br>mfu {_fmt(cell.stat('mfu', 'p50'), '{:.2%}')}, mbu {_fmt(cell.stat('mbu', 'p50'), '{:.2%}')}"
         "<extra></extra>"
     )
@@ -129,7 +124,7 @@ def _cell_trace(index: int, cell: CellView) -> dict[str, Any]:
 def _roof_traces(index: int, roof: Roof, low: float, high: float) -> list[dict[str, Any]]:
     """The roof as a line over [low, high] (bent at the ridge), and the ridge as a marker."""
     xs = sorted({low, high, *([roof.ridge] if roof.ridge else [])})
-    peaks = f"{_si(roof.peak_flops, 'FLOP/s')}, {_si(roof.peak_bandwidth, 'B/s')}"
+    peaks = f"{si(roof.peak_flops, 'FLOP/s')}, {si(roof.peak_bandwidth, 'B/s')}"
     name = plot_text(f"roof of {_device(roof.cells)}: {peaks}")
     line = {"color": ROOF_COLOR, "width": 1.5, "dash": ROOF_DASHES[index % len(ROOF_DASHES)]}
     traces = [{

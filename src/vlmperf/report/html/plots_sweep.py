@@ -12,7 +12,7 @@ from typing import Any
 
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
-from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, scaled, slug
+from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, scaled, slug, unless_flat
 
 HEADLINE = {
     "local": ("latency_s", "throughput_samples_per_s", "energy_per_sample_j", "flops"),
@@ -70,7 +70,7 @@ def _plot(view: RunView, axis_key: str, metric: str) -> Plot | None:
     data = [t for i, (name, members) in enumerate(groups.items()) for t in _group_traces(name, i, members, axis_key, metric)]
     x = axis(axis_key, tickvals=values if len(values) <= 12 else None)
     banded = any(t.get("fill") for t in data)
-    return Plot(
+    plot = Plot(
         kind="sweep",
         id=slug("plot", "sweep", metric, "by", axis_key),
         title=f"{metric} against {axis_key}",
@@ -78,6 +78,8 @@ def _plot(view: RunView, axis_key: str, metric: str) -> Plot | None:
         figure=figure(data, x, axis(axis_title(metric, "p50" if banded else ""), metric)),
         attrs={"metric": metric, "axis": axis_key},
     )
+    lines = f", on each of its {len(groups)} lines" if len(groups) > 1 else ""
+    return unless_flat(plot, f"{metric} p50" if banded else metric, f"at every {axis_key}{lines}", metric)
 
 
 def sweep_plots(view: RunView) -> list[Plot]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from vlmperf.report.html.budget import budget_bar
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import clipped, text
 from vlmperf.report.html.records import SAMPLES_SHOWN
@@ -21,13 +22,17 @@ OUTPUT_CHARS = 2000
 
 
 def header(view: RunView) -> str:
+    """The run's title, its status line and where its time went."""
     run = view.document["run"]
     failed = sum(c.status == "failed" for c in view.cells)
     meta = (
         f"status <b>{text(run['status'])}</b> · created {text(run['created'])} · "
         f"{len(view.cells)} finished cell(s), {failed} failed"
     )
-    return f'<header><h1>vlmperf run {text(run["id"])} ({text(run["name"])})</h1><p class="meta">{meta}</p></header>'
+    return (
+        f'<header><h1>vlmperf run {text(run["id"])} ({text(run["name"])})</h1><p class="meta">{meta}</p>'
+        f"{budget_bar(view.document)}</header>"
+    )
 
 
 def notes(view: RunView) -> str:
@@ -123,3 +128,17 @@ def plot_block(plot: Any) -> str:
         f'data-traces="{plot.traces}"{attrs}></div>'
         "</section>"
     )
+
+
+def flat_plots(plots: Any) -> str:
+    """The plots whose values are one value, each as its line (a figure of them would be a flat line
+    under an axis that repeats one label); nothing when none is flat."""
+    items = "".join(
+        f'<li data-plot="{text(p.kind)}" id="{text(p.id)}"'
+        + "".join(f' data-{text(k)}="{text(v)}"' for k, v in p.attrs.items())
+        + f">{text(p.flat)}</li>"
+        for p in plots if p.flat
+    )
+    if not items:
+        return ""
+    return f'<div class="flat-plots"><p class="caption">The same everywhere, so not plotted:</p><ul>{items}</ul></div>'
