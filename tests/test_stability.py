@@ -261,3 +261,13 @@ def test_compare_withholds_its_judgement_between_unstable_cells_unless_asked():
     assert withheld["delta_pct"] == pytest.approx(judged["delta_pct"]), "its figures stay"
     allowed = _compared(["noisy"], [], allow=True)
     assert allowed["worse"] and allowed["judged"] and allowed["unstable"] == {"a": ["noisy"], "b": []}
+
+
+def test_the_html_page_lists_each_flag_with_why_escaped():
+    from vlmperf.report.html.sections import stability_note
+
+    document = _document(["noisy"])
+    document["cells"][0]["stability"]["reasons"] = {"noisy": "latency_s varied <b>a lot</b>"}
+    note = stability_note(document)
+    assert 'id="stability"' in note and "cell c1 noisy: latency_s varied &lt;b&gt;a lot&lt;/b&gt;" in note
+    assert stability_note(_document([])) == "" and stability_note(_document(None)) == ""

@@ -16,6 +16,7 @@ from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import clipped, text
 from vlmperf.report.html.records import SAMPLES_SHOWN
 from vlmperf.report.html.references import reference_cell, references_note
+from vlmperf.report.tables import stability_lines
 
 OUTPUT_CHARS = 2000
 """Longest output shown; a longer one is cut with a note of how much was left out."""
@@ -49,7 +50,19 @@ def notes(view: RunView) -> str:
             "build the page with its results store (`vlmperf.report.html.render_run(run_id, out)`, or "
             "`render_html(document, records=store)`)."
         )
-    return "".join(f'<p class="note">{line}</p>' for line in lines)
+    return "".join(f'<p class="note">{line}</p>' for line in lines) + stability_note(view.document)
+
+
+def stability_note(document: dict[str, Any]) -> str:
+    """The cells whose figures are not to be trusted as they stand, each flag with why (`metrics.stability`)."""
+    flagged = stability_lines(document)
+    if not flagged:
+        return ""
+    items = "".join(f"<li>{text(line)}</li>" for line in flagged)
+    return (
+        '<div class="note" id="stability"><b>Figures to measure again</b> (the table\'s stability column: '
+        f"cv is the main latency's coefficient of variation)<ul>{items}</ul></div>"
+    )
 
 
 def manifest(view: RunView) -> str:
