@@ -212,7 +212,7 @@ def _synthetic_page(tmp_path, make) -> Path:
 def test_a_table_wider_than_the_page_scrolls_with_its_cells_named(browser, tmp_path):
     """Local and endpoint columns in one table: it scrolls in its wrapper, and each row's id and swept keys
     stay in view, not covered by the figures scrolled under them."""
-    from test_report_html import _mixed_document
+    from test_report_html_parts import _mixed_document
 
     page, _, console_errors = open_offline(browser, _synthetic_page(tmp_path, _mixed_document))
     assert summary_overflow(page) > 0, "wider than the page"
@@ -241,7 +241,7 @@ def test_a_table_wider_than_the_page_scrolls_with_its_cells_named(browser, tmp_p
 
 
 def test_a_one_cell_frontier_is_drawn_and_a_flat_plot_is_a_line(browser, tmp_path):
-    from test_report_html import _local_document
+    from test_report_html_parts import _local_document
 
     page, _, console_errors = open_offline(browser, _synthetic_page(tmp_path, _local_document))
     assert_no_axis_repeats_one_label(page)
