@@ -8,7 +8,8 @@ from html import unescape
 
 import pytest
 
-from tests.test_report_html import IMG, Page, _endpoint_document, figures
+from tests.test_report_html import IMG, Page, figures
+from tests.test_report_html_parts import _endpoint_document
 from vlmperf.report.html import render_html
 
 plotly = pytest.importorskip("plotly", reason="the HTML report needs the report extra (plotly)")
