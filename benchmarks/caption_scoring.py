@@ -103,7 +103,7 @@ def environment() -> dict[str, Any]:
     except AttributeError:
         cores = os.cpu_count()
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "vlmperf": __version__,
         "python": platform.python_version(),
@@ -208,7 +208,7 @@ def stages(predictions: dict[str, str], references: dict[str, list[str]]) -> dic
     out["bleu_s"], (bleu, bleu_scores) = timed(lambda: Bleu(4).compute_score(gts, res, verbose=0))
     out["rouge_l_s"], (rouge, rouge_scores) = timed(lambda: Rouge().compute_score(gts, res))
     out["cider_s"], (cider, cider_scores) = timed(lambda: Cider().compute_score(gts, res))
-    pairs = [*zip(bleu, bleu_scores), (meteor_value, meteor_scores), (rouge, rouge_scores), (cider, cider_scores)]
+    pairs = [*zip(bleu, bleu_scores, strict=True), (meteor_value, meteor_scores), (rouge, rouge_scores), (cider, cider_scores)]
     out["bootstrap_7_intervals_s"], _ = timed(
         lambda: [interval([float(s) for s in scores], float(v)) for v, scores in pairs]
     )
@@ -282,7 +282,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| run | sequential total s | caption metrics s | wer s | cer s | overlapped total s |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
-    for i, (run, over) in enumerate(zip(runs, report["overlapped"]), start=1):
+    for i, (run, over) in enumerate(zip(runs, report["overlapped"], strict=True), start=1):
         lines.append(
             f"| {i} | {run['total_s']:.2f} | {run['captions_s']:.2f} | {run['wer_s']:.2f} | {run['cer_s']:.2f} "
             f"| {over['total_s']:.2f} |"

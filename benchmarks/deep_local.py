@@ -51,8 +51,11 @@ def check_flops_and_stages(config: dict[str, Any], run_id: str, out: Path) -> di
     for record in _records(run_id, out):
         rows = len(record["input_tokens"])
         expected = analytic_generate_flops(
-            config, batch_size=rows, prompt_length=max(record["input_tokens"]),
-            decode_steps=record["decode_steps"] - 1, images=rows,
+            config,
+            batch_size=rows,
+            prompt_length=max(record["input_tokens"]),
+            decode_steps=record["decode_steps"] - 1,
+            images=rows,
         )
         counted = record["flops"]
         if counted is None:
@@ -95,44 +98,84 @@ def main() -> int:
     results: dict[str, Any] = {}
     profiles_md = []
 
-    replica = ["target.model=llava-1.5-7b", "target.no_weights=true", "target.text_layers=1", "target.vision_layers=1",
-               "measure.min_runs=2", "generation.max_new_tokens=8", "workload.limit=2", "measure.profile=true",
-               "sweep.grid.scenario.batch_size=[1, 2]", *FIXED]
-    tiny = ["measure.min_runs=5", "generation.max_new_tokens=16", "workload.limit=4", "measure.profile=true",
-            "sweep.grid.scenario.batch_size=[1, 2]", *FIXED]
+    replica = [
+        "target.model=llava-1.5-7b",
+        "target.no_weights=true",
+        "target.text_layers=1",
+        "target.vision_layers=1",
+        "measure.min_runs=2",
+        "generation.max_new_tokens=8",
+        "workload.limit=2",
+        "measure.profile=true",
+        "sweep.grid.scenario.batch_size=[1, 2]",
+        *FIXED,
+    ]
+    tiny = [
+        "measure.min_runs=5",
+        "generation.max_new_tokens=16",
+        "workload.limit=4",
+        "measure.profile=true",
+        "sweep.grid.scenario.batch_size=[1, 2]",
+        *FIXED,
+    ]
     for name, overrides, config in (
-        ("llava-1.5-7b replica (1+1 layers)", replica, scaled_config(LLAVA_15_7B.config, text_layers=1, vision_layers=1)),
+        (
+            "llava-1.5-7b replica (1+1 layers)",
+            replica,
+            scaled_config(LLAVA_15_7B.config, text_layers=1, vision_layers=1),
+        ),
         ("built-in tiny llava", tiny, TINY_LLAVA.config),
     ):
         outcome = vp.run(overrides=overrides, out=store)
         document = vp.report(outcome.run_id, out=store)
         results[name] = {
             "checks": check_flops_and_stages(config, outcome.run_id, store),
-            "cells": cell_rows(document, ["scenario.batch_size"], [
-                ("latency_s", "p50"), ("vision_s", "p50"), ("projector_s", "p50"), ("prefill_s", "p50"),
-                ("decode_s", "p50"), ("generate_overhead_s", "p50"), ("flops", "mean"), ("flops_per_s", "p50"),
-            ]),
+            "cells": cell_rows(
+                document,
+                ["scenario.batch_size"],
+                [
+                    ("latency_s", "p50"),
+                    ("vision_s", "p50"),
+                    ("projector_s", "p50"),
+                    ("prefill_s", "p50"),
+                    ("decode_s", "p50"),
+                    ("generate_overhead_s", "p50"),
+                    ("flops", "mean"),
+                    ("flops_per_s", "p50"),
+                ],
+            ),
         }
         profiles_md.append(f"#### {name}\n\n" + render_module_profile_markdown(run_profiles(document), top=8))
 
     optimisations = [
-        "measure.min_runs=5", "generation.max_new_tokens=16", "workload.limit=4", *FIXED,
+        "measure.min_runs=5",
+        "generation.max_new_tokens=16",
+        "workload.limit=4",
+        *FIXED,
         "measure.warmup_runs=2",
-        'sweep.cells=[{}, {target.compile: default}, {target.speculative: prompt-lookup, target.draft_tokens: 3}]',
+        "sweep.cells=[{}, {target.compile: default}, {target.speculative: prompt-lookup, target.draft_tokens: 3}]",
         'reference={target.compile: "off", target.speculative: "off", target.draft_tokens: null}',
-        'sweep.grid.scenario.batch_size=[1]',
+        "sweep.grid.scenario.batch_size=[1]",
     ]
     outcome = vp.run(overrides=optimisations, out=store)
     document = vp.report(outcome.run_id, out=store)
     results["optimisations (built-in tiny llava)"] = {
-        "cells": cell_rows(document, ["target.compile", "target.speculative"], [
-            ("latency_s", "p50"), ("compile_s", "value"), ("recompiles", "max"), ("acceptance_rate", "mean"),
-            ("mean_accepted_tokens", "mean"), ("agreement_vs_reference", "value"),
-        ]),
+        "cells": cell_rows(
+            document,
+            ["target.compile", "target.speculative"],
+            [
+                ("latency_s", "p50"),
+                ("compile_s", "value"),
+                ("recompiles", "max"),
+                ("acceptance_rate", "mean"),
+                ("mean_accepted_tokens", "mean"),
+                ("agreement_vs_reference", "value"),
+            ],
+        ),
     }
 
     environment = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python benchmarks/deep_local.py",
         "python": platform.python_version(),
         "cpu": cpu_model(),
@@ -143,14 +186,24 @@ def main() -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "deep_local.json").write_text(json.dumps({"environment": environment, "results": results}, indent=2))
-    lines = ["# Deep local figures on CPU: FLOPs, stages, profiles, optimisations", "",
-             f"`{environment['command']}` — {environment['date']}, {environment['cpu']} ({environment['cpu_count']} cores), "
-             f"load {environment['load_average']}, commit {str(environment['commit'])[:12]}, {environment['seconds']} s.", ""]
+    lines = [
+        "# Deep local figures on CPU: FLOPs, stages, profiles, optimisations",
+        "",
+        f"`{environment['command']}` — {environment['date']}, {environment['cpu']} ({environment['cpu_count']} cores), "
+        f"load {environment['load_average']}, commit {str(environment['commit'])[:12]}, {environment['seconds']} s.",
+        "",
+    ]
     for name, result in results.items():
         lines += [f"## {name}", ""]
         if "checks" in result:
-            lines += ["| check | value |", "|---|---|"] + [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
-                                                         for k, v in result["checks"].items()] + [""]
+            lines += (
+                ["| check | value |", "|---|---|"]
+                + [
+                    f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
+                    for k, v in result["checks"].items()
+                ]
+                + [""]
+            )
         header = list(result["cells"][0])
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for row in result["cells"]:

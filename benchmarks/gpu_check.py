@@ -109,20 +109,46 @@ TORCHAO = {"target.quantization": "torchao-int8"}
 BNB8, BNB4 = {"target.quantization": "bnb-8bit"}, {"target.quantization": "bnb-4bit"}
 
 OPT = {"label": "opt_cells", "model": LLAVA_7B_2L, "max_new_tokens": 32, "warmup": 2, "runs": 5}
-COMPILE = {"label": "opt_compile", "model": LLAVA_7B_2L, "max_new_tokens": 32, "warmup": 3, "runs": 5,
-           "cells": _cells(8, {"target.compile": "default"}) + _cells(1, {"target.compile": "reduce-overhead"})}
+COMPILE = {
+    "label": "opt_compile",
+    "model": LLAVA_7B_2L,
+    "max_new_tokens": 32,
+    "warmup": 3,
+    "runs": 5,
+    "cells": _cells(8, {"target.compile": "default"}) + _cells(1, {"target.compile": "reduce-overhead"}),
+}
 PROFILE = {"model": LLAVA_7B_2L, "batch_sizes": [1, 4, 8, 16], "max_new_tokens": 16, "warmup": 1, "runs": 3}
-ENERGY = {"model": LLAVA_7B, "batch_size": 8, "max_new_tokens": 32, "warmup": 2, "runs": 4, "min_duration_s": 12,
-          "window_s": 3.0}
+ENERGY = {
+    "model": LLAVA_7B,
+    "batch_size": 8,
+    "max_new_tokens": 32,
+    "warmup": 2,
+    "runs": 4,
+    "min_duration_s": 12,
+    "window_s": 3.0,
+}
 GPU_TEST_FILES = ["tests/test_energy.py", "tests/test_gpu_telemetry.py", "tests/test_meters.py", "tests/test_stages.py"]
 
 PLANS: dict[str, dict[str, Any]] = {
     "full": {
         "budget_s": 360,
-        "overhead_llava7b": {"label": "llava-1.5-7b", "model": LLAVA_7B, "batch_sizes": [1, 4, 8, 16], "pairs": 12,
-                             "warmup": 2, "max_new_tokens": 16},
-        "overhead_tiny": {"label": "tiny", "model": TINY, "batch_sizes": [1, 4], "pairs": 100, "warmup": 5,
-                          "max_new_tokens": 16, "diagnose": True},
+        "overhead_llava7b": {
+            "label": "llava-1.5-7b",
+            "model": LLAVA_7B,
+            "batch_sizes": [1, 4, 8, 16],
+            "pairs": 12,
+            "warmup": 2,
+            "max_new_tokens": 16,
+        },
+        "overhead_tiny": {
+            "label": "tiny",
+            "model": TINY,
+            "batch_sizes": [1, 4],
+            "pairs": 100,
+            "warmup": 5,
+            "max_new_tokens": 16,
+            "diagnose": True,
+        },
         "gpu_tests": {"files": GPU_TEST_FILES},
         "opt_cells": {**OPT, "cells": _cells(8, EAGER, BF16, FLASH, TORCHAO, BNB8, BNB4) + _cells(1, PROMPT_LOOKUP)},
         "opt_compile": COMPILE,
@@ -131,10 +157,23 @@ PLANS: dict[str, dict[str, Any]] = {
     },
     "quick": {
         "budget_s": 120,
-        "overhead_llava7b": {"label": "llava-1.5-7b", "model": LLAVA_7B, "batch_sizes": [1, 8], "pairs": 6,
-                             "warmup": 1, "max_new_tokens": 16},
-        "overhead_tiny": {"label": "tiny", "model": TINY, "batch_sizes": [1, 8], "pairs": 30, "warmup": 3,
-                          "max_new_tokens": 16, "diagnose": True},
+        "overhead_llava7b": {
+            "label": "llava-1.5-7b",
+            "model": LLAVA_7B,
+            "batch_sizes": [1, 8],
+            "pairs": 6,
+            "warmup": 1,
+            "max_new_tokens": 16,
+        },
+        "overhead_tiny": {
+            "label": "tiny",
+            "model": TINY,
+            "batch_sizes": [1, 8],
+            "pairs": 30,
+            "warmup": 3,
+            "max_new_tokens": 16,
+            "diagnose": True,
+        },
         "gpu_tests": {"files": []},
         "opt_cells": {**OPT, "runs": 3, "cells": _cells(8, EAGER, BF16) + _cells(1, PROMPT_LOOKUP)},
         "opt_compile": "not in --quick",
@@ -144,11 +183,25 @@ PLANS: dict[str, dict[str, Any]] = {
     "test": {  # CPU, tiny model, tiny counts: the logic end to end in well under a minute on 2 cores
         "budget_s": 900,
         "overhead_llava7b": "no CUDA (--test-mode runs on CPU)",
-        "overhead_tiny": {"label": "tiny", "model": TINY, "batch_sizes": [1, 2], "pairs": 3, "warmup": 1,
-                          "max_new_tokens": 4, "diagnose": True, "bootstrap": 200},
+        "overhead_tiny": {
+            "label": "tiny",
+            "model": TINY,
+            "batch_sizes": [1, 2],
+            "pairs": 3,
+            "warmup": 1,
+            "max_new_tokens": 4,
+            "diagnose": True,
+            "bootstrap": 200,
+        },
         "gpu_tests": "no CUDA (--test-mode runs on CPU)",
-        "opt_cells": {"label": "opt_cells", "model": TINY, "max_new_tokens": 4, "warmup": 1, "runs": 1,
-                      "cells": _cells(1, EAGER, BF16, PROMPT_LOOKUP, TORCHAO, BNB8, FLASH)},
+        "opt_cells": {
+            "label": "opt_cells",
+            "model": TINY,
+            "max_new_tokens": 4,
+            "warmup": 1,
+            "runs": 1,
+            "cells": _cells(1, EAGER, BF16, PROMPT_LOOKUP, TORCHAO, BNB8, FLASH),
+        },
         "opt_compile": "no CUDA (--test-mode runs on CPU)",
         "profile": {"model": TINY, "batch_sizes": [1, 2], "max_new_tokens": 4, "warmup": 0, "runs": 1},
         "energy": "no CUDA (--test-mode runs on CPU)",
@@ -158,21 +211,42 @@ PLANS: dict[str, dict[str, Any]] = {
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="the 2-minute subset")
-    mode.add_argument("--test-mode", action="store_true",
-                      help="on CPU with the tiny model and tiny counts; CUDA steps are recorded as skipped")
+    mode.add_argument(
+        "--test-mode",
+        action="store_true",
+        help="on CPU with the tiny model and tiny counts; CUDA steps are recorded as skipped",
+    )
     parser.add_argument("--device", default="cuda", help="the GPU to check: cuda or cuda:N (default: cuda)")
-    parser.add_argument("--budget-s", type=float, default=None,
-                        help="seconds for the whole check (default: 360; --quick 120); steps that no longer fit are skipped")
-    parser.add_argument("--steps", nargs="+", choices=[s.name for s in STEPS], default=None,
-                        help="run only these steps (environment always runs)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "gpu",
-                        help="folder for gpu_check.{json,md} (default: benchmarks/results/gpu)")
-    parser.add_argument("--work", type=Path, default=None, help="folder for logs, configs and stores (default: <out>/work)")
-    parser.add_argument("--commit", default=None, help="the git commit checked out, where the folder is not a git checkout")
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help="seconds for the whole check (default: 360; --quick 120); steps that no longer fit are skipped",
+    )
+    parser.add_argument(
+        "--steps",
+        nargs="+",
+        choices=[s.name for s in STEPS],
+        default=None,
+        help="run only these steps (environment always runs)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "benchmarks" / "results" / "gpu",
+        help="folder for gpu_check.{json,md} (default: benchmarks/results/gpu)",
+    )
+    parser.add_argument(
+        "--work", type=Path, default=None, help="folder for logs, configs and stores (default: <out>/work)"
+    )
+    parser.add_argument(
+        "--commit", default=None, help="the git commit checked out, where the folder is not a git checkout"
+    )
     args = parser.parse_args(argv)
     args.mode = "quick" if args.quick else "test" if args.test_mode else "full"
     if args.test_mode:
@@ -219,9 +293,17 @@ def run_step(step: Step, settings: dict[str, Any], ctx: Context, limit_s: float)
     try:
         result = step.run(ctx, settings, limit_s)
     except Exception as exc:  # noqa: BLE001 - the check goes on to the next step
-        result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:400],
-                  "traceback": traceback.format_exc()[-3000:]}
-    return {"title": step.title, **result, "duration_s": round(time.monotonic() - started, 1), "limit_s": round(limit_s)}
+        result = {
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}"[:400],
+            "traceback": traceback.format_exc()[-3000:],
+        }
+    return {
+        "title": step.title,
+        **result,
+        "duration_s": round(time.monotonic() - started, 1),
+        "limit_s": round(limit_s),
+    }
 
 
 def check(args: argparse.Namespace) -> dict[str, Any]:
@@ -239,14 +321,22 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
         reason = skip_reason(step, settings, ctx, args)
         if reason is None and left < MIN_STEP_S:
             reason = f"out of time: {max(left, 0):.0f} s of the {budget:.0f} s budget left"
-        print(f"[gpu_check] {step.name}: " + (f"skipped ({reason})" if reason else f"running (limit {min(step.limit_s, left):.0f} s)"),
-              file=sys.stderr, flush=True)
+        print(
+            f"[gpu_check] {step.name}: "
+            + (f"skipped ({reason})" if reason else f"running (limit {min(step.limit_s, left):.0f} s)"),
+            file=sys.stderr,
+            flush=True,
+        )
         if reason:
             report["steps"][step.name] = {"title": step.title, "status": "skipped", "reason": reason}
         else:
             report["steps"][step.name] = run_step(step, settings, ctx, min(step.limit_s, left))
-            print(f"[gpu_check] {step.name}: {report['steps'][step.name]['status']} "
-                  f"({report['steps'][step.name]['duration_s']} s)", file=sys.stderr, flush=True)
+            print(
+                f"[gpu_check] {step.name}: {report['steps'][step.name]['status']} "
+                f"({report['steps'][step.name]['duration_s']} s)",
+                file=sys.stderr,
+                flush=True,
+            )
         if step.name == "environment":
             report["environment"] = summary_environment(ctx.env_facts)
         finish(report, args.out)

@@ -37,11 +37,19 @@ def power_field(gpu: str) -> str | None:
         return None
     for field in POWER_FIELDS:
         try:
-            done = subprocess.run(["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader,nounits", "-i", gpu],
-                                  check=False, capture_output=True, text=True, timeout=20)
+            done = subprocess.run(
+                ["nvidia-smi", f"--query-gpu={field}", "--format=csv,noheader,nounits", "-i", gpu],
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
         except (OSError, subprocess.SubprocessError):
             return None
-        if done.returncode == 0 and _watts(done.stdout.strip().splitlines()[0] if done.stdout.strip() else "") is not None:
+        if (
+            done.returncode == 0
+            and _watts(done.stdout.strip().splitlines()[0] if done.stdout.strip() else "") is not None
+        ):
             return field
     return None
 
@@ -58,8 +66,17 @@ class PowerSampler:
         self._proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Self:
-        cmd = ["nvidia-smi", f"--query-gpu=timestamp,{self.field}", "--format=csv,noheader,nounits",
-               "-lms", str(self.period_ms), "-i", self.gpu, "-f", str(self.path)]
+        cmd = [
+            "nvidia-smi",
+            f"--query-gpu=timestamp,{self.field}",
+            "--format=csv,noheader,nounits",
+            "-lms",
+            str(self.period_ms),
+            "-i",
+            self.gpu,
+            "-f",
+            str(self.path),
+        ]
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         return self
 
@@ -138,10 +155,19 @@ def energy_windows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             first = rows[max(0, i + 1 - int(energy.get("runs") or 1))]
             start = float(first["started_unix_s"])
-            windows.append({"cell": cell_id, "window": energy.get("window"), "runs": energy.get("runs"),
-                            "start_unix_s": start, "duration_s": energy["duration_s"],
-                            "end_unix_s": start + energy["duration_s"], "nvml_j": energy["energy_j"],
-                            "nvml_power_w": energy.get("power_w"), "idle_power_w": energy.get("idle_power_w")})
+            windows.append(
+                {
+                    "cell": cell_id,
+                    "window": energy.get("window"),
+                    "runs": energy.get("runs"),
+                    "start_unix_s": start,
+                    "duration_s": energy["duration_s"],
+                    "end_unix_s": start + energy["duration_s"],
+                    "nvml_j": energy["energy_j"],
+                    "nvml_power_w": energy.get("power_w"),
+                    "idle_power_w": energy.get("idle_power_w"),
+                }
+            )
     return windows
 
 
@@ -151,8 +177,14 @@ def compare(windows: list[dict[str, Any]], samples: list[tuple[float, float]]) -
     for window in windows:
         smi = integrate_j(samples, window["start_unix_s"], window["end_unix_s"])
         ratio = window["nvml_j"] / smi if smi else None
-        rows.append({**window, "smi_j": smi, "ratio_nvml_over_smi": ratio,
-                     "within_10pct": None if ratio is None else abs(ratio - 1) <= WITHIN})
+        rows.append(
+            {
+                **window,
+                "smi_j": smi,
+                "ratio_nvml_over_smi": ratio,
+                "within_10pct": None if ratio is None else abs(ratio - 1) <= WITHIN,
+            }
+        )
     compared = [r for r in rows if r["smi_j"]]
     nvml_total = sum(r["nvml_j"] for r in compared)
     smi_total = sum(r["smi_j"] for r in compared)

@@ -23,9 +23,29 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = (
-    "torch", "transformers", "tokenizers", "accelerate", "huggingface-hub", "safetensors", "numpy", "pandas",
-    "pydantic", "pydantic-core", "orjson", "PyYAML", "typer", "rich", "Pillow", "nvidia-ml-py", "pynvml",
-    "pytest", "torchao", "bitsandbytes", "flash-attn", "triton", "plotly",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "huggingface-hub",
+    "safetensors",
+    "numpy",
+    "pandas",
+    "pydantic",
+    "pydantic-core",
+    "orjson",
+    "PyYAML",
+    "typer",
+    "rich",
+    "Pillow",
+    "nvidia-ml-py",
+    "pynvml",
+    "pytest",
+    "torchao",
+    "bitsandbytes",
+    "flash-attn",
+    "triton",
+    "plotly",
 )
 """Distributions whose versions the results record (null: not installed)."""
 
@@ -61,7 +81,7 @@ def nvidia_smi(selectors: list[str]) -> dict[str, Any] | None:
         lines = done.stdout.strip().splitlines()
         if done.returncode == 0 and lines:
             values = (v.strip() for v in lines[0].split(","))
-            return {**dict(zip(SMI_FIELDS.split(","), values)), "selected_by": selector}
+            return {**dict(zip(SMI_FIELDS.split(","), values, strict=True)), "selected_by": selector}
         errors.append((done.stdout + done.stderr).strip()[-200:])
     return {"error": "; ".join(errors) or "no GPU selector"}
 
@@ -70,20 +90,28 @@ def torch_facts(device: str) -> dict[str, Any]:
     """torch's CUDA build and, when CUDA works, the device's name, UUID, memory and capability."""
     import torch
 
-    facts: dict[str, Any] = {"torch": torch.__version__, "cuda": torch.version.cuda,
-                             "cuda_available": torch.cuda.is_available(), "device": device}
+    facts: dict[str, Any] = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+        "device": device,
+    }
     if not (device.startswith("cuda") and torch.cuda.is_available()):
         return facts
     index = int(device.split(":")[1]) if ":" in device else 0
     props = torch.cuda.get_device_properties(index)
     uuid = getattr(props, "uuid", None)
-    facts.update({
-        "gpu": props.name,
-        "gpu_uuid": f"GPU-{uuid}" if uuid is not None and not str(uuid).startswith("GPU-") else (str(uuid) if uuid else None),
-        "gpu_memory_gib": round(props.total_memory / 2**30, 1),
-        "compute_capability": f"{props.major}.{props.minor}",
-        "cudnn": torch.backends.cudnn.version(),
-    })
+    facts.update(
+        {
+            "gpu": props.name,
+            "gpu_uuid": f"GPU-{uuid}"
+            if uuid is not None and not str(uuid).startswith("GPU-")
+            else (str(uuid) if uuid else None),
+            "gpu_memory_gib": round(props.total_memory / 2**30, 1),
+            "compute_capability": f"{props.major}.{props.minor}",
+            "cudnn": torch.backends.cudnn.version(),
+        }
+    )
     return facts
 
 
@@ -104,8 +132,9 @@ def environment(device: str) -> dict[str, Any]:
         facts["telemetry"], facts["telemetry_none_because"] = telemetry_or_reason(device)
     index = device.split(":")[1] if ":" in device else "0"
     facts["nvidia_smi"] = nvidia_smi([g for g in (facts.get("gpu_uuid"), index) if g])
-    facts["driver"] = ((facts.get("telemetry") or {}).get("driver_version")
-                       or (facts["nvidia_smi"] or {}).get("driver_version"))
+    facts["driver"] = (facts.get("telemetry") or {}).get("driver_version") or (facts["nvidia_smi"] or {}).get(
+        "driver_version"
+    )
     return facts
 
 

@@ -77,8 +77,15 @@ class Context:
         cmd = [self.python, *args]
         started = time.monotonic()
         with log.open("w") as sink:
-            proc = subprocess.Popen(cmd, cwd=REPO, env=self.child_env or None, stdout=sink, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd,
+                cwd=REPO,
+                env=self.child_env or None,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             try:
                 rc, timed_out = proc.wait(timeout=max(limit_s, 1)), False
             except subprocess.TimeoutExpired:
@@ -103,11 +110,19 @@ def call_result(call: Call, ok_codes: tuple[int, ...] = (0,)) -> dict[str, Any]:
     """The status a child's exit gives a step, with the log's tail when it did not end well."""
     result: dict[str, Any] = {"command": " ".join(["python", *call.cmd[1:]]), "log": str(call.log), "rc": call.rc}
     if call.timed_out:
-        return {**result, "status": "timeout", "error": f"still running after {call.duration_s:.0f} s: killed",
-                "log_tail": call.tail()}
+        return {
+            **result,
+            "status": "timeout",
+            "error": f"still running after {call.duration_s:.0f} s: killed",
+            "log_tail": call.tail(),
+        }
     if call.rc not in ok_codes:
-        return {**result, "status": "failed", "error": _last_line(call.tail()) or f"exit code {call.rc}",
-                "log_tail": call.tail()}
+        return {
+            **result,
+            "status": "failed",
+            "error": _last_line(call.tail()) or f"exit code {call.rc}",
+            "log_tail": call.tail(),
+        }
     return {**result, "status": "ok"}
 
 
@@ -151,13 +166,36 @@ def step_overhead(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, 
     path = ctx.out / f"{stem}.json"
     path.unlink(missing_ok=True)  # never read an earlier run's figures
     model = s["model"]
-    args = ["benchmarks/harness_overhead.py", "--model", model["model"], "--dtype", model["dtype"],
-            "--device", ctx.device, "--batch-sizes", *map(str, s["batch_sizes"]), "--pairs", str(s["pairs"]),
-            "--warmup", str(s["warmup"]), "--max-new-tokens", str(s["max_new_tokens"]),
-            "--bootstrap", str(s.get("bootstrap", 2000)), "--out", str(ctx.out), "--stem", stem]
+    args = [
+        "benchmarks/harness_overhead.py",
+        "--model",
+        model["model"],
+        "--dtype",
+        model["dtype"],
+        "--device",
+        ctx.device,
+        "--batch-sizes",
+        *map(str, s["batch_sizes"]),
+        "--pairs",
+        str(s["pairs"]),
+        "--warmup",
+        str(s["warmup"]),
+        "--max-new-tokens",
+        str(s["max_new_tokens"]),
+        "--bootstrap",
+        str(s.get("bootstrap", 2000)),
+        "--out",
+        str(ctx.out),
+        "--stem",
+        stem,
+    ]
     args += ["--no-weights"] if model.get("no_weights") else []
-    args += [x for kind in ("text_layers", "vision_layers") if model.get(kind)
-             for x in (f"--{kind.replace('_', '-')}", str(model[kind]))]
+    args += [
+        x
+        for kind in ("text_layers", "vision_layers")
+        if model.get(kind)
+        for x in (f"--{kind.replace('_', '-')}", str(model[kind]))
+    ]
     args += ["--diagnose"] if s.get("diagnose") else []
     result = call_result(ctx.call(stem, args, limit_s), ok_codes=(0, 1))  # 1: ran, and the goal was missed
     if result["status"] != "ok":
@@ -165,9 +203,14 @@ def step_overhead(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, 
     if not path.is_file():
         return {**result, "status": "failed", "error": f"harness_overhead.py wrote no {path.name}"}
     report = json.loads(path.read_text())
-    return {**result, "files": [f"{stem}.json", f"{stem}.md"], "goal_met": report["pass"],
-            "criterion": report["criterion"], "model": report["settings"]["model"],
-            "figures": overhead_figures(report)}
+    return {
+        **result,
+        "files": [f"{stem}.json", f"{stem}.md"],
+        "goal_met": report["pass"],
+        "criterion": report["criterion"],
+        "model": report["settings"]["model"],
+        "figures": overhead_figures(report),
+    }
 
 
 def overhead_figures(report: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +246,13 @@ def step_gpu_tests(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str,
     gpu_only = {test: outcomes.get(_junit_key(test), "not collected") for test in GPU_ONLY_TESTS}
     counts = {kind: sum(1 for o in outcomes.values() if o == kind) for kind in ("passed", "failed", "skipped")}
     bad = [t for t, o in gpu_only.items() if o != "passed"] + [t for t, o in outcomes.items() if o == "failed"]
-    return {**result, "status": "failed" if bad else "ok", "gpu_only": gpu_only, "counts": counts,
-            **({"error": f"not passed: {', '.join(sorted(set(bad)))}"} if bad else {})}
+    return {
+        **result,
+        "status": "failed" if bad else "ok",
+        "gpu_only": gpu_only,
+        "counts": counts,
+        **({"error": f"not passed: {', '.join(sorted(set(bad)))}"} if bad else {}),
+    }
 
 
 def _junit_key(node_id: str) -> str:
@@ -235,10 +283,21 @@ def cells_config(name: str, s: dict[str, Any], device: str) -> dict[str, Any]:
         "target": base,
         "workload": {"task": "vqa", "source": "builtin"},
         "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
-        "measure": {"warmup_runs": s["warmup"], "min_runs": s["runs"], "min_duration_s": 0, "every_sample": False,
-                    "energy": "none", "flops": s.get("flops", True)},  # FLOPs: limit_ratio and mfu need them
-        "reference": {"target.attn_implementation": "sdpa", "target.dtype": base["dtype"], "target.compile": "off",
-                      "target.quantization": "none", "target.speculative": "off"},
+        "measure": {
+            "warmup_runs": s["warmup"],
+            "min_runs": s["runs"],
+            "min_duration_s": 0,
+            "every_sample": False,
+            "energy": "none",
+            "flops": s.get("flops", True),
+        },  # FLOPs: limit_ratio and mfu need them
+        "reference": {
+            "target.attn_implementation": "sdpa",
+            "target.dtype": base["dtype"],
+            "target.compile": "off",
+            "target.quantization": "none",
+            "target.speculative": "off",
+        },
         "sweep": {"cells": s["cells"]},
     }
 
@@ -286,8 +345,14 @@ def cell_rows(document: dict[str, Any], wanted: list[dict[str, Any]]) -> list[di
     stored = document["cells"]
     rows = []
     for overrides in wanted:
-        cell = next((c for c in stored if all(c["config"].get(k) == v for k, v in overrides.items())
-                     and _most_specific(c, overrides, wanted)), None)
+        cell = next(
+            (
+                c
+                for c in stored
+                if all(c["config"].get(k) == v for k, v in overrides.items()) and _most_specific(c, overrides, wanted)
+            ),
+            None,
+        )
         row: dict[str, Any] = {"cell": cell_label(overrides), "overrides": overrides}
         if cell is None:
             rows.append({**row, "status": "not measured", "error": "the run ended before this cell"})
@@ -313,8 +378,9 @@ def cell_rows(document: dict[str, Any], wanted: list[dict[str, Any]]) -> list[di
 
 def _most_specific(cell: dict[str, Any], overrides: dict[str, Any], wanted: list[dict[str, Any]]) -> bool:
     """No other wanted cell with more keys also matches this stored cell (b8 base matches every b8 cell)."""
-    return not any(len(other) > len(overrides) and all(cell["config"].get(k) == v for k, v in other.items())
-                   for other in wanted)
+    return not any(
+        len(other) > len(overrides) and all(cell["config"].get(k) == v for k, v in other.items()) for other in wanted
+    )
 
 
 def _p50(metrics: dict[str, Any], name: str, scale: float = 1.0, stat: str = "p50") -> float | None:
@@ -338,15 +404,24 @@ def _error_text(error: Any) -> str | None:
 def step_profile(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
     """`vlmperf profile` across batch sizes: the top layer classes by self time, one column pair per batch size."""
     store = ctx.work / "profile"
-    config = write_config(ctx.work / "profile.yaml", {
-        "name": "gpu-check-profile",
-        "target": target(s["model"], ctx.device),
-        "workload": {"task": "vqa", "source": "builtin"},
-        "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
-        "measure": {"warmup_runs": s["warmup"], "min_runs": s["runs"], "min_duration_s": 0, "every_sample": False,
-                    "energy": "none", "flops": False},
-        "sweep": {"grid": {"scenario.batch_size": s["batch_sizes"]}},
-    })
+    config = write_config(
+        ctx.work / "profile.yaml",
+        {
+            "name": "gpu-check-profile",
+            "target": target(s["model"], ctx.device),
+            "workload": {"task": "vqa", "source": "builtin"},
+            "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
+            "measure": {
+                "warmup_runs": s["warmup"],
+                "min_runs": s["runs"],
+                "min_duration_s": 0,
+                "every_sample": False,
+                "energy": "none",
+                "flops": False,
+            },
+            "sweep": {"grid": {"scenario.batch_size": s["batch_sizes"]}},
+        },
+    )
     call = ctx.call("profile", ["-m", "vlmperf", "profile", str(config), "--out", str(store), "--top", "8"], limit_s)
     result = call_result(call)
     try:
@@ -360,13 +435,29 @@ def step_profile(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, A
     missing = [b for b in s["batch_sizes"] if not any(label.endswith(f"={b}") for label in profiles)]
     rows = top_module_rows(profiles, top=8) if profiles else []
     status = result["status"] if result["status"] != "ok" or not missing else "failed"
-    return {**result, "status": status, "run_id": document["run"]["id"],
-            **({"error": f"no profile at batch size(s) {', '.join(map(str, missing))}"} if missing and status == "failed" else {}),
-            "cells": [{"id": c["id"], "batch_size": c["config"].get("scenario.batch_size"), "status": c["status"],
-                       "error": _error_text(c.get("error")), "latency_ms_p50": _p50(c["metrics"], "latency_s", 1e3),
-                       "trace_bytes": (traces.get(c["id"]) or {}).get("bytes")} for c in document["cells"]],
-            "totals_ms": {label: p["total_s"] * 1e3 for label, p in profiles.items()},
-            "top_modules": rows}
+    return {
+        **result,
+        "status": status,
+        "run_id": document["run"]["id"],
+        **(
+            {"error": f"no profile at batch size(s) {', '.join(map(str, missing))}"}
+            if missing and status == "failed"
+            else {}
+        ),
+        "cells": [
+            {
+                "id": c["id"],
+                "batch_size": c["config"].get("scenario.batch_size"),
+                "status": c["status"],
+                "error": _error_text(c.get("error")),
+                "latency_ms_p50": _p50(c["metrics"], "latency_s", 1e3),
+                "trace_bytes": (traces.get(c["id"]) or {}).get("bytes"),
+            }
+            for c in document["cells"]
+        ],
+        "totals_ms": {label: p["total_s"] * 1e3 for label, p in profiles.items()},
+        "top_modules": rows,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- energy
@@ -381,15 +472,25 @@ def step_energy(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, An
         return {"status": "failed", "error": f"nvidia-smi gives no power reading for GPU {gpu}"}
     store, samples_path = ctx.work / "energy", ctx.work / "energy_power.csv"
     samples_path.unlink(missing_ok=True)
-    config = write_config(ctx.work / "energy.yaml", {
-        "name": "gpu-check-energy",
-        "target": target(s["model"], ctx.device),
-        "workload": {"task": "vqa", "source": "builtin"},
-        "scenario": {"batch_size": s["batch_size"]},
-        "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
-        "measure": {"warmup_runs": s["warmup"], "min_runs": s["runs"], "min_duration_s": s["min_duration_s"],
-                    "every_sample": False, "energy": "nvml", "min_energy_window_s": s["window_s"], "flops": False},
-    })
+    config = write_config(
+        ctx.work / "energy.yaml",
+        {
+            "name": "gpu-check-energy",
+            "target": target(s["model"], ctx.device),
+            "workload": {"task": "vqa", "source": "builtin"},
+            "scenario": {"batch_size": s["batch_size"]},
+            "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
+            "measure": {
+                "warmup_runs": s["warmup"],
+                "min_runs": s["runs"],
+                "min_duration_s": s["min_duration_s"],
+                "every_sample": False,
+                "energy": "nvml",
+                "min_energy_window_s": s["window_s"],
+                "flops": False,
+            },
+        },
+    )
     with energy.PowerSampler(samples_path, gpu, field_name):
         call = ctx.call("energy", ["-m", "vlmperf", "run", str(config), "--out", str(store)], limit_s)
     result = call_result(call)
@@ -401,7 +502,12 @@ def step_energy(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, An
         records = opened.records(opened.run("latest").id)
     compared = energy.compare(energy.energy_windows(records), energy.read_samples(samples_path))
     if not compared["windows_compared"]:
-        return {**result, "status": "failed", "power_field": field_name, **compared,
-                "error": f"no window could be compared ({compared['samples']} power samples, "
-                         f"{len(compared['windows'])} windows with NVML readings)"}
+        return {
+            **result,
+            "status": "failed",
+            "power_field": field_name,
+            **compared,
+            "error": f"no window could be compared ({compared['samples']} power samples, "
+            f"{len(compared['windows'])} windows with NVML readings)",
+        }
     return {**result, "power_field": field_name, **compared}

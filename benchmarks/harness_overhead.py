@@ -59,28 +59,53 @@ from harness_overhead_report import THRESHOLD, below_bare, markdown, table  # no
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4], help="batch sizes to measure (default: 1 4)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[1, 4], help="batch sizes to measure (default: 1 4)"
+    )
     parser.add_argument("--pairs", type=int, default=200, help="timed pairs per batch size (default: 200)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed warm-up pairs per batch size (default: 10)")
-    parser.add_argument("--max-new-tokens", type=int, default=16, help="new tokens per call, fixed length (default: 16)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads; 0 keeps torch's default (default: 1, see benchmarks/README.md)")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=16, help="new tokens per call, fixed length (default: 16)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads; 0 keeps torch's default (default: 1, see benchmarks/README.md)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the order RNG and the bootstrap (default: 0)")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the 95%% intervals")
-    parser.add_argument("--diagnose", action="store_true",
-                        help="per-piece ablation: bare+marker, bare+stage hooks, bare+marks+sync as conditions of their own")
-    parser.add_argument("--model", default="builtin:tiny-llava",
-                        help="model: a preset, folder or hub id (default: builtin:tiny-llava)")
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="per-piece ablation: bare+marker, bare+stage hooks, bare+marks+sync as conditions of their own",
+    )
+    parser.add_argument(
+        "--model", default="builtin:tiny-llava", help="model: a preset, folder or hub id (default: builtin:tiny-llava)"
+    )
     parser.add_argument("--no-weights", action="store_true", help="build the model from its config with random weights")
     parser.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="model dtype (default: fp32)")
-    parser.add_argument("--text-layers", type=int, default=None, help="scaled replica: language model layers (--no-weights)")
-    parser.add_argument("--vision-layers", type=int, default=None, help="scaled replica: vision tower layers (--no-weights)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results",
-                        help="folder for harness_overhead.{json,md} (default: benchmarks/results)")
-    parser.add_argument("--stem", default=None,
-                        help="file name stem of the results (default: harness_overhead, harness_overhead_diagnose with --diagnose)")
+    parser.add_argument(
+        "--text-layers", type=int, default=None, help="scaled replica: language model layers (--no-weights)"
+    )
+    parser.add_argument(
+        "--vision-layers", type=int, default=None, help="scaled replica: vision tower layers (--no-weights)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "benchmarks" / "results",
+        help="folder for harness_overhead.{json,md} (default: benchmarks/results)",
+    )
+    parser.add_argument(
+        "--stem",
+        default=None,
+        help="file name stem of the results (default: harness_overhead, harness_overhead_diagnose with --diagnose)",
+    )
     args = parser.parse_args(argv)
     if args.pairs < 1 or args.warmup < 0 or args.max_new_tokens < 1:
         parser.error("--pairs and --max-new-tokens must be positive, --warmup not negative")
@@ -93,8 +118,14 @@ def target_for(args: argparse.Namespace) -> Any:
     """The LocalTarget both conditions load (LocalTarget's own defaults for everything not on the command line)."""
     from vlmperf.config.spec import LocalTarget
 
-    return LocalTarget(model=args.model, no_weights=args.no_weights, dtype=args.dtype, device=args.device,
-                       text_layers=args.text_layers, vision_layers=args.vision_layers)
+    return LocalTarget(
+        model=args.model,
+        no_weights=args.no_weights,
+        dtype=args.dtype,
+        device=args.device,
+        text_layers=args.text_layers,
+        vision_layers=args.vision_layers,
+    )
 
 
 def model_label(args: argparse.Namespace) -> str:
@@ -132,7 +163,7 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
 
     os.environ.setdefault("GIT_OPTIONAL_LOCKS", "0")  # `git status` must not rewrite the index
     facts: dict[str, Any] = {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "vlmperf": __version__,
         "python": platform.python_version(),
@@ -205,8 +236,11 @@ class Bench:
         for batch_size in args.batch_sizes:
             group = next(batches(samples, batch_size))  # the runner's first batch of this size
             self.batches[batch_size] = prepare_batch(
-                self.loaded, group, [task.prompt_for(s, template) for s in group],
-                max_input_len=workload.max_input_len, device=target.device,
+                self.loaded,
+                group,
+                [task.prompt_for(s, template) for s in group],
+                max_input_len=workload.max_input_len,
+                device=target.device,
             )
         self.clock.synchronize()
         self.conditions = ["vlmperf", "bare"] + (list(PIECES) if args.diagnose else [])
@@ -280,18 +314,22 @@ class Bench:
             generated = sequences[:, batch.prompt_length :].cpu()
             if generated.shape[1] != self.generation.max_new_tokens or result.steps != self.generation.max_new_tokens:
                 raise RuntimeError(f"batch {batch_size}: expected {self.generation.max_new_tokens} new tokens")
-            bare_text = [self.loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip()
-                         for row, n in zip(generated, result.output_tokens)]
+            bare_text = [
+                self.loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip()
+                for row, n in zip(generated, result.output_tokens, strict=True)
+            ]
             # The work is the same when the shapes and token counts are (checked above). The texts can
             # differ in half precision on a GPU: a random-weight model's logits are near ties, and two
             # calls' kernels need not break them alike (seen on an H200 with the fp16 7B replica,
             # batch 4); on CPU in fp32 they are equal, and differing rows are counted either way.
-            differing = sum(a != b for a, b in zip(bare_text, result.outputs))
+            differing = sum(a != b for a, b in zip(bare_text, result.outputs, strict=True))
             if differing and not self.cuda:
                 raise RuntimeError(f"batch {batch_size}: vlmperf and bare generate gave different outputs")
             checks[batch_size] = {
                 "input_shape": list(batch.inputs["input_ids"].shape),
-                "pixel_values_shape": list(batch.inputs["pixel_values"].shape) if "pixel_values" in batch.inputs else None,
+                "pixel_values_shape": list(batch.inputs["pixel_values"].shape)
+                if "pixel_values" in batch.inputs
+                else None,
                 "new_tokens": self.generation.max_new_tokens,
                 "same_outputs": not differing,
                 "rows_with_different_text": differing,
@@ -329,7 +367,10 @@ class Bench:
             self.clock.synchronize()
             generated = sequences[:, batch.prompt_length :].cpu()
             counts = count_output_tokens(generated, eos_ids(self.config))
-            [self.loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(generated, counts)]
+            [
+                self.loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip()
+                for row, n in zip(generated, counts, strict=True)
+            ]
 
         return {
             "clock_mark_us": per_call_us(self.clock.mark),
@@ -344,20 +385,24 @@ class Bench:
 # ---------------------------------------------------------------------------------------------- the run
 
 
-def pieces(blocks: list[dict[str, dict[str, float]]], names: list[str], bare: list[float], resamples: int,
-           rng: random.Random) -> dict[str, dict[str, Any]]:
+def pieces(
+    blocks: list[dict[str, dict[str, float]]], names: list[str], bare: list[float], resamples: int, rng: random.Random
+) -> dict[str, dict[str, Any]]:
     """Each piece's paired ratio and paired difference against bare (--diagnose): the pieces on their
     own, then the whole of timed_generate as vlmperf reports it and as seen from outside."""
     walls = {name: [r[name]["wall"] for r in blocks] for name in names}
     walls["timed_generate_outside"] = [r["vlmperf"]["outside"] for r in blocks]
     walls["timed_generate_reported"] = [r["vlmperf"]["reported"] for r in blocks]
-    what = {**PIECES, "timed_generate_outside": "the whole timed_generate call, wall time around it",
-            "timed_generate_reported": "the whole timed_generate call, the latency_s it reports"}
+    what = {
+        **PIECES,
+        "timed_generate_outside": "the whole timed_generate call, wall time around it",
+        "timed_generate_reported": "the whole timed_generate call, the latency_s it reports",
+    }
     return {
         name: {
             "what": what[name],
-            "ratio_over_bare": summarise([a / b for a, b in zip(values, bare)], resamples, rng),
-            "minus_bare_ms": summarise([(a - b) * 1e3 for a, b in zip(values, bare)], resamples, rng),
+            "ratio_over_bare": summarise([a / b for a, b in zip(values, bare, strict=True)], resamples, rng),
+            "minus_bare_ms": summarise([(a - b) * 1e3 for a, b in zip(values, bare, strict=True)], resamples, rng),
         }
         for name, values in walls.items()
     }
@@ -393,7 +438,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for i, batch_size in enumerate(schedule):
         records[batch_size].append(block(batch_size))
         if (i + 1) % 100 == 0:
-            print(f"  {i + 1}/{len(schedule)} blocks, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"  {i + 1}/{len(schedule)} blocks, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True
+            )
     timed_wall_s = time.perf_counter() - started
 
     boot = random.Random(args.seed + 1)
@@ -410,18 +457,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "vlmperf_outside": statistics.median(outside) * 1e3,
                 "vlmperf_ttft": statistics.median(r["vlmperf"]["ttft"] for r in blocks) * 1e3,
             },
-            "ratio_reported_over_bare": summarise([a / b for a, b in zip(reported, bare)], args.bootstrap, boot),
-            "ratio_outside_over_bare": summarise([a / b for a, b in zip(outside, bare)], args.bootstrap, boot),
+            "ratio_reported_over_bare": summarise([a / b for a, b in zip(reported, bare, strict=True)], args.bootstrap, boot),
+            "ratio_outside_over_bare": summarise([a / b for a, b in zip(outside, bare, strict=True)], args.bootstrap, boot),
             "diff_ms": {
-                "reported_minus_bare": summarise([(a - b) * 1e3 for a, b in zip(reported, bare)], args.bootstrap, boot),
-                "outside_minus_reported": summarise([(a - b) * 1e3 for a, b in zip(outside, reported)], args.bootstrap, boot),
+                "reported_minus_bare": summarise([(a - b) * 1e3 for a, b in zip(reported, bare, strict=True)], args.bootstrap, boot),
+                "outside_minus_reported": summarise(
+                    [(a - b) * 1e3 for a, b in zip(outside, reported, strict=True)], args.bootstrap, boot
+                ),
             },
-            "spread_bare_p10_p90_ms": [q * 1e3 for q in statistics.quantiles(bare, n=10)[::8]] if len(bare) > 1 else None,
+            "spread_bare_p10_p90_ms": [q * 1e3 for q in statistics.quantiles(bare, n=10)[::8]]
+            if len(bare) > 1
+            else None,
         }
         for name in conditions[2:]:
             values = [r[name]["wall"] for r in blocks]
             entry["median_ms"][name] = statistics.median(values) * 1e3
-            entry[f"ratio_{name}_over_bare"] = summarise([a / b for a, b in zip(values, bare)], args.bootstrap, boot)
+            entry[f"ratio_{name}_over_bare"] = summarise([a / b for a, b in zip(values, bare, strict=True)], args.bootstrap, boot)
         if args.diagnose:
             entry["pieces"] = pieces(blocks, conditions[2:], bare, args.bootstrap, boot)
         entry["pass"] = entry["ratio_reported_over_bare"]["median"] <= THRESHOLD
@@ -467,21 +518,30 @@ def main(argv: list[str] | None = None) -> int:
     print(table(report))
     for batch_size, e in report["results"].items():
         d = e["diff_ms"]
-        print(f"batch {batch_size}: reported − bare {d['reported_minus_bare']['median']:+.3f} ms, "
-              f"outside − reported {d['outside_minus_reported']['median']:+.3f} ms (medians of paired differences)")
+        print(
+            f"batch {batch_size}: reported − bare {d['reported_minus_bare']['median']:+.3f} ms, "
+            f"outside − reported {d['outside_minus_reported']['median']:+.3f} ms (medians of paired differences)"
+        )
         if "pieces" in e:
-            print(f"batch {batch_size} ablation, paired ratio over bare: "
-                  + ", ".join(f"{k} {v['ratio_over_bare']['median']:.4f}" for k, v in e["pieces"].items()))
+            print(
+                f"batch {batch_size} ablation, paired ratio over bare: "
+                + ", ".join(f"{k} {v['ratio_over_bare']['median']:.4f}" for k, v in e["pieces"].items())
+            )
         if "components_us" in e:
-            print(f"batch {batch_size} host cost of pieces (µs/call): " + ", ".join(f"{k} {v:.1f}" for k, v in e["components_us"].items()))
+            print(
+                f"batch {batch_size} host cost of pieces (µs/call): "
+                + ", ".join(f"{k} {v:.1f}" for k, v in e["components_us"].items())
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.stem or ("harness_overhead_diagnose" if args.diagnose else "harness_overhead")
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / f"{stem}.md").write_text(markdown(report))
     low = below_bare(report)
     if low:
-        print(f"warning: at batch size(s) {', '.join(low)} vlmperf reports more than {THRESHOLD - 1:.0%} LESS than the "
-              "bare loop sees (see benchmarks/README.md); this does not fail the criterion, which is one-sided")
+        print(
+            f"warning: at batch size(s) {', '.join(low)} vlmperf reports more than {THRESHOLD - 1:.0%} LESS than the "
+            "bare loop sees (see benchmarks/README.md); this does not fail the criterion, which is one-sided"
+        )
     print(f"{'PASS' if report['pass'] else 'FAIL'}: {report['criterion']}; figures in {args.out}/{stem}.{{json,md}}")
     return 0 if report["pass"] else 1
 

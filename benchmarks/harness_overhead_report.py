@@ -27,8 +27,11 @@ def table(report: dict[str, Any]) -> str:
         )
     extra = report["settings"]["conditions"][2:]
     if extra:
-        lines += ["", "| batch | " + " | ".join(f"{n} ms | {n}/bare [95% CI]" for n in extra) + " |",
-                  "|---:|" + "---:|---|" * len(extra)]
+        lines += [
+            "",
+            "| batch | " + " | ".join(f"{n} ms | {n}/bare [95% CI]" for n in extra) + " |",
+            "|---:|" + "---:|---|" * len(extra),
+        ]
         for batch_size, e in report["results"].items():
             cells = [f"{e['median_ms'][n]:.2f} | {_ratio(e[f'ratio_{n}_over_bare'])}" for n in extra]
             lines.append(f"| {batch_size} | " + " | ".join(cells) + " |")
@@ -38,8 +41,11 @@ def table(report: dict[str, Any]) -> str:
 def below_bare(report: dict[str, Any]) -> list[str]:
     """Batch sizes whose reported latency is more than the threshold's margin *below* bare (outside
     the two-sided band on the low side; a ratio above it fails the criterion instead)."""
-    return [b for b, e in report["results"].items()
-            if not e["within_two_sided"] and e["ratio_reported_over_bare"]["median"] < 1]
+    return [
+        b
+        for b, e in report["results"].items()
+        if not e["within_two_sided"] and e["ratio_reported_over_bare"]["median"] < 1
+    ]
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -50,9 +56,16 @@ def markdown(report: dict[str, Any]) -> str:
         "# Harness overhead: vlmperf against a bare `model.generate` loop",
         "",
         f"Criterion: {report['criterion']}. **{'PASS' if report['pass'] else 'FAIL'}.**",
-        *(["", "Warning: at batch size(s) " + ", ".join(below_bare(report))
-           + f" the reported latency is more than {THRESHOLD - 1:.0%} *below* the bare loop's (the criterion is one-sided)."]
-          if below_bare(report) else []),
+        *(
+            [
+                "",
+                "Warning: at batch size(s) "
+                + ", ".join(below_bare(report))
+                + f" the reported latency is more than {THRESHOLD - 1:.0%} *below* the bare loop's (the criterion is one-sided).",
+            ]
+            if below_bare(report)
+            else []
+        ),
         "",
         f"Model: {s['model']} ({s['model_info'].get('parameters')} parameters), greedy, "
         f"{s['generation']['max_new_tokens']} new tokens (fixed), on {env['device']}. "
@@ -74,18 +87,29 @@ def markdown(report: dict[str, Any]) -> str:
             f"[{d['outside_minus_reported']['ci95_low']:+.3f}, {d['outside_minus_reported']['ci95_high']:+.3f}] |"
         )
     if any("pieces" in e for e in report["results"].values()):
-        out += ["", "Per-piece ablation: each piece added to the bare loop on its own, in random order with the others "
-                "(paired ratio and difference against bare, medians with bootstrap 95% intervals):", "",
-                "| batch | piece | what | ratio over bare [95% CI] | minus bare, ms [95% CI] |", "|---:|---|---|---|---|"]
+        out += [
+            "",
+            "Per-piece ablation: each piece added to the bare loop on its own, in random order with the others "
+            "(paired ratio and difference against bare, medians with bootstrap 95% intervals):",
+            "",
+            "| batch | piece | what | ratio over bare [95% CI] | minus bare, ms [95% CI] |",
+            "|---:|---|---|---|---|",
+        ]
         for batch_size, e in report["results"].items():
             for name, piece in e.get("pieces", {}).items():
                 d = piece["minus_bare_ms"]
-                out.append(f"| {batch_size} | {name} | {piece['what']} | {_ratio(piece['ratio_over_bare'])} "
-                           f"| {d['median']:+.3f} [{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}] |")
+                out.append(
+                    f"| {batch_size} | {name} | {piece['what']} | {_ratio(piece['ratio_over_bare'])} "
+                    f"| {d['median']:+.3f} [{d['ci95_low']:+.3f}, {d['ci95_high']:+.3f}] |"
+                )
     if any("components_us" in e for e in report["results"].values()):
-        out += ["", "Host cost of the harness's pieces timed on their own, outside generate (median µs per call):", "",
-                "| batch | " + " | ".join(next(iter(report["results"].values()))["components_us"]) + " |",
-                "|---:|" + "---:|" * len(next(iter(report["results"].values()))["components_us"])]
+        out += [
+            "",
+            "Host cost of the harness's pieces timed on their own, outside generate (median µs per call):",
+            "",
+            "| batch | " + " | ".join(next(iter(report["results"].values()))["components_us"]) + " |",
+            "|---:|" + "---:|" * len(next(iter(report["results"].values()))["components_us"]),
+        ]
         for batch_size, e in report["results"].items():
             out.append(f"| {batch_size} | " + " | ".join(f"{v:.1f}" for v in e["components_us"].values()) + " |")
     out += [

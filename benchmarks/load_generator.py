@@ -112,10 +112,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--stream-s", type=float, default=3.0, help="goal 3 measured duration per variant, s (default: 3)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the order of stream lengths (default: 0)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs of goals 1-3 in each mode, interleaved; a goal holds when most pass (default: 3)")
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
-                        help="how goals 1-3 run: output to a pipe, inside a pseudo terminal (default: both)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of goals 1-3 in each mode, interleaved; a goal holds when most pass (default: 3)",
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=list(MODES),
+        help="how goals 1-3 run: output to a pipe, inside a pseudo terminal (default: both)",
+    )
     parser.add_argument("--startup-repeats", type=int, default=5, help="goal 4 repeats (default: 5)")
     parser.add_argument("--sdk-rounds", type=int, default=3, help="goal 5 rounds (default: 3)")
     parser.add_argument(
@@ -183,9 +192,14 @@ def main(argv: list[str] | None = None) -> int:
                     repeat[mode] = fn(base_url, args, mode, Path(scratch) / f"{key}-{number}-{mode}")
                     repeat[mode]["wall_s"] = time.perf_counter() - t0
                 repeats.append(repeat)
-            goals[key] = {"repeats": repeats} | {mode: majority([r[mode]["pass"] for r in repeats]) for mode in args.modes}
+            goals[key] = {"repeats": repeats} | {
+                mode: majority([r[mode]["pass"] for r in repeats]) for mode in args.modes
+            }
             goals[key]["pass"] = all(goals[key][mode]["pass"] for mode in args.modes)
-        for key, label, fn in (("4_startup", "goal 4: startup", goal_startup), ("5_sdk", "goal 5: OpenAI SDK", goal_sdk)):
+        for key, label, fn in (
+            ("4_startup", "goal 4: startup", goal_startup),
+            ("5_sdk", "goal 5: OpenAI SDK", goal_sdk),
+        ):
             print(label, flush=True)
             t0 = time.perf_counter()
             goals[key] = fn(base_url, args)

@@ -51,8 +51,13 @@ class CliRun:
     cells: list[StoredCell] = field(default_factory=list)
 
     def facts(self) -> dict[str, Any]:
-        return {"mode": self.mode, "returncode": self.returncode, "wall_s": self.wall_s,
-                "output_bytes": self.output_bytes, "redraws": self.redraws}
+        return {
+            "mode": self.mode,
+            "returncode": self.returncode,
+            "wall_s": self.wall_s,
+            "output_bytes": self.output_bytes,
+            "redraws": self.redraws,
+        }
 
 
 def _environment(mode: str) -> dict[str, str]:
@@ -87,7 +92,11 @@ def _in_terminal(command: list[str]) -> tuple[int, bytes]:
 
 def _in_pipe(command: list[str]) -> tuple[int, bytes]:
     done = subprocess.run(
-        command, stdin=subprocess.DEVNULL, capture_output=True, env=_environment("pipe"), timeout=RUN_TIMEOUT_S,
+        command,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=_environment("pipe"),
+        timeout=RUN_TIMEOUT_S,
         check=False,
     )
     return done.returncode, done.stdout + done.stderr
@@ -102,8 +111,14 @@ def run_vlmperf(config_text: str, mode: str, folder: Path) -> CliRun:
     command = [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)]
     started = time.perf_counter()
     returncode, output = (_in_terminal if mode == "terminal" else _in_pipe)(command)
-    run = CliRun(mode, returncode, time.perf_counter() - started, len(output), output.count(REDRAW),
-                 output[-2000:].decode(errors="replace"))
+    run = CliRun(
+        mode,
+        returncode,
+        time.perf_counter() - started,
+        len(output),
+        output.count(REDRAW),
+        output[-2000:].decode(errors="replace"),
+    )
     if not (out / "vlmperf.db").is_file():
         return run
     with Store.open(out, create=False) as store:

@@ -48,7 +48,9 @@ def _rate_step(cell: StoredCell) -> dict[str, Any]:
         "errors": errors,
         "lateness_ms": lateness,
         "loop_lag_ms": _ms(cell.info.get("event_loop_lag_s")),
-        "pass": bool(cell.status == "ok" and sent_ok and errors == 0 and (lateness["p99"] or 0) <= LATENESS_P99_LIMIT_MS),
+        "pass": bool(
+            cell.status == "ok" and sent_ok and errors == 0 and (lateness["p99"] or 0) <= LATENESS_P99_LIMIT_MS
+        ),
     }
 
 
@@ -72,8 +74,12 @@ def goal_rates(base_url: str, args: argparse.Namespace, mode: str, folder: Path)
             flush=True,
         )
     judged = run.returncode == 0 and len(steps) == len(args.rates)
-    return {"run": run.facts(), "steps": steps, "pass": bool(judged and all(s["pass"] for s in steps)),
-            **({} if judged else {"output_tail": run.output_tail})}
+    return {
+        "run": run.facts(),
+        "steps": steps,
+        "pass": bool(judged and all(s["pass"] for s in steps)),
+        **({} if judged else {"output_tail": run.output_tail}),
+    }
 
 
 def goal_throughput(base_url: str, args: argparse.Namespace, mode: str, folder: Path) -> dict[str, Any]:
@@ -88,22 +94,28 @@ def goal_throughput(base_url: str, args: argparse.Namespace, mode: str, folder: 
     levels = []
     for cell in run.cells:
         ok = [r for r in cell.records if r["error"] is None]
-        levels.append({
-            "concurrency": cell.swept["scenario.concurrency"],
-            "status": cell.status,
-            "requests": len(cell.records),
-            "errors": len(cell.records) - len(ok),
-            "achieved_rate": achieved(cell.records),
-            "e2e_ms": pct_ms([r["e2e_s"] for r in ok]),
-            "loop_lag_ms": _ms(cell.info.get("event_loop_lag_s")),
-        })
-        print(f"  [{mode}] closed loop {levels[-1]['concurrency']}: {levels[-1]['achieved_rate'] or 0:.0f}/s", flush=True)
+        levels.append(
+            {
+                "concurrency": cell.swept["scenario.concurrency"],
+                "status": cell.status,
+                "requests": len(cell.records),
+                "errors": len(cell.records) - len(ok),
+                "achieved_rate": achieved(cell.records),
+                "e2e_ms": pct_ms([r["e2e_s"] for r in ok]),
+                "loop_lag_ms": _ms(cell.info.get("event_loop_lag_s")),
+            }
+        )
+        print(
+            f"  [{mode}] closed loop {levels[-1]['concurrency']}: {levels[-1]['achieved_rate'] or 0:.0f}/s", flush=True
+        )
     best = max(levels, key=lambda c: c["achieved_rate"] or 0, default=None)
     best_rate = (best or {}).get("achieved_rate") or 0
     return {
         "run": run.facts(),
         "closed_loop": levels,
         "best": best,
-        "pass": bool(run.returncode == 0 and best is not None and best["errors"] == 0 and best_rate >= CLOSED_LOOP_RATE),
+        "pass": bool(
+            run.returncode == 0 and best is not None and best["errors"] == 0 and best_rate >= CLOSED_LOOP_RATE
+        ),
         **({} if run.returncode == 0 else {"output_tail": run.output_tail}),
     }

@@ -38,7 +38,9 @@ def _varied(goal: dict[str, Any]) -> str:
 def _per_mode(goal: dict[str, Any], modes: list[str], figure: Any, unit: str) -> str:
     """Each mode's judged figure in every repeat, and how many repeats passed."""
     return "; ".join(
-        f"{m}: " + ", ".join(figure(r[m]) for r in goal["repeats"]) + f" {unit} ({goal[m]['passed']} of {goal[m]['repeats']} pass)"
+        f"{m}: "
+        + ", ".join(figure(r[m]) for r in goal["repeats"])
+        + f" {unit} ({goal[m]['passed']} of {goal[m]['repeats']} pass)"
         for m in modes
     )
 

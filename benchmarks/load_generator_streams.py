@@ -46,8 +46,10 @@ VARIANTS = (
 def _paced(key: str, args: argparse.Namespace) -> str:
     spread = 0 if key == "equal" else args.chunk_spread
     aligned = "true" if key == "aligned" else "false"
-    return (f"{{paced: {{chunks: {args.chunks}, spread: {spread}, seed: {args.seed}, "
-            f"interval_ms: {args.interval_ms:g}, aligned: {aligned}}}}}")
+    return (
+        f"{{paced: {{chunks: {args.chunks}, spread: {spread}, seed: {args.seed}, "
+        f"interval_ms: {args.interval_ms:g}, aligned: {aligned}}}}}"
+    )
 
 
 def _chunk_lags(records: list[dict[str, Any]], epoch_ns: int) -> tuple[list[int], list[int], int]:
@@ -88,8 +90,12 @@ def _lags(cell: StoredCell, streams: int) -> dict[str, Any]:
         "achieved_rate": achieved(cell.records),
     }
     result["pass"] = bool(
-        cell.status == "ok" and result["errors"] == 0 and mismatched == 0 and result["max_in_flight"] >= streams
-        and result["lag_ms"]["p99"] is not None and result["lag_ms"]["p99"] <= STREAM_LAG_P99_LIMIT_MS
+        cell.status == "ok"
+        and result["errors"] == 0
+        and mismatched == 0
+        and result["max_in_flight"] >= streams
+        and result["lag_ms"]["p99"] is not None
+        and result["lag_ms"]["p99"] <= STREAM_LAG_P99_LIMIT_MS
     )
     return result
 
@@ -99,7 +105,10 @@ def floor(base_url: str, args: argparse.Namespace) -> dict[str, Any]:
     paced = {"chunks": args.chunks, "spread": args.chunk_spread, "seed": args.seed, "interval_ms": args.interval_ms}
     body = {"model": "instant", "messages": [{"role": "user", "content": "hi"}], "stream": True, "paced": paced}
     measure = Measure(
-        warmup_runs=args.streams, min_runs=args.streams, max_runs=100_000_000, min_duration_s=args.stream_s,
+        warmup_runs=args.streams,
+        min_runs=args.streams,
+        max_runs=100_000_000,
+        min_duration_s=args.stream_s,
         every_sample=False,
     )
     records, epoch_ns, loop_lags = asyncio.run(
@@ -107,10 +116,18 @@ def floor(base_url: str, args: argparse.Namespace) -> dict[str, Any]:
     )
     lags_ns, _, mismatched = _chunk_lags(records, epoch_ns)
     lag = pct_ms([x / 1e9 for x in lags_ns])
-    print(f"  [floor] {args.streams} streams, in this process, nothing stored: lag p50 {lag['p50'] or 0:.3f} "
-          f"p99 {lag['p99'] or 0:.3f} ms (not judged)", flush=True)
-    return {"requests": len(records), "chunks": len(lags_ns), "records_with_unmatched_chunks": mismatched,
-            "lag_ms": lag, "loop_lag_ms": pct_ms(loop_lags)}
+    print(
+        f"  [floor] {args.streams} streams, in this process, nothing stored: lag p50 {lag['p50'] or 0:.3f} "
+        f"p99 {lag['p99'] or 0:.3f} ms (not judged)",
+        flush=True,
+    )
+    return {
+        "requests": len(records),
+        "chunks": len(lags_ns),
+        "records_with_unmatched_chunks": mismatched,
+        "lag_ms": lag,
+        "loop_lag_ms": pct_ms(loop_lags),
+    }
 
 
 def goal_streams(base_url: str, args: argparse.Namespace, mode: str, folder: Path) -> dict[str, Any]:
@@ -121,7 +138,9 @@ def goal_streams(base_url: str, args: argparse.Namespace, mode: str, folder: Pat
         for number, (key, _, _) in enumerate(VARIANTS)
     )
     config = (
-        "name: bench-streams\n" + _target(base_url) + WORKLOAD
+        "name: bench-streams\n"
+        + _target(base_url)
+        + WORKLOAD
         + f"scenario: {{kind: concurrent, concurrency: {args.streams}}}\n"
         f"measure: {{warmup_runs: {args.streams}, min_runs: {args.streams}, max_runs: 100000000, min_duration_s: {args.stream_s:g}, "
         "every_sample: false}\n"

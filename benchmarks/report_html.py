@@ -45,62 +45,100 @@ from vlmperf.store.sqlite import Store
 REPO = Path(__file__).resolve().parent.parent
 GOAL_S, GOAL_BYTES = 5.0, 10 * 2**20
 BATCH_SIZES, INPUT_LENS = (1, 2, 4, 8, 16), (50, 100, 200, 400)
-WORDS = "a man woman dog cat sitting on the grass next to red car street table with plate of food".split()
+WORDS = ["a", "man", "woman", "dog", "cat", "sitting", "on", "the", "grass", "next", "to", "red", "car", "street", "table", "with", "plate", "of", "food"]
 HOSTILE = "<script>alert(1)</script> a caption"
 
 
 def base_config(batch_size: int, max_input_len: int) -> dict[str, Any]:
     return {
-        "target.kind": "local", "target.model": "llava-hf/llava-1.5-7b-hf", "target.dtype": "fp16",
-        "target.device": "cuda", "workload.task": "caption", "workload.source": "builtin",
-        "workload.max_input_len": max_input_len, "workload.image_size": 224, "scenario.kind": "offline",
-        "scenario.batch_size": batch_size, "generation.max_new_tokens": 32, "measure.flops": True,
+        "target.kind": "local",
+        "target.model": "llava-hf/llava-1.5-7b-hf",
+        "target.dtype": "fp16",
+        "target.device": "cuda",
+        "workload.task": "caption",
+        "workload.source": "builtin",
+        "workload.max_input_len": max_input_len,
+        "workload.image_size": 224,
+        "scenario.kind": "offline",
+        "scenario.batch_size": batch_size,
+        "generation.max_new_tokens": 32,
+        "measure.flops": True,
     }
 
 
 def make_record(rng: np.random.Generator, seq: int, batch: int, length: int) -> dict[str, Any]:
     latency = float(rng.lognormal(np.log(0.05 + 0.01 * batch + 0.0002 * length), 0.15))
-    stages = dict(zip(("vision_s", "projector_s", "prefill_s", "decode_s"), (latency * s for s in (0.1, 0.02, 0.2, 0.6))))
+    stages = dict(
+        zip(("vision_s", "projector_s", "prefill_s", "decode_s"), (latency * s for s in (0.1, 0.02, 0.2, 0.6)), strict=True)
+    )
     ids = [f"sample-{(seq * batch + i) % 500}" for i in range(batch)]
     outputs = [" ".join(rng.choice(WORDS, size=int(rng.integers(8, 24)))) for _ in ids]
     if seq % 997 == 0:
         outputs[0] = HOSTILE
     record = {
-        "batch_size": batch, "started_unix_s": 1.8e9 + seq, "sample_ids": ids, "latency_s": latency,
-        "ttft_s": latency * 0.3, "decode_steps": 32, "preprocess_s": 0.004 * batch,
-        "stages": {**stages, "generate_overhead_s": latency * 0.08}, "peak_memory_bytes": 14e9 + batch * 1e8,
-        "input_tokens": [length + 576] * batch, "vision_tokens": [576] * batch, "truncated_tokens": [0] * batch,
-        "output_tokens": [32] * batch, "outputs": outputs, "captions": [1] * batch, "recompiles": None,
-        "speculative": None, "peak_flops_per_s": 312e12,
-        "energy": None, "flops": {"prefill": 7.5e12 * batch * (1 + length / 1000), "decode": 4.3e11 * batch},
+        "batch_size": batch,
+        "started_unix_s": 1.8e9 + seq,
+        "sample_ids": ids,
+        "latency_s": latency,
+        "ttft_s": latency * 0.3,
+        "decode_steps": 32,
+        "preprocess_s": 0.004 * batch,
+        "stages": {**stages, "generate_overhead_s": latency * 0.08},
+        "peak_memory_bytes": 14e9 + batch * 1e8,
+        "input_tokens": [length + 576] * batch,
+        "vision_tokens": [576] * batch,
+        "truncated_tokens": [0] * batch,
+        "output_tokens": [32] * batch,
+        "outputs": outputs,
+        "captions": [1] * batch,
+        "recompiles": None,
+        "speculative": None,
+        "peak_flops_per_s": 312e12,
+        "energy": None,
+        "flops": {"prefill": 7.5e12 * batch * (1 + length / 1000), "decode": 4.3e11 * batch},
     }
     if seq % 20 == 19:
         record["energy"] = {
-            "energy_j": 300 * latency * 20, "energy_above_idle_j": 220 * latency * 20, "samples": 20 * batch,
-            "output_tokens": 640 * batch, "power_w": 300.0, "idle_power_w": 80.0,
+            "energy_j": 300 * latency * 20,
+            "energy_above_idle_j": 220 * latency * 20,
+            "samples": 20 * batch,
+            "output_tokens": 640 * batch,
+            "power_w": 300.0,
+            "idle_power_w": 80.0,
         }
     return record
 
 
 def profile(batch: int) -> dict[str, Any]:
     classes = [
-        ("LlamaDecoderLayer", 32, 0.020), ("CLIPEncoderLayer", 24, 0.006), ("Linear", 400, 0.004),
-        ("LlamaRMSNorm", 65, 0.001), ("LlavaMultiModalProjector", 1, 0.0005),
+        ("LlamaDecoderLayer", 32, 0.020),
+        ("CLIPEncoderLayer", 24, 0.006),
+        ("Linear", 400, 0.004),
+        ("LlamaRMSNorm", 65, 0.001),
+        ("LlavaMultiModalProjector", 1, 0.0005),
     ]
-    rows = [{"class": c, "instances": n, "self_s": s * batch ** 0.7} for c, n, s in classes]
+    rows = [{"class": c, "instances": n, "self_s": s * batch**0.7} for c, n, s in classes]
     return {"modules": {"total_s": sum(r["self_s"] for r in rows), "classes": rows}}
 
 
 def build_store(folder: Path, total: int) -> tuple[Store, str]:
     store = Store.open(folder)
     run_id = "bench-report-html"
-    store.create_run(run_id, "report-html-benchmark", {"config": {"name": "report-html-benchmark"}, "python": sys.version})
+    store.create_run(
+        run_id, "report-html-benchmark", {"config": {"name": "report-html-benchmark"}, "python": sys.version}
+    )
     rng = np.random.default_rng(20261122)
     cells = [(b, n) for n in INPUT_LENS for b in BATCH_SIZES]
     per_cell = total // len(cells)
     for position, (batch, length) in enumerate(cells):
         cell_id = f"cell-b{batch}-l{length}"
-        store.add_cell(run_id, cell_id, position, base_config(batch, length), {"scenario.batch_size": batch, "workload.max_input_len": length})
+        store.add_cell(
+            run_id,
+            cell_id,
+            position,
+            base_config(batch, length),
+            {"scenario.batch_size": batch, "workload.max_input_len": length},
+        )
         store.start_cell(run_id, cell_id)
         records = [make_record(rng, seq, batch, length) for seq in range(per_cell)]
         store.add_records(run_id, cell_id, list(enumerate(records)))
@@ -110,9 +148,17 @@ def build_store(folder: Path, total: int) -> tuple[Store, str]:
         summary["wer"] = {"value": 0.6 - cider / 4, "ci95": None, "n": 500}
         info = {"profile": profile(batch)} if length == 200 and batch in (1, 4, 8, 16) else {}
         store.finish_cell(run_id, cell_id, summary, info)
-    store.add_cell(run_id, "cell-b32-l400", len(cells), base_config(32, 400), {"scenario.batch_size": 32, "workload.max_input_len": 400})
+    store.add_cell(
+        run_id,
+        "cell-b32-l400",
+        len(cells),
+        base_config(32, 400),
+        {"scenario.batch_size": 32, "workload.max_input_len": 400},
+    )
     store.start_cell(run_id, "cell-b32-l400")
-    store.fail_cell(run_id, "cell-b32-l400", {"type": "OutOfMemoryError", "message": "CUDA out of memory <b>tried</b> 2 GiB"})
+    store.fail_cell(
+        run_id, "cell-b32-l400", {"type": "OutOfMemoryError", "message": "CUDA out of memory <b>tried</b> 2 GiB"}
+    )
     store.set_run_status(run_id, "complete")
     return store, run_id
 
@@ -135,7 +181,9 @@ def cpu_name() -> str:
 
 def git_commit() -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -194,19 +242,31 @@ def main() -> int:
 
     size = len(page.encode())
     figures = {
-        "records": read, "cells": len(BATCH_SIZES) * len(INPUT_LENS) + 1, "cold_build_s": cold, "warm_build_s": warm,
-        "read_records_s": read_s, "page_bytes": size, "plotly_js_bytes": len(get_plotlyjs().encode()),
-        "plots": page.count('<div class="plot"'), "pass": cold <= GOAL_S and size < GOAL_BYTES,
+        "records": read,
+        "cells": len(BATCH_SIZES) * len(INPUT_LENS) + 1,
+        "cold_build_s": cold,
+        "warm_build_s": warm,
+        "read_records_s": read_s,
+        "page_bytes": size,
+        "plotly_js_bytes": len(get_plotlyjs().encode()),
+        "plots": page.count('<div class="plot"'),
+        "pass": cold <= GOAL_S and size < GOAL_BYTES,
         "goal": {"build_s": GOAL_S, "page_bytes": GOAL_BYTES},
         "environment": {
-            "python": platform.python_version(), "plotly": plotly.__version__, "cpu": cpu_name(), "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "plotly": plotly.__version__,
+            "cpu": cpu_name(),
+            "cpu_count": os.cpu_count(),
         },
-        "git_commit": git_commit(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", *sys.argv]),
     }
     write_results(args.out, figures)
-    print(f"cold {cold:.2f} s, warm {', '.join(f'{w:.2f}' for w in warm)} s, records alone {read_s:.2f} s, "
-          f"page {size / 2**20:.2f} MB, {figures['plots']} plots: {'PASS' if figures['pass'] else 'FAIL'}")
+    print(
+        f"cold {cold:.2f} s, warm {', '.join(f'{w:.2f}' for w in warm)} s, records alone {read_s:.2f} s, "
+        f"page {size / 2**20:.2f} MB, {figures['plots']} plots: {'PASS' if figures['pass'] else 'FAIL'}"
+    )
     return 0 if figures["pass"] else 1
 
 

@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     cuda = args.device.startswith("cuda")
     loaded = load_model(LocalTarget(device=args.device))
     samples = load_samples(Workload(task="caption", source="builtin", limit=1))
-    batch = prepare_batch(loaded, samples, [get_task("caption").prompt_for(s) for s in samples],
-                          max_input_len=None, device=args.device)
+    batch = prepare_batch(
+        loaded, samples, [get_task("caption").prompt_for(s) for s in samples], max_input_len=None, device=args.device
+    )
     config = generation_config(loaded, Generation(max_new_tokens=args.tokens, mode="fixed"))
     model, clock = loaded.model, clock_for(args.device)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 for handle in handles:
                     handle.remove()
+
         return run
 
     marks: list = []
@@ -125,16 +127,24 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         name: {
             "median_ms": statistics.median(values),
-            "ratio_over_bare": statistics.median(v / b for v, b in zip(values, bare)),
-            "minus_bare_ms": statistics.median(v - b for v, b in zip(values, bare)),
+            "ratio_over_bare": statistics.median(v / b for v, b in zip(values, bare, strict=True)),
+            "minus_bare_ms": statistics.median(v - b for v, b in zip(values, bare, strict=True)),
         }
         for name, values in results.items()
     }
-    report = {"device": torch.cuda.get_device_name() if cuda else "cpu", "tokens": args.tokens,
-              "rounds": args.rounds, "torch": torch.__version__, "conditions": summary}
+    report = {
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "tokens": args.tokens,
+        "rounds": args.rounds,
+        "torch": torch.__version__,
+        "conditions": summary,
+    }
     for name, figures in summary.items():
-        print(f"{name:28s} {figures['median_ms']:8.3f} ms  x{figures['ratio_over_bare']:.4f}  "
-              f"{figures['minus_bare_ms']:+.3f} ms", flush=True)
+        print(
+            f"{name:28s} {figures['median_ms']:8.3f} ms  x{figures['ratio_over_bare']:.4f}  "
+            f"{figures['minus_bare_ms']:+.3f} ms",
+            flush=True,
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"stage_hook_cost_{'cuda' if cuda else 'cpu'}.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -66,8 +66,12 @@ def measure(model: str, env: dict[str, str]) -> dict[str, Any]:
     return {
         "model": model,
         "cells": [
-            {"id": c["id"], "batch_size": c["config"]["scenario.batch_size"], "time_s": c["info"]["time_s"],
-             "flops": {k: c["info"]["flops"].get(k) for k in ("counted_shapes", "analytic_shapes")}}
+            {
+                "id": c["id"],
+                "batch_size": c["config"]["scenario.batch_size"],
+                "time_s": c["info"]["time_s"],
+                "flops": {k: c["info"]["flops"].get(k) for k in ("counted_shapes", "analytic_shapes")},
+            }
             for c in document["cells"]
         ],
         "phases_s": budget["phases"],
@@ -95,18 +99,29 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {run['model']} | {number} | {run['total_s']:.1f} | {run['outside_share']:.1%} | "
             f"{run['outside_share_of_process']:.1%} | {run['loadavg']} |"
         )
-    lines += ["", "Phases (seconds), per run:", "", "| model | run | " + " | ".join(results["runs"][0]["phases_s"]) + " |"]
+    lines += [
+        "",
+        "Phases (seconds), per run:",
+        "",
+        "| model | run | " + " | ".join(results["runs"][0]["phases_s"]) + " |",
+    ]
     lines.append("|---|---|" + "---|" * len(results["runs"][0]["phases_s"]))
     for number, run in enumerate(results["runs"], start=1):
-        lines.append(f"| {run['model']} | {number} | " + " | ".join(f"{v:.2f}" for v in run["phases_s"].values()) + " |")
+        lines.append(
+            f"| {run['model']} | {number} | " + " | ".join(f"{v:.2f}" for v in run["phases_s"].values()) + " |"
+        )
     lines += ["", f"Verdict: {results['verdict']}", ""]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", nargs="+", default=["llava-1.5-7b", "builtin:tiny-llava"],
-                        help="models to run the default sweep on (default: the replica, then the tiny model)")
+    parser.add_argument(
+        "--model",
+        nargs="+",
+        default=["llava-1.5-7b", "builtin:tiny-llava"],
+        help="models to run the default sweep on (default: the replica, then the tiny model)",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="runs per model (default: 1)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", help="where the figures go")
     args = parser.parse_args(argv)
@@ -116,17 +131,21 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.model:
             runs.append(measure(model, env))
             run = runs[-1]
-            print(f"{model}: {run['total_s']:.1f} s, outside {run['outside_share']:.1%} "
-                  f"(child process {run['outside_share_of_process']:.1%}), loadavg {run['loadavg']}", flush=True)
+            print(
+                f"{model}: {run['total_s']:.1f} s, outside {run['outside_share']:.1%} "
+                f"(child process {run['outside_share_of_process']:.1%}), loadavg {run['loadavg']}",
+                flush=True,
+            )
     goal_runs = [r for r in runs if r["model"] != "builtin:tiny-llava"]
     worst = max((r["outside_share"] for r in goal_runs), default=None)
     verdict = (
-        "no replica run" if worst is None
+        "no replica run"
+        if worst is None
         else f"{'PASS' if worst <= GOAL else 'FAIL'}: worst replica share {worst:.1%} (goal <= {GOAL:.0%})"
     )
     results = {
         "benchmark": "time_budget",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python benchmarks/time_budget.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {"platform": platform.platform(), "python": sys.version.split()[0], "cpus": os.cpu_count()},
         "goal": GOAL,

@@ -47,8 +47,16 @@ def text_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("tiny-llama")
     config = LlamaConfig(
-        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=256, bos_token_id=1, eos_token_id=2, pad_token_id=4,
+        vocab_size=512,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=4,
     )
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(folder)
@@ -64,8 +72,12 @@ def results_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vlmperf_cache: 
 
 
 SMALL_RUN = [
-    "measure.min_runs=2", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
-    "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 3]",
+    "measure.min_runs=2",
+    "measure.warmup_runs=0",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=3",
+    "workload.limit=3",
+    "sweep.grid.scenario.batch_size=[1, 3]",
 ]
 
 

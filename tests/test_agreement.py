@@ -12,8 +12,13 @@ from vlmperf.runner.plan import expand
 from vlmperf.store.outputs import first_outputs
 
 QUICK = [
-    "measure.min_runs=4", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=6",
-    "workload.task=vqa", "workload.limit=4", "sweep.grid.scenario.batch_size=[1, 2]",
+    "measure.min_runs=4",
+    "measure.warmup_runs=0",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=6",
+    "workload.task=vqa",
+    "workload.limit=4",
+    "sweep.grid.scenario.batch_size=[1, 2]",
 ]
 
 
@@ -45,7 +50,11 @@ def test_each_cell_is_compared_with_its_counterpart_at_the_reference_setting():
 
 def test_a_run_reports_agreement_with_its_reference_cell(tmp_path, monkeypatch):
     monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
-    overrides = [*QUICK, "sweep.grid.target.dtype=[fp32, bf16]", "reference={target.dtype: fp32, scenario.batch_size: 1}"]
+    overrides = [
+        *QUICK,
+        "sweep.grid.target.dtype=[fp32, bf16]",
+        "reference={target.dtype: fp32, scenario.batch_size: 1}",
+    ]
     outcome = vp.run(overrides=overrides, out=tmp_path / "results")
     cells = {
         (c["config"]["target.dtype"], c["config"]["scenario.batch_size"]): c["metrics"]["agreement_vs_reference"]

@@ -8,8 +8,12 @@ import vlmperf.api as vp
 from vlmperf.errors import InputError
 
 QUICK = [
-    "measure.min_runs=2", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
-    "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 3]",
+    "measure.min_runs=2",
+    "measure.warmup_runs=0",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=3",
+    "workload.limit=3",
+    "sweep.grid.scenario.batch_size=[1, 3]",
 ]
 
 
@@ -80,7 +84,7 @@ def test_cells_sharing_a_model_are_interleaved_in_random_order_unless_told_not_t
     outcome = vp.run(overrides=overrides, out=out)
     records = vp.records_frame(outcome.run_id, out=out).sort_values("started_unix_s")
     order = list(records["batch_size"])
-    switches = sum(a != b for a, b in zip(order, order[1:]))
+    switches = sum(a != b for a, b in zip(order, order[1:], strict=True))
     assert sorted(order) == [1] * 6 + [3] * 6
     if interleave:
         assert switches >= 3, f"runs of the two cells alternate: {order}"

@@ -40,7 +40,9 @@ def test_bitsandbytes_on_cpu_points_to_torchao():
 
 def test_a_missing_quantization_package_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(availability, "installed_version", lambda module: None)
-    with pytest.raises(InputError, match=r"torchao-int8 needs the torchao package.*pip install 'vlmperf\[quantization\]'"):
+    with pytest.raises(
+        InputError, match=r"torchao-int8 needs the torchao package.*pip install 'vlmperf\[quantization\]'"
+    ):
         availability.check_quantization("torchao-int8", "cpu")
     with pytest.raises(InputError, match=r"bnb-4bit needs the bitsandbytes package.*pip install"):
         availability.check_quantization("bnb-4bit", "cuda")

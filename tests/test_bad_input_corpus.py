@@ -39,7 +39,8 @@ CONFIGS = {
     "a billion new tokens": "generation:\n  max_new_tokens: 1000000000\n",
     "huge image size": "workload:\n  image_size: 1000000\n",
     "negative batch size": "scenario:\n  batch_size: -1\n",
-    "grid explosion": "sweep:\n  grid:\n" + "".join(
+    "grid explosion": "sweep:\n  grid:\n"
+    + "".join(
         f"    {key}: [{', '.join(str(v) for v in range(1, 21))}]\n"
         for key in ("scenario.batch_size", "generation.seed", "workload.seed", "measure.min_runs", "workload.limit")
     ),
@@ -143,7 +144,7 @@ def test_a_broken_predictions_file_is_refused_in_one_line(name, tmp_path, capsys
 
 
 DATASET_FILES = {
-    "a line that is not JSON": "{\"id\": \"1\", \"image\": \"a.png\"}\nnot json at all\n",
+    "a line that is not JSON": '{"id": "1", "image": "a.png"}\nnot json at all\n',
     "a line that is a list": "[1, 2]\n",
     "no rows": "\n\n",
     "every image outside the dataset's folder": "".join(
@@ -160,7 +161,14 @@ def test_a_broken_or_hostile_dataset_file_is_refused_in_one_line(name, tmp_path,
     data.write_text(DATASET_FILES[name], encoding="utf-8", errors="surrogateescape")
     out = tmp_path / "results"
     args = [
-        "run", "--set", "workload.task=vqa", "--set", "workload.source=dataset",
-        "--set", f"workload.dataset={{kind: jsonl, path: '{data}'}}", "--out", str(out),
+        "run",
+        "--set",
+        "workload.task=vqa",
+        "--set",
+        "workload.source=dataset",
+        "--set",
+        f"workload.dataset={{kind: jsonl, path: '{data}'}}",
+        "--out",
+        str(out),
     ]
     _assert_refused(*run_cli(args, capsys), out)

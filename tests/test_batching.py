@@ -26,7 +26,11 @@ def _outputs(loaded, samples, prompts, batch_size, generation):
     outputs, counts, padded = [], [], False
     for start in range(0, len(samples), batch_size):
         batch = prepare_batch(
-            loaded, samples[start : start + batch_size], prompts[start : start + batch_size], max_input_len=None, device="cpu"
+            loaded,
+            samples[start : start + batch_size],
+            prompts[start : start + batch_size],
+            max_input_len=None,
+            device="cpu",
         )
         padded |= len(set(batch.input_tokens)) > 1
         result = timed_generate(loaded, batch, config, WallClock())
@@ -70,14 +74,16 @@ def test_max_input_len_cuts_text_not_image_tokens(tiny):
     assert cut.truncated_tokens == [50, 50]
     assert full.truncated_tokens == [0, 0]
     assert cut.vision_tokens == full.vision_tokens == [16, 16]
-    assert [f - c for f, c in zip(full.input_tokens, cut.input_tokens)] == [50, 50]
+    assert [f - c for f, c in zip(full.input_tokens, cut.input_tokens, strict=True)] == [50, 50]
 
 
 def test_fixed_mode_generates_exactly_max_new_tokens(tiny):
     samples = load_samples(Workload(source="procedural", limit=3))
     prompts = [get_task("caption").prompt_for(s) for s in samples]
     batch = prepare_batch(tiny, samples, prompts, max_input_len=None, device="cpu")
-    result = timed_generate(tiny, batch, generation_config(tiny, Generation(max_new_tokens=7, mode="fixed")), WallClock())
+    result = timed_generate(
+        tiny, batch, generation_config(tiny, Generation(max_new_tokens=7, mode="fixed")), WallClock()
+    )
     assert result.output_tokens == [7, 7, 7]
     assert result.steps == 7
     assert 0 < result.ttft_s < result.latency_s

@@ -20,7 +20,9 @@ def test_calibration_reports_a_floor_and_rate_steps():
     assert first["sent_rate"] == pytest.approx(40, rel=0.1), "sends follow the schedule"
     assert first["scheduler_lateness_s"]["p50"] >= 0
     assert result["max_rate"] in (None, 40, 80)
-    assert result["max_rate"] is None or all(s["holds"] for s in result["steps"] if s["offered_rate"] <= result["max_rate"])
+    assert result["max_rate"] is None or all(
+        s["holds"] for s in result["steps"] if s["offered_rate"] <= result["max_rate"]
+    )
 
 
 def test_the_instant_server_answers_a_stream_and_a_json_body():
@@ -33,7 +35,10 @@ def test_the_instant_server_answers_a_stream_and_a_json_body():
 def test_calibrate_command_prints_json(vlmperf_env):
     done = subprocess.run(
         [sys.executable, "-m", "vlmperf", "calibrate", "--duration", "0.1", "--format", "json"],
-        env=vlmperf_env, capture_output=True, text=True, timeout=300,
+        env=vlmperf_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

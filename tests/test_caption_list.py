@@ -9,10 +9,16 @@ from hypothesis import strategies as st
 from vlmperf.metrics.caption_list import count_captions, parse_caption_list, strip_reasoning
 
 CASES = {
-    "numbered after a preamble": ("Here are 3 captions:\n1. A dog.\n2. A cat.\n3. A bird.", ["A dog.", "A cat.", "A bird."]),
+    "numbered after a preamble": (
+        "Here are 3 captions:\n1. A dog.\n2. A cat.\n3. A bird.",
+        ["A dog.", "A cat.", "A bird."],
+    ),
     "parenthesis numbers": ("1) red car\n2) blue car", ["red car", "blue car"]),
     "numbers in parentheses": ("(1) a\n(2) b", ["a", "b"]),
-    "inline numbered": ("Sure: 1. A dog runs. 2. A cat sleeps. 3. A bird sings.", ["A dog runs.", "A cat sleeps.", "A bird sings."]),
+    "inline numbered": (
+        "Sure: 1. A dog runs. 2. A cat sleeps. 3. A bird sings.",
+        ["A dog runs.", "A cat sleeps.", "A bird sings."],
+    ),
     "inline parenthesised": ("(1) a dog (2) a cat", ["a dog", "a cat"]),
     "bullets": ("- first\n* second\n• third", ["first", "second", "third"]),
     "bold caption labels, text on the next line": (
@@ -46,7 +52,15 @@ def test_strip_reasoning():
 
 WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz,", min_size=1, max_size=8)
 ITEM = st.lists(WORDS, min_size=1, max_size=6).map(" ".join)
-LINE_STYLES = ["{n}. {text}", "{n}) {text}", "({n}) {text}", "{n}: {text}", "- {text}", "* {text}", "**Caption {n}:** {text}"]
+LINE_STYLES = [
+    "{n}. {text}",
+    "{n}) {text}",
+    "({n}) {text}",
+    "{n}: {text}",
+    "- {text}",
+    "* {text}",
+    "**Caption {n}:** {text}",
+]
 
 
 @given(

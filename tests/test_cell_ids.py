@@ -26,8 +26,6 @@ def plan(path: Path | None, overrides: list[str] | None = None):
     return expand(load_run_spec(path, overrides), str(path))
 
 
-
-
 CELL_ID_SCRIPT = """
 import json, sys
 from pathlib import Path
@@ -60,7 +58,10 @@ def test_cell_ids_are_stable_across_processes(tmp_path):
     here = [c.id for c in plan(path, overrides)]
     there = subprocess.run(
         [sys.executable, "-c", CELL_ID_SCRIPT, str(path), *overrides],
-        capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+        stdin=subprocess.DEVNULL,
         env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"},
     )
     assert json.loads(there.stdout) == here
@@ -138,7 +139,9 @@ def test_endpoint_scenario_fields_are_part_of_the_id():
     ids = {
         cell_id(CellSpec.model_validate(tree))
         for tree in (
-            base, rate, {**base, "scenario": {"kind": "rate", "rate": 6}},
+            base,
+            rate,
+            {**base, "scenario": {"kind": "rate", "rate": 6}},
             {**base, "scenario": {"kind": "rate", "rate": 5, "arrival": "poisson"}},
             {**base, "scenario": {"kind": "rate", "rate": 5, "concurrency": 2}},
             {**base, "target": {**base["target"], "model": "n"}},
@@ -212,7 +215,10 @@ def test_cells_of_a_grid_times_explicit_cells(tmp_path):
     )
     cells = plan(path)
     assert {(c.spec.target.dtype, c.spec.scenario.batch_size) for c in cells} == {
-        ("fp32", 1), ("fp32", 2), ("bf16", 1), ("bf16", 2)
+        ("fp32", 1),
+        ("fp32", 2),
+        ("bf16", 1),
+        ("bf16", 2),
     }
     assert all(c.swept["target.dtype"] == c.spec.target.dtype for c in cells)
 
@@ -220,7 +226,9 @@ def test_cells_of_a_grid_times_explicit_cells(tmp_path):
 def test_sampling_settings_without_sampling_are_refused():
     with pytest.raises(ConfigError, match="only apply with do_sample"):
         load_run_spec(None, ["generation.temperature=0.7"])
-    assert load_run_spec(None, ["generation.temperature=0.7", "generation.do_sample=true"]).generation.temperature == 0.7
+    assert (
+        load_run_spec(None, ["generation.temperature=0.7", "generation.do_sample=true"]).generation.temperature == 0.7
+    )
 
 
 def test_cell_id_differs_with_the_dataset():

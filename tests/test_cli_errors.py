@@ -24,11 +24,16 @@ from vlmperf.workloads import sources
 from vlmperf.workloads.builtin import builtin_data_folder, load_builtin_samples
 
 SMALL_RUN = [
-    "--set", "measure.min_runs=1",
-    "--set", "measure.warmup_runs=0",
-    "--set", "measure.min_duration_s=0",
-    "--set", "generation.max_new_tokens=2",
-    "--set", "sweep.grid.scenario.batch_size=[1]",
+    "--set",
+    "measure.min_runs=1",
+    "--set",
+    "measure.warmup_runs=0",
+    "--set",
+    "measure.min_duration_s=0",
+    "--set",
+    "generation.max_new_tokens=2",
+    "--set",
+    "sweep.grid.scenario.batch_size=[1]",
 ]
 
 
@@ -255,7 +260,9 @@ def test_missing_image_is_an_input_error_naming_the_file(data_copy):
 def test_empty_dataset_is_an_input_error(data_copy, monkeypatch):
     (data_copy / "samples.json").write_text("[]")
     monkeypatch.setitem(
-        sources.SOURCES, "builtin", lambda w: sources.LoadedWorkload(load_builtin_samples(limit=w.limit, folder=data_copy))
+        sources.SOURCES,
+        "builtin",
+        lambda w: sources.LoadedWorkload(load_builtin_samples(limit=w.limit, folder=data_copy)),
     )
     with pytest.raises(InputError, match="gave no usable samples"):
         sources.load_samples(sources.Workload())
@@ -266,7 +273,9 @@ def test_corrupt_image_stops_the_run_before_the_store_changes(data_copy, monkeyp
     first = json.loads((data_copy / "samples.json").read_text())[0]["file"]
     (data_copy / first).write_bytes(b"\x00" * 64)
     monkeypatch.setitem(
-        sources.SOURCES, "builtin", lambda w: sources.LoadedWorkload(load_builtin_samples(limit=w.limit, folder=data_copy))
+        sources.SOURCES,
+        "builtin",
+        lambda w: sources.LoadedWorkload(load_builtin_samples(limit=w.limit, folder=data_copy)),
     )
     with pytest.raises(InputError, match=first):
         api.run(None, overrides=SMALL_RUN[1::2], out=unchanged)
@@ -285,7 +294,11 @@ def test_a_model_that_needs_its_own_code_is_refused_before_the_run_unless_truste
     out = tmp_path / "results"
     result = subprocess.run(
         [sys.executable, "-m", "vlmperf", "run", "--set", f"target.model={folder}", "--out", str(out)],
-        env=vlmperf_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        env=vlmperf_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "target.trust_remote_code: true" in result.stderr

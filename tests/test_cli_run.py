@@ -17,9 +17,21 @@ from vlmperf.metrics.summary import STATISTICS
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDS_A_SENSOR_OR_SETTING = {
-    "energy_j", "energy_above_idle_j", "energy_per_sample_j", "energy_per_output_token_j", "power_w", "idle_power_w",
-    "mfu", "recompiles", "acceptance_rate", "mean_accepted_tokens",
-    "limit_prefill_s", "limit_decode_s", "limit_latency_s", "limit_ratio", "mbu",
+    "energy_j",
+    "energy_above_idle_j",
+    "energy_per_sample_j",
+    "energy_per_output_token_j",
+    "power_w",
+    "idle_power_w",
+    "mfu",
+    "recompiles",
+    "acceptance_rate",
+    "mean_accepted_tokens",
+    "limit_prefill_s",
+    "limit_decode_s",
+    "limit_latency_s",
+    "limit_ratio",
+    "mbu",
 }
 """Null on this machine's default run: no energy counter, no known peak for a CPU (the limits and
 utilisations need one), no compile, no drafts."""
@@ -29,7 +41,12 @@ QUICK = ["--set", "measure.min_duration_s=0", "--set", "measure.min_runs=2", "--
 def vlmperf(*args, env, cwd=None, timeout=300):
     return subprocess.run(
         [sys.executable, "-m", "vlmperf", *args],
-        env=env, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -116,8 +133,15 @@ def test_report_formats_and_runs_listing(default_run, env, tmp_path):
 def test_a_cell_that_fails_is_stored_and_the_sweep_goes_on(env, tmp_path):
     """flash_attention_2 is not installed here: that cell group fails to load, the sdpa group runs."""
     result = vlmperf(
-        "run", "--out", str(tmp_path), *QUICK, "--set", "sweep.grid.scenario.batch_size=[1]",
-        "--set", "sweep.grid.target.attn_implementation=[flash_attention_2, sdpa]", env=env,
+        "run",
+        "--out",
+        str(tmp_path),
+        *QUICK,
+        "--set",
+        "sweep.grid.scenario.batch_size=[1]",
+        "--set",
+        "sweep.grid.target.attn_implementation=[flash_attention_2, sdpa]",
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     document = json.loads(vlmperf("report", "--format", "json", "--out", str(tmp_path), env=env).stdout)
@@ -132,11 +156,34 @@ def test_a_cell_that_fails_is_stored_and_the_sweep_goes_on(env, tmp_path):
 @pytest.mark.slow
 def test_example_config_runs_as_a_scaled_replica_on_cpu(env, tmp_path):
     result = vlmperf(
-        "run", str(ROOT / "examples" / "llava-1.5-7b-speed.yaml"), "--out", str(tmp_path),
-        "--set", "target.no_weights=true", "--set", "target.text_layers=1", "--set", "target.vision_layers=1",
-        "--set", "target.device=cpu", "--set", "target.dtype=fp32", "--set", "scenario.batch_size=1",
-        "--set", "generation.max_new_tokens=2", "--set", "measure.min_runs=1", "--set", "measure.warmup_runs=0",
-        "--set", "measure.min_duration_s=0", "--set", "measure.flops=false", env=env, timeout=600,
+        "run",
+        str(ROOT / "examples" / "llava-1.5-7b-speed.yaml"),
+        "--out",
+        str(tmp_path),
+        "--set",
+        "target.no_weights=true",
+        "--set",
+        "target.text_layers=1",
+        "--set",
+        "target.vision_layers=1",
+        "--set",
+        "target.device=cpu",
+        "--set",
+        "target.dtype=fp32",
+        "--set",
+        "scenario.batch_size=1",
+        "--set",
+        "generation.max_new_tokens=2",
+        "--set",
+        "measure.min_runs=1",
+        "--set",
+        "measure.warmup_runs=0",
+        "--set",
+        "measure.min_duration_s=0",
+        "--set",
+        "measure.flops=false",
+        env=env,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     document = json.loads(vlmperf("report", "--format", "json", "--out", str(tmp_path), env=env).stdout)

@@ -50,7 +50,11 @@ def latencies(mean: float, seed: int, n: int = 40, sd: float = 0.02) -> list[flo
 
 def vlmperf(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "vlmperf", *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        [sys.executable, "-m", "vlmperf", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -76,6 +80,7 @@ def test_mann_whitney_matches_the_textbook_example():
 
 def _enumerate_u(a: list[float], b: list[float]) -> tuple[float, list[float]]:
     """U of B (pairs with b > a, ties one half) for the observed split and for every split of the pooled sample."""
+
     def u_of(xs, ys):
         return sum((y > x) + 0.5 * (y == x) for x in xs for y in ys)
 
@@ -119,11 +124,24 @@ def test_the_bootstrap_is_seeded_and_its_block_size_changes_nothing(monkeypatch)
 @pytest.mark.parametrize(
     ("metric", "expected"),
     [
-        ("latency_s", "lower"), ("e2e_s", "lower"), ("energy_per_sample_j", "lower"), ("peak_memory_bytes", "lower"),
-        ("wer", "lower"), ("cer", "lower"), ("error_rate", "lower"), ("cost_usd", "lower"), ("flops", "lower"),
-        ("throughput_samples_per_s", "higher"), ("mfu", "higher"), ("cider", "higher"), ("vqa_accuracy", "higher"),
-        ("acceptance_rate", "higher"), ("mean_accepted_tokens", "higher"),
-        ("output_tokens", None), ("output_chars", None), ("captions_per_request", None),
+        ("latency_s", "lower"),
+        ("e2e_s", "lower"),
+        ("energy_per_sample_j", "lower"),
+        ("peak_memory_bytes", "lower"),
+        ("wer", "lower"),
+        ("cer", "lower"),
+        ("error_rate", "lower"),
+        ("cost_usd", "lower"),
+        ("flops", "lower"),
+        ("throughput_samples_per_s", "higher"),
+        ("mfu", "higher"),
+        ("cider", "higher"),
+        ("vqa_accuracy", "higher"),
+        ("acceptance_rate", "higher"),
+        ("mean_accepted_tokens", "higher"),
+        ("output_tokens", None),
+        ("output_chars", None),
+        ("captions_per_request", None),
     ],
 )
 def test_the_direction_rule(metric, expected):
@@ -145,21 +163,33 @@ def test_a_lower_throughput_is_a_regression_and_more_tokens_is_not():
 @pytest.fixture
 def synthetic(tmp_path):
     out = tmp_path / "results"
-    write_run(out, "A", {
-        "a1": ({"scenario.batch_size": 1}, latencies(1.0, 1)),
-        "a2": ({"scenario.batch_size": 2}, latencies(1.5, 2)),
-        "a4": ({"scenario.batch_size": 4}, latencies(2.0, 3)),
-    })
-    write_run(out, "SLOWER", {
-        "b1": ({"scenario.batch_size": 1, "measure.min_runs": 50}, latencies(1.2, 4)),
-        "b2": ({"scenario.batch_size": 2}, latencies(1.5, 5)),
-        "b8": ({"scenario.batch_size": 8}, latencies(3.0, 6)),
-    })
-    write_run(out, "SAME", {
-        "c1": ({"scenario.batch_size": 1}, latencies(1.0, 7)),
-        "c2": ({"scenario.batch_size": 2}, latencies(1.5, 8)),
-        "c4": ({"scenario.batch_size": 4}, None),
-    })
+    write_run(
+        out,
+        "A",
+        {
+            "a1": ({"scenario.batch_size": 1}, latencies(1.0, 1)),
+            "a2": ({"scenario.batch_size": 2}, latencies(1.5, 2)),
+            "a4": ({"scenario.batch_size": 4}, latencies(2.0, 3)),
+        },
+    )
+    write_run(
+        out,
+        "SLOWER",
+        {
+            "b1": ({"scenario.batch_size": 1, "measure.min_runs": 50}, latencies(1.2, 4)),
+            "b2": ({"scenario.batch_size": 2}, latencies(1.5, 5)),
+            "b8": ({"scenario.batch_size": 8}, latencies(3.0, 6)),
+        },
+    )
+    write_run(
+        out,
+        "SAME",
+        {
+            "c1": ({"scenario.batch_size": 1}, latencies(1.0, 7)),
+            "c2": ({"scenario.batch_size": 2}, latencies(1.5, 8)),
+            "c4": ({"scenario.batch_size": 4}, None),
+        },
+    )
     return out
 
 
@@ -209,7 +239,10 @@ def test_the_command_gates_on_regressions(synthetic, vlmperf_env):
     assert flagged.returncode == 1, flagged.stderr
     assert "slower" in flagged.stdout and "no significant change" in flagged.stdout
     assert "1 regression(s) past 10%: latency_s of cell b1 (slower)" in flagged.stderr
-    assert "cell a4 of run A has no partner in run B (closest differs in scenario.batch_size: 4 in A, 8 in B)" in flagged.stderr
+    assert (
+        "cell a4 of run A has no partner in run B (closest differs in scenario.batch_size: 4 in A, 8 in B)"
+        in flagged.stderr
+    )
     assert vlmperf("compare", "A", "SLOWER", "--fail-on-regression", "25", *out, env=vlmperf_env).returncode == 0
     same = vlmperf("compare", "A", "SAME", "--fail-on-regression", "1", "--format", "json", *out, env=vlmperf_env)
     assert same.returncode == 0, same.stderr
@@ -232,8 +265,13 @@ def test_runs_that_match_nothing_say_how_to_match(tmp_path, vlmperf_env):
 
 
 QUICK = [
-    "measure.min_runs=6", "measure.warmup_runs=1", "measure.min_duration_s=0", "generation.max_new_tokens=3",
-    "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 2]", "measure.flops=false",
+    "measure.min_runs=6",
+    "measure.warmup_runs=1",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=3",
+    "workload.limit=3",
+    "sweep.grid.scenario.batch_size=[1, 2]",
+    "measure.flops=false",
 ]
 
 
@@ -252,7 +290,9 @@ def test_two_real_runs_of_the_built_in_model(tmp_path, monkeypatch, vlmperf_cach
         assert row["cell_a"] == row["cell_b"], "the same config is the same cell id"
         assert row["n_a"] >= 6 and row["ci95_delta"] is not None and 0 <= row["p_value"] <= 1
     tokens = [row for row in comparison["rows"] if row["metric"] == "output_tokens"]
-    assert all(row["verdict"] == "no significant change" and row["p_value"] == 1 for row in tokens), "greedy, fixed length"
+    assert all(row["verdict"] == "no significant change" and row["p_value"] == 1 for row in tokens), (
+        "greedy, fixed length"
+    )
     result = vlmperf("compare", first.run_id, second.run_id, "--allow-unstable", "--out", str(out), env=vlmperf_env)
     assert result.returncode == 0, result.stderr
     assert "scenario.batch_size" in result.stdout and "latency_s" in result.stdout
@@ -289,7 +329,7 @@ def test_the_html_page_has_every_row_a_forest_point_each_and_what_was_not_compar
         assert f'aria-sort="none">{header}</th>' in html
     assert "1001 ms</td>" in html and ">+19.7</td>" in html and ">[+18.5, +20.7]</td>" in html
     forest = page_figures(html)["plot-forest"]
-    points = [(x, y) for trace in forest["data"] for x, y in zip(trace["x"], trace["y"])]
+    points = [(x, y) for trace in forest["data"] for x, y in zip(trace["x"], trace["y"], strict=True)]
     assert sorted(y for _, y in points) == list(range(len(comparison["rows"]))), "one point per row, on its own line"
     assert [t["name"] for t in forest["data"]] == ["regression", "no significant change"]
     assert forest["layout"]["yaxis"]["ticktext"][0] == "batch_size=1, latency_s"
@@ -297,7 +337,9 @@ def test_the_html_page_has_every_row_a_forest_point_each_and_what_was_not_compar
     assert regression["error_x"]["array"][0] > 0 and regression["error_x"]["arrayminus"][0] > 0
     plotly = pytest.importorskip("plotly")
     plotly.graph_objects.Figure(forest)  # raises on anything plotly.js would not understand
-    assert "cell a4 of run A has no partner in run B; the closest differs in scenario.batch_size: 4 in A, 8 in B" in html
+    assert (
+        "cell a4 of run A has no partner in run B; the closest differs in scenario.batch_size: 4 in A, 8 in B" in html
+    )
     assert "resamples: 2000; seed: " in html and "Mann-Whitney U, two-sided" in html, "the method"
     _, skipped = comparison_page(synthetic, "A", "SAME")
     assert '<section id="skipped">' in skipped and "cell a4 (A) and c4 (B)" in skipped and "failed in run B" in skipped
@@ -345,8 +387,19 @@ def test_the_command_writes_html_json_or_a_table_to_a_file_and_still_gates(synth
     pytest.importorskip("plotly", reason="the HTML page needs the report extra (plotly)")
     out = ["--out", str(synthetic)]
     page = tmp_path / "compare.html"
-    gated = vlmperf("compare", "A", "SLOWER", "--format", "html", "-o", str(page), "--fail-on-regression", "10", *out,
-                    env=vlmperf_env)
+    gated = vlmperf(
+        "compare",
+        "A",
+        "SLOWER",
+        "--format",
+        "html",
+        "-o",
+        str(page),
+        "--fail-on-regression",
+        "10",
+        *out,
+        env=vlmperf_env,
+    )
     assert gated.returncode == 1, gated.stderr
     assert f"wrote {page}" in gated.stderr and "1 regression(s) past 10%" in gated.stderr
     assert page.read_text().startswith("<!DOCTYPE html>") and 'id="plot-forest"' in page.read_text()

@@ -136,13 +136,22 @@ def test_the_flop_pass_leaves_the_timed_runs_compiled(shared_cache):
 
     loaded = load_model(LocalTarget(compile="default"))
     loaded.compile_config.backend = counting
-    spec = CellSpec.model_validate({
-        "target": {"compile": "default"}, "workload": {"limit": 1},
-        "generation": {"max_new_tokens": 6, "mode": "fixed"}, "measure": {"warmup_runs": 1, "flops": True},
-    })
+    spec = CellSpec.model_validate(
+        {
+            "target": {"compile": "default"},
+            "workload": {"limit": 1},
+            "generation": {"max_new_tokens": 6, "mode": "fixed"},
+            "measure": {"warmup_runs": 1, "flops": True},
+        }
+    )
     records = []
-    measurement = CellMeasurement(loaded, spec, load_samples(Workload(limit=1)), lambda seq, r: records.append(r),
-                                  CellEnergy(None, "no sensor in this test", None))
+    measurement = CellMeasurement(
+        loaded,
+        spec,
+        load_samples(Workload(limit=1)),
+        lambda seq, r: records.append(r),
+        CellEnergy(None, "no sensor in this test", None),
+    )
     measurement.warm_up()
     per_window = []
     for _ in range(3):  # the first window's FLOP pass runs after its timed run, before the next two

@@ -105,9 +105,7 @@ def test_unknown_key_inside_an_explicit_sweep_cell(tmp_path):
         ("generation:\n  mode: turbo\n", "generation.mode", ["natural", "fixed"]),
         ("target: 5\n", "target", ["dictionary"]),
     ],
-    ids=[
-        "dtype-fp8", "device-gpu", "batch-size-0", "negative-warmup", "batch-size-text", "bool", "mode", "section"
-    ],
+    ids=["dtype-fp8", "device-gpu", "batch-size-0", "negative-warmup", "batch-size-text", "bool", "mode", "section"],
 )
 def test_bad_value_names_key_file_and_what_is_allowed(tmp_path, yaml_text, key, allowed):
     path = write(tmp_path, yaml_text)
@@ -264,7 +262,8 @@ def test_set_on_a_swept_key_removes_that_axis(tmp_path):
 
 def test_set_on_a_key_of_explicit_cells_overrides_it_there_too(tmp_path):
     path = write(
-        tmp_path, "sweep:\n  cells:\n    - {scenario.batch_size: 1}\n    - {scenario.batch_size: 2, target.dtype: bf16}\n",
+        tmp_path,
+        "sweep:\n  cells:\n    - {scenario.batch_size: 1}\n    - {scenario.batch_size: 2, target.dtype: bf16}\n",
     )
     cells = plan(path, ["scenario.batch_size=8"])
     assert [(c.spec.scenario.batch_size, c.spec.target.dtype) for c in cells] == [(8, "fp32"), (8, "bf16")]
@@ -378,8 +377,13 @@ def test_the_task_list_is_the_task_registry():
 @pytest.mark.parametrize(
     ("task", "tokens"),
     [
-        ("coco-caption", 64), ("scienceqa-img", 16), ("textvqa", 1024),
-        ("caption", 32), ("vqa", 32), ("mcq", 32), ("text", 32),
+        ("coco-caption", 64),
+        ("scienceqa-img", 16),
+        ("textvqa", 1024),
+        ("caption", 32),
+        ("vqa", 32),
+        ("mcq", 32),
+        ("text", 32),
     ],
 )
 def test_max_new_tokens_defaults_to_the_tasks_lmms_eval_setting(task, tokens):

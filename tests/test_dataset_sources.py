@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 from datasets import Dataset
-from fixtures import hub_datasets as fx
-from fixtures.hub_datasets import load_preset
 from pydantic import ValidationError
 
 from vlmperf.errors import InputError
@@ -31,6 +29,9 @@ from vlmperf.workloads.datasets import (
     load_dataset_samples,
 )
 from vlmperf.workloads.datasets.through_datasets import resolved_commit
+
+from fixtures import hub_datasets as fx
+from fixtures.hub_datasets import load_preset
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def assert_image_of_row(sample, index: int) -> None:
     (image,) = sample.images
     assert image.mode == "RGB"
     pixel = image.getpixel((image.width // 2, image.height // 2))
-    assert all(abs(a - b) <= 4 for a, b in zip(pixel, fx.row_colour(index))), (pixel, fx.row_colour(index))
+    assert all(abs(a - b) <= 4 for a, b in zip(pixel, fx.row_colour(index), strict=True)), (pixel, fx.row_colour(index))
 
 
 # --- the three study datasets, through the hub code path -------------------------------------
@@ -153,7 +154,7 @@ def test_streaming_without_a_card_uses_a_seeded_reservoir(repos, cache):
     assert list(first.provenance.indices) == sorted(first.provenance.indices) and len(first.provenance.indices) == 4
     assert first.provenance.n_available == fx.N_ROWS  # counted while streaming, across both shards
     assert [s.id for s in first.samples] == [f"vqa-{i}" for i in first.provenance.indices]
-    for index, sample in zip(first.provenance.indices, first.samples):
+    for index, sample in zip(first.provenance.indices, first.samples, strict=True):
         assert sample.references.question == f"what is in picture {index}?"
         assert_image_of_row(sample, index)
 
@@ -254,8 +255,9 @@ def test_image_paths_that_leave_the_dataset_folder_are_refused_unless_allowed(tm
     confined = load_dataset_samples(source, GENERIC_COLUMNS["vqa"])
     assert [s.id for s in confined.samples] == ["j-0"]
     assert [f.id for f in confined.failed] == ["j-1", "j-2", "j-3"]
-    assert all("leads outside the dataset's folder" in f.reason and "allow_paths_outside" in f.reason
-               for f in confined.failed)
+    assert all(
+        "leads outside the dataset's folder" in f.reason and "allow_paths_outside" in f.reason for f in confined.failed
+    )
     allowed = load_dataset_samples(source.model_copy(update={"allow_paths_outside": True}), GENERIC_COLUMNS["vqa"])
     assert allowed.failed == [] and len(allowed.samples) == 4
 

@@ -21,8 +21,13 @@ from vlmperf.errors import InputError
 from vlmperf.meters.analytic_flops import analytic_generate_flops
 
 QUICK = [
-    "measure.min_runs=2", "measure.warmup_runs=1", "measure.min_duration_s=0", "generation.max_new_tokens=4",
-    "generation.mode=fixed", "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 2]",
+    "measure.min_runs=2",
+    "measure.warmup_runs=1",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=4",
+    "generation.mode=fixed",
+    "workload.limit=3",
+    "sweep.grid.scenario.batch_size=[1, 2]",
 ]
 
 
@@ -43,8 +48,11 @@ def test_flops_and_stages_are_recorded_for_every_timed_run(cache):
         rows = len(record["input_tokens"])
         # the batch is left-padded to its longest prompt: the analytic count at that length
         expected = analytic_generate_flops(
-            TINY_LLAVA.config, batch_size=rows, prompt_length=max(record["input_tokens"]),
-            decode_steps=record["decode_steps"] - 1, images=rows,
+            TINY_LLAVA.config,
+            batch_size=rows,
+            prompt_length=max(record["input_tokens"]),
+            decode_steps=record["decode_steps"] - 1,
+            images=rows,
         )
         assert flops["prefill"] == pytest.approx(expected.prefill_flops, rel=0.02)
         assert flops["decode"] == pytest.approx(expected.decode_flops, rel=0.02)
@@ -57,7 +65,9 @@ def test_flops_and_stages_are_recorded_for_every_timed_run(cache):
     assert counting_passes == 1, "the analytic count is cross-checked once per loaded model, then used"
     for cell in document["cells"]:
         metrics, info = cell["metrics"], cell["info"]
-        assert metrics["flops"]["mean"] == pytest.approx(metrics["prefill_flops"]["mean"] + metrics["decode_flops"]["mean"])
+        assert metrics["flops"]["mean"] == pytest.approx(
+            metrics["prefill_flops"]["mean"] + metrics["decode_flops"]["mean"]
+        )
         assert metrics["flops_per_s"]["n"] == metrics["latency_s"]["n"]
         assert "mfu" not in metrics, "no peak is known for a CPU: mfu is null, never guessed"
         cell_records = [r for r in records if r["cell_id"] == cell["id"]]
@@ -108,7 +118,11 @@ def test_energy_windows_read_a_known_power_exactly(cache, monkeypatch):
     for cell in document["cells"]:
         metrics = cell["metrics"]
         assert metrics["power_w"]["p50"] == pytest.approx(ConstantPower.POWER_W, rel=1e-3)
-        cell_windows = [w for r, w in zip(records, [r["energy"] for r in records]) if w and r["batch_size"] == cell["config"]["scenario.batch_size"]]
+        cell_windows = [
+            w
+            for r, w in zip(records, [r["energy"] for r in records], strict=True)
+            if w and r["batch_size"] == cell["config"]["scenario.batch_size"]
+        ]
         per_sample = [w["energy_j"] / w["samples"] for w in cell_windows]
         assert metrics["energy_per_sample_j"]["mean"] == pytest.approx(sum(per_sample) / len(per_sample))
         assert cell["info"]["energy"]["energy_source"] == "rapl"
@@ -125,9 +139,23 @@ def test_an_energy_source_named_but_missing_is_a_clear_error_before_the_run(cach
 @pytest.mark.slow
 def test_profile_command_shows_layer_classes_across_batch_sizes(tmp_path, vlmperf_env):
     result = subprocess.run(
-        [sys.executable, "-m", "vlmperf", "profile", "--top", "100", "--out", str(tmp_path / "results"),
-         *[arg for setting in QUICK for arg in ("--set", setting)]],
-        env=vlmperf_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "vlmperf",
+            "profile",
+            "--top",
+            "100",
+            "--out",
+            str(tmp_path / "results"),
+            *[arg for setting in QUICK for arg in ("--set", setting)],
+        ],
+        env=vlmperf_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -139,7 +167,11 @@ def test_profile_command_shows_layer_classes_across_batch_sizes(tmp_path, vlmper
     assert "traceEvents" in json.loads(traces[0].read_text())
     report = subprocess.run(
         [sys.executable, "-m", "vlmperf", "report", "latest", "--out", str(tmp_path / "results"), "--format", "md"],
-        env={**os.environ, **vlmperf_env}, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **vlmperf_env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert report.returncode == 0 and "top modules by self time" in report.stdout, "the report shows the profile too"
 

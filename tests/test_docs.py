@@ -29,4 +29,3 @@ def test_quality_definitions_name_exactly_the_metrics_scorers_produce():
     assert produced == set(QUALITY_METRICS)
     text = render()
     assert all(f"| `{name}` |" in text for name in QUALITY_METRICS)
-

@@ -18,8 +18,6 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from fixtures import scripted_server as ss
-from fixtures.scripted_server import DISCONNECT, DONE, STALL, Event, Reply, ScriptedServer, SentEvent, ServedRequest
 
 import vlmperf.metrics.endpoint  # noqa: F401 - registers the endpoint extractors
 from vlmperf.backends.endpoint import arrival, client, errors
@@ -28,6 +26,9 @@ from vlmperf.backends.endpoint.record import request_record
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.meters.clock import wall_clock_anchor
 from vlmperf.metrics.definitions import METRICS
+
+from fixtures import scripted_server as ss
+from fixtures.scripted_server import DISCONNECT, DONE, STALL, Event, Reply, ScriptedServer, SentEvent, ServedRequest
 
 TOLERANCE_NS = 2_000_000
 """How far a client timing may be from the server's measured send window."""
@@ -296,8 +297,12 @@ def test_n_choices_stream_one_text_per_choice():
 
 
 def test_tpot_is_null_when_every_choice_arrives_in_one_chunk():
-    one_chunk = ss._chunk([{"index": i, "delta": {"content": text}, "finish_reason": "stop"} for i, text in
-                           enumerate(["A red bike.", "A bicycle.", "Red bike."])])
+    one_chunk = ss._chunk(
+        [
+            {"index": i, "delta": {"content": text}, "finish_reason": "stop"}
+            for i, text in enumerate(["A red bike.", "A bicycle.", "Red bike."])
+        ]
+    )
     events = [Event(0, ss.role_chunk()), Event(0.02, one_chunk), Event(0.02, ss.usage_chunk(20, 9)), Event(0.02, DONE)]
     attempt, retries, _ = _exchange([Reply(events=events)])
     record = _record(attempt, retries)

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures import scripted_server as ss
 from rich.console import Console
 
 import vlmperf.api as vp
@@ -25,7 +24,17 @@ from vlmperf.runner.plan import Cell
 from vlmperf.runner.record_writer import RecordWriter
 from vlmperf.store.sqlite import Store
 
-STORE_CALLS = ("start_cell", "add_records", "finish_cell", "fail_cell", "add_to_summary", "set_run_status", "update_manifest")
+from fixtures import scripted_server as ss
+
+STORE_CALLS = (
+    "start_cell",
+    "add_records",
+    "finish_cell",
+    "fail_cell",
+    "add_to_summary",
+    "set_run_status",
+    "update_manifest",
+)
 
 
 class Calls:

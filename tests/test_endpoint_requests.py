@@ -28,7 +28,10 @@ def target(**fields) -> EndpointTarget:
 def test_a_body_carries_only_what_was_asked():
     body = request_body(target(), Generation(max_new_tokens=7), "Describe.", [])
     assert body == {
-        "model": "m", "messages": [{"role": "user", "content": "Describe."}], "max_tokens": 7, "stream": True,
+        "model": "m",
+        "messages": [{"role": "user", "content": "Describe."}],
+        "max_tokens": 7,
+        "stream": True,
         "stream_options": {"include_usage": True},
     }
     sampled = request_body(

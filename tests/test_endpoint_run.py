@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures import scripted_server as ss
 
 import vlmperf.api as vp
 from vlmperf.errors import ConfigError
 from vlmperf.load.arrivals import deadlines
 from vlmperf.workloads.builtin import load_builtin_samples
+
+from fixtures import scripted_server as ss
 
 ROOT = Path(__file__).resolve().parents[1]
 HF_KEY, GITHUB_KEY = "hf_dummy_key_never_stored_1234", "ghp_dummy_key_never_stored_5678"
@@ -37,7 +38,9 @@ def provider_reply(index: int, body: dict) -> ss.Reply:
 def test_the_provider_study_runs_against_a_local_server(keys, tmp_path):
     out = tmp_path / "results"
     with ss.ScriptedServer(provider_reply) as server:
-        outcome = vp.run(ROOT / "examples" / "providers.yaml", overrides=[f"target.base_url={server.base_url}"], out=out)
+        outcome = vp.run(
+            ROOT / "examples" / "providers.yaml", overrides=[f"target.base_url={server.base_url}"], out=out
+        )
         served = server.requests
     assert (outcome.cells, outcome.failed) == (8, 0)
     document = vp.report(outcome.run_id, out=out)
@@ -75,7 +78,9 @@ def test_a_missing_key_fails_before_anything_is_sent(monkeypatch, tmp_path):
     assert not list(tmp_path.iterdir()), "no run was created"
 
 
-def _config(tmp_path: Path, server: ss.ScriptedServer, scenario: str, measure: str = "{min_runs: 12, warmup_runs: 0}") -> Path:
+def _config(
+    tmp_path: Path, server: ss.ScriptedServer, scenario: str, measure: str = "{min_runs: 12, warmup_runs: 0}"
+) -> Path:
     path = tmp_path / "endpoint.yaml"
     path.write_text(
         f"target: {{kind: endpoint, preset: vllm, base_url: '{server.base_url}', model: tiny}}\n"
@@ -130,7 +135,9 @@ def test_concurrent_keeps_exactly_n_in_flight(tmp_path):
 def test_a_concurrent_warm_up_goes_out_at_the_concurrency_and_opens_its_connections(tmp_path):
     out = tmp_path / "results"
     with ss.ScriptedServer([ss.stream_reply(["a", "b"], 0.03)]) as server:
-        vp.run(_config(tmp_path, server, "{kind: concurrent, concurrency: 3}", "{min_runs: 6, warmup_runs: 3}"), out=out)
+        vp.run(
+            _config(tmp_path, server, "{kind: concurrent, concurrency: 3}", "{min_runs: 6, warmup_runs: 3}"), out=out
+        )
         served = server.wait_finished(9)
     warm = [r for r in served if "/warmup-" in r.headers["X-Request-Id"]]
     assert len(warm) == 3 and _max_overlap(warm) == 3
@@ -199,7 +206,9 @@ def test_ctrl_c_stops_sending_lets_requests_in_flight_finish_and_leaves_a_partia
     with ss.ScriptedServer([ss.stream_reply(["a", "b", "c"], 0.3)]) as server:
         config = _config(tmp_path, server, "{kind: concurrent, concurrency: 2}", "{min_runs: 500, warmup_runs: 0}")
         command = [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)]
-        process = subprocess.Popen(command, env=vlmperf_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            command, env=vlmperf_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         deadline = time.monotonic() + 60
         while len(server.requests) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -211,7 +220,10 @@ def test_ctrl_c_stops_sending_lets_requests_in_flight_finish_and_leaves_a_partia
     assert all(r.ended == "complete" for r in served), "requests in flight were allowed to finish"
     report = subprocess.run(
         [sys.executable, "-m", "vlmperf", "report", "latest", "--out", str(out), "--format", "json"],
-        env=vlmperf_env, capture_output=True, text=True, check=True,
+        env=vlmperf_env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     document = json.loads(report.stdout)
     assert document["run"]["status"] == "partial"

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pynvml
 import pytest
-from fixtures.nvml_driver import NO_DRIVER
 
 from vlmperf.errors import InputError
 from vlmperf.meters.energy import (
@@ -31,6 +30,8 @@ from vlmperf.meters.energy import (
     open_energy_source,
 )
 from vlmperf.meters.energy.rapl import RaplZone, find_zones
+
+from fixtures.nvml_driver import NO_DRIVER
 
 PKG_RANGE = 262_143_328_850  # a real Intel package's max_energy_range_uj
 DRAM_RANGE = 65_712_999_613  # a real server DRAM zone's
@@ -182,8 +183,6 @@ def test_powercap_without_a_package_zone(tmp_path):
 
 
 # ---------------------------------------------------------------- NVML through a fake binding
-
-
 
 
 class FakeNvml(types.SimpleNamespace):

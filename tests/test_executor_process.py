@@ -18,8 +18,14 @@ import vlmperf.api as vp
 
 FIXTURES = Path(__file__).parent / "fixtures"
 QUICK = [
-    "measure.min_runs=2", "measure.warmup_runs=1", "measure.min_duration_s=0", "measure.flops=false",
-    "generation.max_new_tokens=4", "workload.task=text", "workload.limit=2", "target.threads=1",
+    "measure.min_runs=2",
+    "measure.warmup_runs=1",
+    "measure.min_duration_s=0",
+    "measure.flops=false",
+    "generation.max_new_tokens=4",
+    "workload.task=text",
+    "workload.limit=2",
+    "target.threads=1",
 ]
 
 
@@ -28,7 +34,9 @@ def _faulty_model(base: Path, folder: Path, fault: str) -> Path:
     shutil.copytree(base, folder)
     config = json.loads((folder / "config.json").read_text())
     config.update(
-        fault=fault, fault_batch_size=2, auto_map={"AutoModelForCausalLM": "modeling_faulty.FaultyLlamaForCausalLM"},
+        fault=fault,
+        fault_batch_size=2,
+        auto_map={"AutoModelForCausalLM": "modeling_faulty.FaultyLlamaForCausalLM"},
     )
     (folder / "config.json").write_text(json.dumps(config))
     shutil.copy(FIXTURES / "modeling_faulty.py", folder / "modeling_faulty.py")
@@ -37,7 +45,10 @@ def _faulty_model(base: Path, folder: Path, fault: str) -> Path:
 
 @pytest.fixture
 def faulty_models(text_model_dir, tmp_path):
-    return {fault: _faulty_model(text_model_dir, tmp_path / f"faulty-{fault}", fault) for fault in ("exit", "allocate", "hang")}
+    return {
+        fault: _faulty_model(text_model_dir, tmp_path / f"faulty-{fault}", fault)
+        for fault in ("exit", "allocate", "hang")
+    }
 
 
 @pytest.mark.slow
@@ -45,11 +56,19 @@ def test_a_crash_a_memory_blow_up_and_a_hang_fail_their_own_cells_only(faulty_mo
     monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
     models = ", ".join(str(faulty_models[f]) for f in ("exit", "allocate", "hang"))
     out = tmp_path / "results"
-    outcome = vp.run(overrides=[
-        *QUICK, "target.trust_remote_code=true", f"sweep.grid.target.model=[{models}]",
-        "sweep.grid.scenario.batch_size=[1, 2]",
-        "executor.kind=process", "executor.max_retries=0", "executor.cell_timeout_s=10", "executor.memory_gb=2",
-    ], out=out)
+    outcome = vp.run(
+        overrides=[
+            *QUICK,
+            "target.trust_remote_code=true",
+            f"sweep.grid.target.model=[{models}]",
+            "sweep.grid.scenario.batch_size=[1, 2]",
+            "executor.kind=process",
+            "executor.max_retries=0",
+            "executor.cell_timeout_s=10",
+            "executor.memory_gb=2",
+        ],
+        out=out,
+    )
     cells = vp.report(outcome.run_id, out=out)["cells"]
     by = {(Path(c["config"]["target.model"]).name, c["config"]["scenario.batch_size"]): c for c in cells}
     assert len(by) == 6 and outcome.failed == 3

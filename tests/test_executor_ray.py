@@ -24,9 +24,15 @@ ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
 SWEEP = [
-    "measure.min_runs=3", "measure.warmup_runs=1", "measure.min_duration_s=0", "measure.flops=false",
-    "generation.max_new_tokens=6", "workload.limit=4", "target.threads=1",
-    "sweep.grid.target.attn_implementation=[eager, sdpa]", "sweep.grid.scenario.batch_size=[1, 2, 4]",
+    "measure.min_runs=3",
+    "measure.warmup_runs=1",
+    "measure.min_duration_s=0",
+    "measure.flops=false",
+    "generation.max_new_tokens=6",
+    "workload.limit=4",
+    "target.threads=1",
+    "sweep.grid.target.attn_implementation=[eager, sdpa]",
+    "sweep.grid.scenario.batch_size=[1, 2, 4]",
 ]
 
 
@@ -39,7 +45,9 @@ def ray_runtime(tmp_path_factory):
     saved = os.environ.get("VLMPERF_CACHE")
     os.environ["VLMPERF_CACHE"] = str(cache)  # before the runtime starts: its workers inherit it
     before = listening_addresses()
-    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(
+        num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False, configure_logging=False
+    )
     yield before
     ray.shutdown()
     if saved is None:

@@ -17,8 +17,12 @@ from vlmperf.store.sqlite import Store
 pandas = pytest.importorskip("pandas")
 
 QUICK = [
-    "measure.min_runs=2", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
-    "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 3]",
+    "measure.min_runs=2",
+    "measure.warmup_runs=0",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=3",
+    "workload.limit=3",
+    "sweep.grid.scenario.batch_size=[1, 3]",
 ]
 
 
@@ -42,7 +46,9 @@ def test_summaries_round_trip_through_csv_and_parquet(stored, tmp_path):
         frame = read(path)
         assert list(frame["scenario.batch_size"]) == [1, 3]
         assert list(frame["cell_id"]) == [c["id"] for c in document["cells"]]
-        assert list(frame["latency_s.p50"]) == pytest.approx([c["metrics"]["latency_s"]["p50"] for c in document["cells"]])
+        assert list(frame["latency_s.p50"]) == pytest.approx(
+            [c["metrics"]["latency_s"]["p50"] for c in document["cells"]]
+        )
         assert list(frame["wer.value"]) == pytest.approx([c["metrics"]["wer"]["value"] for c in document["cells"]])
 
 
@@ -77,8 +83,15 @@ def test_records_round_trip_through_parquet_with_native_lists_and_structs(stored
 
 
 def _tiny_document():
-    cell = {"id": "c1", "config": {"target.kind": "endpoint", "workload.columns": {"image": "img"}}, "swept": {},
-            "status": "ok", "error": None, "metrics": {}, "info": {}}
+    cell = {
+        "id": "c1",
+        "config": {"target.kind": "endpoint", "workload.columns": {"image": "img"}},
+        "swept": {},
+        "status": "ok",
+        "error": None,
+        "metrics": {},
+        "info": {},
+    }
     return {"run": {"id": "r1", "name": "t", "status": "complete"}, "cells": [cell]}
 
 
@@ -121,10 +134,24 @@ def test_unknown_choices_and_unwritable_paths_say_what_to_do(tmp_path):
 def test_the_command(stored, tmp_path, vlmperf_env):
     out, document, _ = stored
     path = tmp_path / "records.csv"
-    command = [sys.executable, "-m", "vlmperf", "export", "latest", "--what", "records", "-o", str(path), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "vlmperf",
+        "export",
+        "latest",
+        "--what",
+        "records",
+        "-o",
+        str(path),
+        "--out",
+        str(out),
+    ]
     result = subprocess.run(command, env=vlmperf_env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert f"wrote 5 rows of records to {path}" in result.stderr
     assert len(pandas.read_csv(path)) == 5
-    missing = subprocess.run(command[:-4] + ["--out", str(out)], env=vlmperf_env, capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        command[:-4] + ["--out", str(out)], env=vlmperf_env, capture_output=True, text=True, timeout=120
+    )
     assert missing.returncode == 2 and "error: export needs a file to write: give -o PATH" in missing.stderr

@@ -61,6 +61,7 @@ def test_after_an_agreeing_cross_check_later_shapes_take_the_analytic_count(setu
 def test_a_disagreement_is_recorded_and_the_counter_counts_every_shape(setup, monkeypatch):
     model, run_generate, one, two = setup
     real = flop_pass.analytic_count
+
     def off_by_one(*args):
         flops = real(*args)
         return dataclasses.replace(flops, prefill_flops=flops.prefill_flops + 1)

@@ -52,7 +52,9 @@ def _decode(loaded, mode="natural"):
         lambda module, args, kwargs: lengths.append(kwargs["inputs_embeds"].shape[1]), with_kwargs=True
     )
     try:
-        result = timed_generate(loaded, batch, generation_config(loaded, Generation(max_new_tokens=10, mode=mode)), WallClock())
+        result = timed_generate(
+            loaded, batch, generation_config(loaded, Generation(max_new_tokens=10, mode=mode)), WallClock()
+        )
     finally:
         hook.remove()
     return result, lengths
@@ -84,7 +86,7 @@ def test_natural_mode_stops_rows_at_their_own_eos(models):
         config = generation_config(clean, Generation(max_new_tokens=10))
         single = [
             timed_generate(clean, prepare_batch(clean, [s], [p], max_input_len=None, device="cpu"), config, WallClock())
-            for s, p in zip(samples, prompts)
+            for s, p in zip(samples, prompts, strict=True)
         ]
     finally:
         clean.model.generation_config.eos_token_id = original

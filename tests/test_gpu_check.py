@@ -37,8 +37,15 @@ CUDA_STEPS = {s.name for s in gpu_check.STEPS if s.needs_cuda}
 def test_mode_results(tmp_path_factory, vlmperf_env):
     """One --test-mode run of the whole check (about 40 s on 2 cores)."""
     out = tmp_path_factory.mktemp("gpu-check")
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--test-mode", "--out", str(out)],
-                          cwd=REPO, env=vlmperf_env, capture_output=True, text=True, timeout=400, check=False)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--test-mode", "--out", str(out)],
+        cwd=REPO,
+        env=vlmperf_env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return out, json.loads((out / "gpu_check.json").read_text()), (out / "gpu_check.md").read_text()
 
@@ -114,11 +121,17 @@ def test_a_hanging_step_is_killed_at_its_limit_with_its_children(tmp_path):
 
 
 def test_harness_overhead_builds_the_replica_target_it_is_asked_for():
-    args = harness_overhead.parse_args(["--model", "llava-1.5-7b", "--no-weights", "--dtype", "fp16", "--device", "cuda",
-                                        "--text-layers", "2"])
+    args = harness_overhead.parse_args(
+        ["--model", "llava-1.5-7b", "--no-weights", "--dtype", "fp16", "--device", "cuda", "--text-layers", "2"]
+    )
     target = harness_overhead.target_for(args)
     assert (target.model, target.no_weights, target.dtype, target.device, target.text_layers) == (
-        "llava-1.5-7b", True, "fp16", "cuda", 2)
+        "llava-1.5-7b",
+        True,
+        "fp16",
+        "cuda",
+        2,
+    )
     assert harness_overhead.model_label(args) == "llava-1.5-7b (no_weights, 2 text layers, fp16)"
     with pytest.raises(SystemExit):
         harness_overhead.parse_args(["--text-layers", "2"])  # a scaled replica needs --no-weights
@@ -134,7 +147,9 @@ def test_power_is_integrated_over_exactly_the_window():
 
 def test_nvidia_smi_lines_are_read_with_their_timestamps(tmp_path):
     path = tmp_path / "power.csv"
-    path.write_text("2025/01/31 12:00:00.100, 250.50\n2025/01/31 12:00:00.200, [N/A]\n2025/01/31 12:00:00.300, 251.5\ncut")
+    path.write_text(
+        "2025/01/31 12:00:00.100, 250.50\n2025/01/31 12:00:00.200, [N/A]\n2025/01/31 12:00:00.300, 251.5\ncut"
+    )
     samples = energy.read_samples(path)
     assert [w for _, w in samples] == [250.5, 251.5]
     assert samples[1][0] - samples[0][0] == pytest.approx(0.2)
@@ -142,8 +157,11 @@ def test_nvidia_smi_lines_are_read_with_their_timestamps(tmp_path):
 
 def test_windows_from_records_compare_with_sampled_power():
     record = lambda seq, start, e=None: {"cell_id": "c", "seq": seq, "started_unix_s": start, "energy": e}
-    records = [record(0, 10.0), record(1, 11.0, {"energy_j": 600.0, "duration_s": 2.0, "runs": 2, "window": 0}),
-               record(2, 13.0, {"energy_j": 330.0, "duration_s": 1.0, "runs": 1, "window": 1})]
+    records = [
+        record(0, 10.0),
+        record(1, 11.0, {"energy_j": 600.0, "duration_s": 2.0, "runs": 2, "window": 0}),
+        record(2, 13.0, {"energy_j": 330.0, "duration_s": 1.0, "runs": 1, "window": 1}),
+    ]
     windows = energy.energy_windows(records)
     assert [(w["start_unix_s"], w["end_unix_s"]) for w in windows] == [(10.0, 12.0), (13.0, 14.0)]
     samples = [(9.0 + 0.1 * i, 300.0) for i in range(80)]
@@ -155,23 +173,36 @@ def test_windows_from_records_compare_with_sampled_power():
 
 def test_junit_outcomes_name_tests_as_node_ids_do(tmp_path):
     xml = tmp_path / "j.xml"
-    xml.write_text('<testsuites><testsuite><testcase classname="tests.test_energy" name="test_a"/>'
-                   '<testcase classname="tests.test_energy" name="test_b"><skipped message="no GPU"/></testcase>'
-                   '<testcase classname="tests.test_x" name="test_c"><failure message="boom"/></testcase>'
-                   "</testsuite></testsuites>")
+    xml.write_text(
+        '<testsuites><testsuite><testcase classname="tests.test_energy" name="test_a"/>'
+        '<testcase classname="tests.test_energy" name="test_b"><skipped message="no GPU"/></testcase>'
+        '<testcase classname="tests.test_x" name="test_c"><failure message="boom"/></testcase>'
+        "</testsuite></testsuites>"
+    )
     outcomes = steps.junit_outcomes(xml)
-    assert outcomes == {"tests.test_energy::test_a": "passed", "tests.test_energy::test_b": "skipped",
-                        "tests.test_x::test_c": "failed"}
+    assert outcomes == {
+        "tests.test_energy::test_a": "passed",
+        "tests.test_energy::test_b": "skipped",
+        "tests.test_x::test_c": "failed",
+    }
     assert steps._junit_key("tests/test_energy.py::test_b") == "tests.test_energy::test_b"
 
 
 def test_cells_are_matched_to_the_most_specific_wanted_cell():
     wanted = gpu_check._cells(8, gpu_check.EAGER)
     stored = [
-        {"id": "e", "config": {"scenario.batch_size": 8, "target.attn_implementation": "eager"}, "status": "ok",
-         "metrics": {"latency_s": {"p50": 0.2}, "agreement_vs_reference": {"value": 1.0, "reference_cell": "b"}}},
-        {"id": "b", "config": {"scenario.batch_size": 8, "target.attn_implementation": "sdpa"}, "status": "ok",
-         "metrics": {"latency_s": {"p50": 0.1}, "mbu": {"p50": 0.5}}},
+        {
+            "id": "e",
+            "config": {"scenario.batch_size": 8, "target.attn_implementation": "eager"},
+            "status": "ok",
+            "metrics": {"latency_s": {"p50": 0.2}, "agreement_vs_reference": {"value": 1.0, "reference_cell": "b"}},
+        },
+        {
+            "id": "b",
+            "config": {"scenario.batch_size": 8, "target.attn_implementation": "sdpa"},
+            "status": "ok",
+            "metrics": {"latency_s": {"p50": 0.1}, "mbu": {"p50": 0.5}},
+        },
     ]
     rows = steps.cell_rows({"cells": stored}, wanted)
     assert [(r["cell"], r["id"]) for r in rows] == [("b8 base", "b"), ("b8 attn_implementation=eager", "e")]
@@ -236,8 +267,9 @@ def test_cuda_timed_generate_marks_the_first_token_and_the_stages(monkeypatch, v
     loaded = load_model(LocalTarget(device="cuda"))
     workload, task = Workload(), get_task("caption")
     samples = load_samples(workload)[:2]
-    batch = prepare_batch(loaded, samples, [task.prompt_for(s, task.default_prompt) for s in samples],
-                          max_input_len=None, device="cuda")
+    batch = prepare_batch(
+        loaded, samples, [task.prompt_for(s, task.default_prompt) for s in samples], max_input_len=None, device="cuda"
+    )
     config = generation_config(loaded, Generation(max_new_tokens=8, mode="fixed"))
     clock = clock_for("cuda")
     timed_generate(loaded, batch, config, clock)  # warm-up

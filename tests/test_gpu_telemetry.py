@@ -13,9 +13,10 @@ import types
 
 import pynvml
 import pytest
-from fixtures.nvml_driver import NO_DRIVER
 
 from vlmperf.meters.gpu_telemetry import decode_reasons, gpu_telemetry, reason_names, telemetry_or_reason
+
+from fixtures.nvml_driver import NO_DRIVER
 
 
 def test_reasons_are_decoded_with_the_bindings_names():
@@ -28,8 +29,9 @@ def test_reasons_are_decoded_with_the_bindings_names():
 def test_bits_only_the_older_family_names_and_unknown_bits():
     """A bit a binding names only in the older family (nvmlClocksThrottleReason*) still decodes;
     built here, as bindings differ in which older names they still carry."""
-    binding = types.SimpleNamespace(nvmlClocksEventReasonGpuIdle=0x1, nvmlClocksThrottleReasonGpuIdle=0x1,
-                                    nvmlClocksThrottleReasonBoardLimit=0x80)
+    binding = types.SimpleNamespace(
+        nvmlClocksEventReasonGpuIdle=0x1, nvmlClocksThrottleReasonGpuIdle=0x1, nvmlClocksThrottleReasonBoardLimit=0x80
+    )
     assert decode_reasons(0x81, binding) == ["gpu_idle", "board_limit"]
     assert decode_reasons(1 << 40, pynvml) == ["unknown_0x10000000000"]
 
@@ -167,8 +169,6 @@ def test_gpu_nvml_cannot_find_gives_none_and_the_reason():
     telemetry, reason = telemetry_or_reason("cuda:0", nvml=fake, device_properties=other)
     assert telemetry is None and "cannot find cuda:0" in reason
     assert fake.active == 0
-
-
 
 
 @pytest.mark.skipif(not NO_DRIVER, reason="an NVIDIA driver is installed here")

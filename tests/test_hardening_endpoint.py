@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures import scripted_server as ss
 
 import vlmperf.api as vp
 from vlmperf.runner.endpoint_group import request_failure
@@ -21,8 +20,12 @@ from vlmperf.scoring import java as java_check
 from vlmperf.scoring.java import JavaError
 from vlmperf.scoring.predictions import MAX_PREDICTION_CHARS
 
+from fixtures import scripted_server as ss
 
-def _config(tmp_path: Path, server: ss.ScriptedServer, *, task: str = "vqa", measure: str = "", sweep: str = "") -> Path:
+
+def _config(
+    tmp_path: Path, server: ss.ScriptedServer, *, task: str = "vqa", measure: str = "", sweep: str = ""
+) -> Path:
     path = tmp_path / "endpoint.yaml"
     path.write_text(
         f"target: {{kind: endpoint, preset: vllm, base_url: '{server.base_url}', model: tiny}}\n"
@@ -46,10 +49,17 @@ def test_every_request_failing_fails_the_cell_and_the_cli_exits_1(tmp_path, vlmp
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "1 of 1 cells failed" in done.stderr
-    document = json.loads(subprocess.run(
-        [sys.executable, "-m", "vlmperf", "report", "latest", "--out", str(out), "--format", "json"],
-        env=vlmperf_env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True, timeout=60,
-    ).stdout)
+    document = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "vlmperf", "report", "latest", "--out", str(out), "--format", "json"],
+            env=vlmperf_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
     (cell,) = document["cells"]
     assert cell["status"] == "failed" and cell["error"]["type"] == "RequestsFailed"
     assert cell["error"]["message"].startswith("every request failed: 10 http_5xx;")
@@ -98,7 +108,9 @@ def test_request_failure_names_classes_counts_and_a_hint():
         "error rate 0.40 passed measure.max_error_rate 0.2: 2 http_4xx; check the endpoint's URL, model name and API key"
     )
     stopped = "stopped early: 6 of 10 requests failed, past max_error_rate 0.5"
-    assert request_failure([record(None)] * 6 + [record("http_5xx")] * 6, stopped, 0.5).startswith(stopped + ": 6 http_5xx")
+    assert request_failure([record(None)] * 6 + [record("http_5xx")] * 6, stopped, 0.5).startswith(
+        stopped + ": 6 http_5xx"
+    )
     assert request_failure([], None, 0.5) == "no request was measured; check the endpoint's URL and key"
 
 
@@ -148,7 +160,9 @@ def test_an_unexpected_scoring_error_fails_that_cell_only(tmp_path, monkeypatch)
 
 def _score(predictions: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "vlmperf", "score", "--task", "caption", "--predictions", str(predictions)]
-    return subprocess.run(command, check=False, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        command, check=False, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=180
+    )
 
 
 def _one_error_line(done: subprocess.CompletedProcess) -> str:
@@ -161,10 +175,13 @@ def _one_error_line(done: subprocess.CompletedProcess) -> str:
 
 def _predictions(tmp_path: Path, *captions: str) -> Path:
     path = tmp_path / "predictions.jsonl"
-    path.write_text("".join(
-        json.dumps({"id": str(i), "prediction": caption, "references": ["a dog on the grass", "a brown dog"]}) + "\n"
-        for i, caption in enumerate(captions)
-    ))
+    path.write_text(
+        "".join(
+            json.dumps({"id": str(i), "prediction": caption, "references": ["a dog on the grass", "a brown dog"]})
+            + "\n"
+            for i, caption in enumerate(captions)
+        )
+    )
     return path
 
 
@@ -179,7 +196,9 @@ def _fake_java(tmp_path: Path, body: str) -> dict[str, str]:
     folder = tmp_path / "bin"
     folder.mkdir()
     fake = folder / "java"
-    fake.write_text(f'#!/bin/sh\nif [ "$1" = "-version" ]; then echo \'openjdk version "17"\' >&2; exit 0; fi\n{body}\n')
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$1" = "-version" ]; then echo \'openjdk version "17"\' >&2; exit 0; fi\n{body}\n'
+    )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     return {"PATH": f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"}
 

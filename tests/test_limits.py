@@ -47,8 +47,14 @@ def test_decode_bytes_sum_the_weights_and_the_growing_cache_over_the_steps(llava
 def test_tied_embeddings_are_read_by_the_head_and_counted_once():
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, tie_word_embeddings=True)
+    config = LlamaConfig(
+        vocab_size=100,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        tie_word_embeddings=True,
+    )
     model = LlamaForCausalLM(config)
     traffic = memory_traffic(model)
     parameters = sum(p.numel() for p in model.parameters())  # the shared table once
@@ -66,9 +72,14 @@ def test_an_architecture_without_a_formula_has_no_byte_count_and_says_why():
 def _record(**overrides):
     """A timed run of batch 2 with known FLOPs, bytes and peaks."""
     record = {
-        "batch_size": 2, "latency_s": 0.5, "ttft_s": 0.1, "decode_steps": 5,
-        "flops": {"prefill": 4e12, "decode": 1e11}, "bytes": {"prefill": 2e10, "decode": 8e10},
-        "peak_flops_per_s": 1e15, "peak_memory_bandwidth_bytes_per_s": 4e12,
+        "batch_size": 2,
+        "latency_s": 0.5,
+        "ttft_s": 0.1,
+        "decode_steps": 5,
+        "flops": {"prefill": 4e12, "decode": 1e11},
+        "bytes": {"prefill": 2e10, "decode": 8e10},
+        "peak_flops_per_s": 1e15,
+        "peak_memory_bandwidth_bytes_per_s": 4e12,
     }
     return {**record, **overrides}
 
@@ -95,12 +106,22 @@ def test_limits_against_hand_computed_figures():
         ({"peak_flops_per_s": None}, {"limit_prefill_s", "limit_latency_s", "limit_ratio"}),
         ({"peak_memory_bandwidth_bytes_per_s": None}, {"limit_decode_s", "limit_latency_s", "limit_ratio", "mbu"}),
         ({"flops": None}, {"limit_prefill_s", "limit_latency_s", "limit_ratio", "arithmetic_intensity_flop_per_byte"}),
-        ({"bytes": None}, {"limit_decode_s", "limit_latency_s", "limit_ratio", "mbu", "arithmetic_intensity_flop_per_byte"}),
+        (
+            {"bytes": None},
+            {"limit_decode_s", "limit_latency_s", "limit_ratio", "mbu", "arithmetic_intensity_flop_per_byte"},
+        ),
         ({"decode_steps": 1}, {"mbu"}),
     ],
 )
 def test_a_missing_input_nulls_exactly_the_figures_that_need_it(overrides, null):
-    names = ("limit_prefill_s", "limit_decode_s", "limit_latency_s", "limit_ratio", "mbu", "arithmetic_intensity_flop_per_byte")
+    names = (
+        "limit_prefill_s",
+        "limit_decode_s",
+        "limit_latency_s",
+        "limit_ratio",
+        "mbu",
+        "arithmetic_intensity_flop_per_byte",
+    )
     record = _record(**overrides)
     assert {name for name in names if _value(name, record) is None} == null
 

@@ -7,7 +7,6 @@ import time
 
 import aiohttp
 import pytest
-from fixtures import scripted_server as ss
 
 from vlmperf.backends.endpoint.client import Endpoint, trace_config
 from vlmperf.backends.endpoint.requests import PreparedRequest
@@ -15,13 +14,19 @@ from vlmperf.config.spec import Measure, Scenario
 from vlmperf.load.driver import Driver, TargetLoad
 from vlmperf.metrics.load_figures import client_bound, load_figures
 
+from fixtures import scripted_server as ss
+
 RATE = Scenario(kind="rate", rate=10)
 
 
 def record(scheduled: float, started: float, end: float = 0.1, error: str | None = None, captions=None) -> dict:
     return {
-        "scheduled_s": scheduled, "started_s": started, "end_s": end, "captions": captions,
-        "error": {"class": error} if error else None, "served_by": None,
+        "scheduled_s": scheduled,
+        "started_s": started,
+        "end_s": end,
+        "captions": captions,
+        "error": {"class": error} if error else None,
+        "served_by": None,
     }
 
 
@@ -50,14 +55,23 @@ def test_a_client_that_blocks_its_own_loop_is_flagged(tmp_path):
     """The record callback blocks the loop for 30 ms: the lag probe must see it."""
     with ss.ScriptedServer([ss.stream_reply(["a"], 0.001)]) as server:
         endpoint = Endpoint(
-            url=f"{server.base_url}/chat/completions", headers={}, stream=True, connect_timeout_s=5,
-            first_byte_timeout_s=5, idle_timeout_s=5, total_timeout_s=10,
+            url=f"{server.base_url}/chat/completions",
+            headers={},
+            stream=True,
+            connect_timeout_s=5,
+            first_byte_timeout_s=5,
+            idle_timeout_s=5,
+            total_timeout_s=10,
         )
         target = TargetLoad(
-            "t", endpoint, [PreparedRequest("s", b'{"stream": true}', 0, 0, 0)],
+            "t",
+            endpoint,
+            [PreparedRequest("s", b'{"stream": true}', 0, 0, 0)],
             on_record=lambda seq, rec: time.sleep(0.03),
         )
-        driver = Driver([target], Scenario(kind="single-stream"), Measure(warmup_runs=0, min_runs=10, every_sample=False))
+        driver = Driver(
+            [target], Scenario(kind="single-stream"), Measure(warmup_runs=0, min_runs=10, every_sample=False)
+        )
 
         async def go() -> None:
             async with aiohttp.ClientSession(trace_configs=[trace_config()]) as session:

@@ -15,7 +15,12 @@ from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.sources import load_samples
 from vlmperf.workloads.tasks import get_task
 
-PROMPTS = ["Describe a cat.", "What colour is the sky on a clear day at noon?", "Name two shapes.", "Count to three please."]
+PROMPTS = [
+    "Describe a cat.",
+    "What colour is the sky on a clear day at noon?",
+    "Name two shapes.",
+    "Count to three please.",
+]
 
 
 def _generate(loaded, samples, prompts, batch_size, max_new_tokens=8):
@@ -23,7 +28,11 @@ def _generate(loaded, samples, prompts, batch_size, max_new_tokens=8):
     outputs = []
     for start in range(0, len(samples), batch_size):
         batch = prepare_batch(
-            loaded, samples[start : start + batch_size], prompts[start : start + batch_size], max_input_len=None, device="cpu"
+            loaded,
+            samples[start : start + batch_size],
+            prompts[start : start + batch_size],
+            max_input_len=None,
+            device="cpu",
         )
         outputs += timed_generate(loaded, batch, config, WallClock()).outputs
     return outputs

@@ -9,7 +9,18 @@ from vlmperf.runner.manifest import build_manifest
 def test_local_manifest_has_versions_hardware_code_and_config(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # not a git checkout: git is null, not an error
     manifest = build_manifest({"name": "x"}, local=True, devices=["cpu", "cpu"])
-    for key in ("vlmperf", "python", "platform", "cpu", "cpu_count", "torch", "torch_threads", "cuda", "driver", "config"):
+    for key in (
+        "vlmperf",
+        "python",
+        "platform",
+        "cpu",
+        "cpu_count",
+        "torch",
+        "torch_threads",
+        "cuda",
+        "driver",
+        "config",
+    ):
         assert key in manifest, key
     assert manifest["git"] is None
     assert manifest["packages"]["transformers"]

@@ -64,8 +64,22 @@ def test_every_metric_is_documented_with_a_unit():
             assert len(metric.definition(target)) > 30, (metric.name, target)
         assert metric.unit
         assert metric.name.endswith(
-            ("_s", "_bytes", "_tokens", "_chars", "_words", "_per_request", "_pixels", "_usd", "retries", "_j", "_w",
-             "flops", "recompiles", "_per_byte")
+            (
+                "_s",
+                "_bytes",
+                "_tokens",
+                "_chars",
+                "_words",
+                "_per_request",
+                "_pixels",
+                "_usd",
+                "retries",
+                "_j",
+                "_w",
+                "flops",
+                "recompiles",
+                "_per_byte",
+            )
         ) or metric.unit in ("1/s", "FLOP/s", "ratio")
 
 
@@ -135,7 +149,10 @@ class ScriptedModel(torch.nn.Module):
 def test_window_timings_match_a_scripted_model():
     model = ScriptedModel(prefill_s=0.08, step_s=0.02, steps=5)
     loaded = SimpleNamespace(
-        model=model, tokenizer=SimpleNamespace(decode=lambda ids, **_: "x" * len(ids)), speculative=None, target=None,
+        model=model,
+        tokenizer=SimpleNamespace(decode=lambda ids, **_: "x" * len(ids)),
+        speculative=None,
+        target=None,
         compile_config=None,
     )
     batch = PreparedBatch({"input_ids": torch.ones(2, 3, dtype=torch.long)}, ["a", "b"], [3, 3], [0, 0], [0, 0], 3)

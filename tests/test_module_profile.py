@@ -100,10 +100,9 @@ def test_profiling_synchronises_once_after_the_call_and_removes_its_hooks(profil
 
 def test_hooks_are_removed_when_the_call_fails(tiny):
     before = _hooks(tiny.model)
-    with pytest.raises(RuntimeError, match="stop here"):
-        with ModuleTimer(tiny.model, WallClock()):
-            assert _hooks(tiny.model) == before + 2 * len(list(tiny.model.modules()))
-            raise RuntimeError("stop here")
+    with pytest.raises(RuntimeError, match="stop here"), ModuleTimer(tiny.model, WallClock()):
+        assert _hooks(tiny.model) == before + 2 * len(list(tiny.model.modules()))
+        raise RuntimeError("stop here")
     assert _hooks(tiny.model) == before
 
 

@@ -120,8 +120,13 @@ def test_a_run_measures_the_samples_that_fit_and_names_those_left_out(tiny_llava
     left_out = {sample_id: floor for sample_id, floor in floors.items() if floor > budget}
     assert left_out and len(left_out) < len(floors)
     overrides = [
-        "workload.task=mcq", f"workload.max_input_len={budget}", "measure.min_runs=1", "measure.warmup_runs=0",
-        "measure.flops=false", "generation.max_new_tokens=2", "sweep.grid.scenario.batch_size=[2]",
+        "workload.task=mcq",
+        f"workload.max_input_len={budget}",
+        "measure.min_runs=1",
+        "measure.warmup_runs=0",
+        "measure.flops=false",
+        "generation.max_new_tokens=2",
+        "sweep.grid.scenario.batch_size=[2]",
     ]
     outcome = vp.run(overrides=overrides, out=tmp_path / "results")
     assert outcome.failed == 0

@@ -23,7 +23,9 @@ def shared_cache(vlmperf_cache, monkeypatch):
 
 def _outputs(loaded, samples):
     batch = prepare_batch(loaded, samples, ["Describe the image."] * len(samples), max_input_len=None, device="cpu")
-    return timed_generate(loaded, batch, generation_config(loaded, Generation(max_new_tokens=6, mode="fixed")), WallClock())
+    return timed_generate(
+        loaded, batch, generation_config(loaded, Generation(max_new_tokens=6, mode="fixed")), WallClock()
+    )
 
 
 def _int8_weights(model):

@@ -11,13 +11,16 @@ from vlmperf.runner.executors.ray_tasks import GIB, resources
 from vlmperf.runner.plan import expand
 
 
-@pytest.mark.parametrize(("device", "gpu_ids", "expected"), [
-    ("cuda", ["3"], "cuda:0"),          # the task's one GPU, whatever its number on the node
-    ("cuda:0", ["3"], "cuda:0"),
-    ("cuda:1", ["3", "5"], "cuda:1"),   # the task's second GPU (node GPU 5)
-    ("cpu", ["3"], "cpu"),
-    ("cuda:2", [], "cuda:2"),           # no GPUs from Ray (not on a worker): unchanged
-])
+@pytest.mark.parametrize(
+    ("device", "gpu_ids", "expected"),
+    [
+        ("cuda", ["3"], "cuda:0"),  # the task's one GPU, whatever its number on the node
+        ("cuda:0", ["3"], "cuda:0"),
+        ("cuda:1", ["3", "5"], "cuda:1"),  # the task's second GPU (node GPU 5)
+        ("cpu", ["3"], "cpu"),
+        ("cuda:2", [], "cuda:2"),  # no GPUs from Ray (not on a worker): unchanged
+    ],
+)
 def test_cuda_n_is_the_tasks_nth_gpu(device, gpu_ids, expected):
     assert device_on_worker(device, gpu_ids) == expected
 

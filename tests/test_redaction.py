@@ -10,12 +10,12 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from fixtures import scripted_server as ss
-
 import vlmperf.api as vp
 from vlmperf.backends.endpoint.client import Attempt, Endpoint, redact
 from vlmperf.backends.endpoint.redact import MAX_DEPTH, REDACTED, Redactor
 from vlmperf.store.sqlite import Store
+
+from fixtures import scripted_server as ss
 
 KEY = f"{secrets.token_hex(12)}-vlmperf-test-key"
 """Shaped like no provider's token: only the key's own value can find it."""

@@ -26,9 +26,14 @@ from vlmperf.store.sqlite import Store
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 QUICK = [
-    "measure.min_runs=3", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
-    "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 2, 3]",
-    "target.peak_flops_per_s=1e11", "target.peak_memory_bandwidth_bytes_per_s=2e10",
+    "measure.min_runs=3",
+    "measure.warmup_runs=0",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=3",
+    "workload.limit=3",
+    "sweep.grid.scenario.batch_size=[1, 2, 3]",
+    "target.peak_flops_per_s=1e11",
+    "target.peak_memory_bandwidth_bytes_per_s=2e10",
 ]
 """Peaks given for this CPU, so the roofline has a roof to draw."""
 
@@ -53,8 +58,14 @@ def open_offline(browser, path: Path):
     """The page from its file, with any request that leaves the file refused and recorded."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     refused, console_errors = [], []
-    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://")
-               else (refused.append(route.request.url), route.abort()))
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith("file://")
+            else (refused.append(route.request.url), route.abort())
+        ),
+    )
     page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: console_errors.append(str(error)))
     page.goto(path.as_uri())
@@ -70,16 +81,20 @@ def assert_fits_the_page(page) -> None:
 
 def summary_overflow(page) -> int:
     """How many pixels of the summary table its wrapper hides (0: it fits)."""
-    return page.evaluate("() => { const w = document.querySelector('#cells .table-wrap'); "
-                         "return w.scrollWidth - w.clientWidth; }")
+    return page.evaluate(
+        "() => { const w = document.querySelector('#cells .table-wrap'); return w.scrollWidth - w.clientWidth; }"
+    )
 
 
 def y_tick_labels(page) -> dict[str, list[str]]:
     """Each drawn plot's y tick labels, once every plot has drawn its axes."""
-    page.wait_for_function("() => [...document.querySelectorAll('div.plot')]"
-                           ".every(d => d.querySelector('.ytick text'))")
-    return page.evaluate("() => Object.fromEntries([...document.querySelectorAll('div.plot')].map(d => "
-                         "[d.id, [...d.querySelectorAll('.ytick text')].map(t => t.textContent)]))")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('div.plot')].every(d => d.querySelector('.ytick text'))"
+    )
+    return page.evaluate(
+        "() => Object.fromEntries([...document.querySelectorAll('div.plot')].map(d => "
+        "[d.id, [...d.querySelectorAll('.ytick text')].map(t => t.textContent)]))"
+    )
 
 
 def assert_no_axis_repeats_one_label(page) -> None:
@@ -226,8 +241,9 @@ def test_a_table_wider_than_the_page_scrolls_with_its_cells_named(browser, tmp_p
             cell = rows.nth(index).locator("td").nth(column)
             box = cell.bounding_box()
             assert box["x"] >= left - 1, f"row {index}, column {column} scrolled away"
-            shown = page.evaluate("([x, y]) => document.elementFromPoint(x, y).textContent",
-                                  [box["x"] + box["width"] / 2, box["y"] + 4])
+            shown = page.evaluate(
+                "([x, y]) => document.elementFromPoint(x, y).textContent", [box["x"] + box["width"] / 2, box["y"] + 4]
+            )
             assert shown == cell.text_content(), f"row {index}, column {column} is covered"
     page.locator("#summary thead th", has_text="e2e_ms p50").click()
     order = rows.evaluate_all("rows => rows.map(r => r.getAttribute('data-cell'))")
@@ -306,7 +322,10 @@ def test_the_comparison_page_draws_a_point_per_row_and_sorts_its_table(browser, 
     assert refused == [] and console_errors == []
     regressions = page.locator("table#comparison tbody tr.regression")
     assert regressions.count() == 2, "batch size 1 is 20% slower: its latency and its throughput"
-    assert regressions.first.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert (
+        regressions.first.locator("td").first.evaluate("td => getComputedStyle(td).backgroundColor")
+        != "rgba(0, 0, 0, 0)"
+    )
 
     assert assert_sorts_on_click(page, "comparison", "delta %") == 8
     assert_fits_the_page(page)

@@ -141,9 +141,23 @@ def test_the_report_command_writes_the_html_page(small_run, tmp_path, vlmperf_en
     out, document, _ = small_run
     target = tmp_path / "report.html"
     result = subprocess.run(
-        [sys.executable, "-m", "vlmperf", "report", document["run"]["id"], "--format", "html", "-o", str(target),
-         "--out", str(out)],
-        env=vlmperf_env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "vlmperf",
+            "report",
+            document["run"]["id"],
+            "--format",
+            "html",
+            "-o",
+            str(target),
+            "--out",
+            str(out),
+        ],
+        env=vlmperf_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     html = target.read_text()
@@ -164,8 +178,21 @@ def _hostile_store(folder):
         latencies = rng.uniform(0.1, 0.2, 50)
         for seq, latency in enumerate(latencies):
             outputs = [f"{SCRIPT} and {IMG}" if seq == 0 else "fine"]
-            store.add_records("hostile", cell_id, [(seq, {"batch_size": 1, "sample_ids": [IMG if seq == 1 else f"s{seq}"],
-                                                          "outputs": outputs, "latency_s": float(latency)})])
+            store.add_records(
+                "hostile",
+                cell_id,
+                [
+                    (
+                        seq,
+                        {
+                            "batch_size": 1,
+                            "sample_ids": [IMG if seq == 1 else f"s{seq}"],
+                            "outputs": outputs,
+                            "latency_s": float(latency),
+                        },
+                    )
+                ],
+            )
         store.finish_cell("hostile", cell_id, {"latency_s": summarize(latencies.tolist())}, {})
     store.add_cell("hostile", "broken", 2, {"target.kind": "local", "target.model": "x", "scenario.batch_size": 1}, {})
     store.start_cell("hostile", "broken")
@@ -175,7 +202,8 @@ def _hostile_store(folder):
 
 OUTPUT_ROW = re.compile(
     r'<tr><td class="sample">(?P<sample>.*?)</td><td class="output[^"]*">(?P<output>.*?)</td>'
-    r'(?:<td class="(?P<kind>reference[^"]*)">(?P<reference>.*?)</td>)?</tr>', re.S,
+    r'(?:<td class="(?P<kind>reference[^"]*)">(?P<reference>.*?)</td>)?</tr>',
+    re.S,
 )
 
 
@@ -224,8 +252,21 @@ def _store_with_workloads(folder, workloads: dict[str, dict]) -> Store:
         store.add_cell("refs", cell_id, position, config, {})
         store.start_cell("refs", cell_id)
         for seq, sample_id in enumerate(["astronaut", "chelsea", "coffee"]):
-            store.add_records("refs", cell_id, [(seq, {"batch_size": 1, "sample_ids": [sample_id],
-                                                      "outputs": [f"output {seq}"], "latency_s": 0.1 + seq / 100})])
+            store.add_records(
+                "refs",
+                cell_id,
+                [
+                    (
+                        seq,
+                        {
+                            "batch_size": 1,
+                            "sample_ids": [sample_id],
+                            "outputs": [f"output {seq}"],
+                            "latency_s": 0.1 + seq / 100,
+                        },
+                    )
+                ],
+            )
         store.finish_cell("refs", cell_id, {"latency_s": summarize([0.1, 0.11, 0.12])}, {})
     store.set_run_status("refs", "complete")
     return store
@@ -237,9 +278,16 @@ def test_a_cell_whose_workload_cannot_be_loaded_again_says_why(tmp_path, monkeyp
     gone = str(tmp_path / "gone.parquet")
     dataset = {"workload.source": "dataset", "workload.dataset.kind": "parquet", "workload.dataset.path": gone}
     builtin = {"workload.source": "builtin", "workload.limit": 3}
-    with _store_with_workloads(tmp_path / "results", {
-        "gone1": dataset, "gone2": dataset, "old": {"workload.limit": 0}, "ok1": builtin, "ok2": builtin,
-    }):
+    with _store_with_workloads(
+        tmp_path / "results",
+        {
+            "gone1": dataset,
+            "gone2": dataset,
+            "old": {"workload.limit": 0},
+            "ok1": builtin,
+            "ok2": builtin,
+        },
+    ):
         pass
     loads = []
     real = sources.load_samples
@@ -258,8 +306,9 @@ def test_a_cell_whose_workload_cannot_be_loaded_again_says_why(tmp_path, monkeyp
 
 
 def test_references_are_escaped_and_a_failing_source_never_ends_the_page(tmp_path):
-    hostile = References(captions=(SCRIPT, CLOSE), question=IMG, answers=(SCRIPT, SCRIPT, "x"), choices=(IMG, SCRIPT),
-                         answer_index=1)
+    hostile = References(
+        captions=(SCRIPT, CLOSE), question=IMG, answers=(SCRIPT, SCRIPT, "x"), choices=(IMG, SCRIPT), answer_index=1
+    )
 
     def references(cell):
         if cell["id"] == "cell1":
@@ -279,7 +328,10 @@ def test_references_are_escaped_and_a_failing_source_never_ends_the_page(tmp_pat
     assert '<li class="right">&lt;script&gt;' in first["s0"]["reference"], "the right choice is marked"
     assert first["&lt;img src=x onerror=alert(1)&gt;"]["kind"] == "reference"
     assert first["s2"]["kind"] == "reference missing", "a sample the source does not know is said to be missing"
-    assert rows["cell1"][-1]["note"] == "No references for this cell: RuntimeError: lost &lt;img src=x onerror=alert(1)&gt;"
+    assert (
+        rows["cell1"][-1]["note"]
+        == "No references for this cell: RuntimeError: lost &lt;img src=x onerror=alert(1)&gt;"
+    )
 
 
 def test_each_task_shows_the_references_it_is_scored_on():

@@ -28,17 +28,48 @@ def _endpoint_document():
         for concurrency in (1, 4):
             cell_id = f"{provider}-c{concurrency}"
             e2e = rng.lognormal(np.log(base * (1 + concurrency / 10)), 0.2, 400)
-            records[cell_id] = [{"backend": "endpoint", "seq": i, "e2e_s": float(v), "sample_ids": [f"s{i}"],
-                                 "outputs": [None if i == 0 else f"caption {i}"], "error": {"class": "5xx"} if i == 0 else None}
-                                for i, v in enumerate(e2e)]
-            config = {"target.kind": "endpoint", "target.model": "Qwen/Qwen2.5-VL-7B-Instruct", "target.provider": provider,
-                      "scenario.kind": "concurrent", "scenario.concurrency": concurrency}
-            metrics = {"e2e_s": summarize(e2e.tolist()), "ttft_s": summarize((e2e / 3).tolist()),
-                       "achieved_rate": {"value": concurrency / base}}
-            cells.append({"id": cell_id, "config": config, "swept": {}, "status": "ok", "error": None,
-                          "metrics": metrics, "info": {}})
-    run = {"id": "ep", "created": "2026-11-22T00:00:00+00:00", "name": "providers", "status": "complete",
-           "manifest": {}, "unfinished_cells": []}
+            records[cell_id] = [
+                {
+                    "backend": "endpoint",
+                    "seq": i,
+                    "e2e_s": float(v),
+                    "sample_ids": [f"s{i}"],
+                    "outputs": [None if i == 0 else f"caption {i}"],
+                    "error": {"class": "5xx"} if i == 0 else None,
+                }
+                for i, v in enumerate(e2e)
+            ]
+            config = {
+                "target.kind": "endpoint",
+                "target.model": "Qwen/Qwen2.5-VL-7B-Instruct",
+                "target.provider": provider,
+                "scenario.kind": "concurrent",
+                "scenario.concurrency": concurrency,
+            }
+            metrics = {
+                "e2e_s": summarize(e2e.tolist()),
+                "ttft_s": summarize((e2e / 3).tolist()),
+                "achieved_rate": {"value": concurrency / base},
+            }
+            cells.append(
+                {
+                    "id": cell_id,
+                    "config": config,
+                    "swept": {},
+                    "status": "ok",
+                    "error": None,
+                    "metrics": metrics,
+                    "info": {},
+                }
+            )
+    run = {
+        "id": "ep",
+        "created": "2026-11-22T00:00:00+00:00",
+        "name": "providers",
+        "status": "complete",
+        "manifest": {},
+        "unfinished_cells": [],
+    }
     return {"run": run, "cells": cells}, records
 
 
@@ -56,16 +87,42 @@ def _local_document():
         latency = rng.lognormal(np.log(0.02 * (1 + batch / 4)), 0.1, 40)
         config = {"target.kind": "local", "target.model": "tiny", "scenario.batch_size": batch}
         metrics = {
-            "latency_s": summarize(latency.tolist()), "latency_per_sample_s": summarize((latency / batch).tolist()),
-            "flops": summarize([10.1e6] * 40), "cider": {"value": cider, "n": 10},
+            "latency_s": summarize(latency.tolist()),
+            "latency_per_sample_s": summarize((latency / batch).tolist()),
+            "flops": summarize([10.1e6] * 40),
+            "cider": {"value": cider, "n": 10},
         }
         cell_id = f"local-b{batch}"
-        cells.append({"id": cell_id, "config": config, "swept": {}, "status": "ok", "error": None,
-                      "metrics": metrics, "info": {"time_s": dict(TIME_S)}})
-        records[cell_id] = [{"backend": "local", "seq": i, "latency_s": float(v), "batch_size": batch,
-                             "sample_ids": [f"s{i}"], "outputs": [f"caption {i}"]} for i, v in enumerate(latency)]
-    run = {"id": "local", "created": "2026-11-22T00:00:00+00:00", "name": "batches", "status": "complete",
-           "manifest": {"wall_s": 32.0, "report_s": 1.0}, "unfinished_cells": []}
+        cells.append(
+            {
+                "id": cell_id,
+                "config": config,
+                "swept": {},
+                "status": "ok",
+                "error": None,
+                "metrics": metrics,
+                "info": {"time_s": dict(TIME_S)},
+            }
+        )
+        records[cell_id] = [
+            {
+                "backend": "local",
+                "seq": i,
+                "latency_s": float(v),
+                "batch_size": batch,
+                "sample_ids": [f"s{i}"],
+                "outputs": [f"caption {i}"],
+            }
+            for i, v in enumerate(latency)
+        ]
+    run = {
+        "id": "local",
+        "created": "2026-11-22T00:00:00+00:00",
+        "name": "batches",
+        "status": "complete",
+        "manifest": {"wall_s": 32.0, "report_s": 1.0},
+        "unfinished_cells": [],
+    }
     return {"run": run, "cells": cells}, records
 
 
@@ -74,9 +131,15 @@ def _mixed_document():
     kinds' columns, wider than the page."""
     document, records = _local_document()
     endpoint, endpoint_records = _endpoint_document()
-    failed = {"id": "broken", "config": {"target.kind": "local", "target.model": "tiny", "scenario.batch_size": 8},
-              "swept": {}, "status": "failed", "error": {"type": "RuntimeError", "message": "out of memory " * 30},
-              "metrics": {}, "info": {}}
+    failed = {
+        "id": "broken",
+        "config": {"target.kind": "local", "target.model": "tiny", "scenario.batch_size": 8},
+        "swept": {},
+        "status": "failed",
+        "error": {"type": "RuntimeError", "message": "out of memory " * 30},
+        "metrics": {},
+        "info": {},
+    }
     document["cells"] += [*endpoint["cells"], failed]
     records.update(endpoint_records, broken=[])
     return document, records

@@ -25,10 +25,14 @@ def _with_peaks(document, peaks, device_names=()):
     """The document with each cell's device peaks set ((FLOP/s, B/s), either None), the reasons a
     missing one gives, and limit figures for the hover."""
     changed = copy.deepcopy(document)
-    for index, (cell, (flops, bandwidth)) in enumerate(zip(changed["cells"], peaks)):
-        missing = [reason for reason, peak in zip(CPU_MISSING, (flops, bandwidth)) if peak is None]
-        cell["info"]["limits"] = {"peak_flops_per_s": flops, "peak_memory_bandwidth_bytes_per_s": bandwidth,
-                                  "missing": missing, "why_no_memory_traffic": None}
+    for index, (cell, (flops, bandwidth)) in enumerate(zip(changed["cells"], peaks, strict=True)):
+        missing = [reason for reason, peak in zip(CPU_MISSING, (flops, bandwidth), strict=True) if peak is None]
+        cell["info"]["limits"] = {
+            "peak_flops_per_s": flops,
+            "peak_memory_bandwidth_bytes_per_s": bandwidth,
+            "missing": missing,
+            "why_no_memory_traffic": None,
+        }
         cell["info"]["device_name"] = device_names[index] if index < len(device_names) else None
         cell["metrics"].update({"limit_ratio": {"p50": 38.4}, "mfu": {"p50": 0.01}, "mbu": {"p50": 0.025}})
     return changed
@@ -51,7 +55,7 @@ def test_the_roofline_draws_each_cell_and_says_why_a_cpu_has_no_roof(small_run):
     cells = document["cells"]
     assert div["data-roofs"] == "0" and len(figure["data"]) == len(cells)
     assert [t["name"] for t in figure["data"]] == [t["name"] for t in figures(html)["plot-latency-cdf"]["data"]]
-    for trace, cell in zip(figure["data"], cells):
+    for trace, cell in zip(figure["data"], cells, strict=True):
         assert trace["mode"] == "markers"
         assert trace["x"][0] == pytest.approx(cell["metrics"]["arithmetic_intensity_flop_per_byte"]["p50"], rel=1e-4)
         assert trace["y"][0] == pytest.approx(cell["metrics"]["flops_per_s"]["p50"], rel=1e-4)
@@ -71,7 +75,7 @@ def test_the_roofline_draws_a_roof_and_its_ridge_per_device(small_run):
     ridges = [t for t in figure["data"] if t.get("marker", {}).get("symbol") == "diamond-open"]
     points = [t for t in figure["data"] if t not in lines and t not in ridges]
     assert len(lines) == len(ridges) == len(points) == 2
-    for line, ridge, peak in zip(lines, ridges, (1e11, 4e11)):
+    for line, ridge, peak in zip(lines, ridges, (1e11, 4e11), strict=True):
         assert [ridge["x"][0], ridge["y"][0]] == pytest.approx([peak / 2e10, peak]), "peak FLOP/s / peak B/s"
         assert line["y"] == pytest.approx([min(peak, 2e10 * x) for x in line["x"]], rel=1e-4)
         assert ridge["x"][0] in line["x"], "the roof bends at its ridge"
@@ -91,8 +95,10 @@ def test_a_partial_roof_and_a_cell_without_bytes_are_said_in_the_note(small_run)
     figure, div, note = roofline(render_html(partial))
     assert div["data-roofs"] == "1" and len(figure["data"]) == 2, "a flat roof without a ridge, and one point"
     assert figure["data"][0]["y"] == [1e11] * len(figure["data"][0]["x"])
-    assert note == (f"No full roof for 1 of 1 cell(s): {CPU_MISSING[1]}. "
-                    "1 local cell(s) not drawn: the model's config names no hidden size.")
+    assert note == (
+        f"No full roof for 1 of 1 cell(s): {CPU_MISSING[1]}. "
+        "1 local cell(s) not drawn: the model's config names no hidden size."
+    )
 
 
 def test_no_roofline_without_arithmetic_intensity_flop_per_byte(small_run):

@@ -24,7 +24,12 @@ sweep:
 
 def _vlmperf(*args, env, **kwargs):
     return subprocess.run(
-        [sys.executable, "-m", "vlmperf", *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kwargs
+        [sys.executable, "-m", "vlmperf", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        **kwargs,
     )
 
 
@@ -61,7 +66,9 @@ def _start_sweep(tmp_path, **pipes):
     env = {**os.environ, "VLMPERF_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)],
-        env=env, stdin=subprocess.DEVNULL, **pipes,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        **pipes,
     )
     return proc, config, out, out / "vlmperf.db", env
 
@@ -164,7 +171,10 @@ def test_sigkill_mid_endpoint_load_loses_nothing_finished(tmp_path):
         env = {**os.environ, "VLMPERF_CACHE": str(tmp_path / "cache")}
         proc = subprocess.Popen(
             [sys.executable, "-m", "vlmperf", "run", str(config), "--out", str(out)],
-            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
         def one_done_one_storing():

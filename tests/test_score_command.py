@@ -431,9 +431,9 @@ def test_run_is_rescored_per_cell_from_its_outputs(small_run: Path, vlmperf_env,
         task = cells[cell_id]["config"]["workload.task"]
         outputs: dict[str, str] = {}
         for ids, texts in zip(
-            records[records.cell_id == cell_id].sample_ids, records[records.cell_id == cell_id].outputs
+            records[records.cell_id == cell_id].sample_ids, records[records.cell_id == cell_id].outputs, strict=True
         ):
-            for sample_id, text in zip(ids, texts):
+            for sample_id, text in zip(ids, texts, strict=True):
                 outputs.setdefault(sample_id, text)
         assert scored["task"] == task and scored["n"] == len(outputs) == len(samples), "every sample answered once"
         if task == "vqa":

@@ -14,8 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fixtures.oracles import load_oracle
-
 from vlmperf.errors import InputError
 from vlmperf.scoring.mcq import (
     LMMS_EVAL_COMMIT,
@@ -24,6 +22,8 @@ from vlmperf.scoring.mcq import (
     mcq_accuracy,
     parse_choice,
 )
+
+from fixtures.oracles import load_oracle
 
 reference = load_oracle("mcq/reference_sqa.py")
 

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
-from fixtures.oracles import load_oracle
-
 from vlmperf.errors import InputError
 from vlmperf.scoring import vqa
 from vlmperf.scoring.textvqa import process_answer, question_accuracy, textvqa_accuracy
+
+from fixtures.oracles import load_oracle
 
 reference = load_oracle("textvqa/reference_textvqa_eval.py")
 m4c_reference = load_oracle("textvqa/reference_m4c_evaluator.py")

@@ -14,8 +14,6 @@ import pytest
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
-from fixtures.oracles import load_oracle
-
 from vlmperf.errors import InputError
 from vlmperf.scoring.vqa import (
     ARTICLES,
@@ -28,6 +26,8 @@ from vlmperf.scoring.vqa import (
     question_accuracy,
     vqa_accuracy,
 )
+
+from fixtures.oracles import load_oracle
 
 reference = load_oracle("vqa/reference_vqa_eval.py")
 _REF = reference.VQAEval(reference._QA({}), reference._QA({}))
@@ -128,8 +128,8 @@ def test_every_contraction_in_the_table():
 
 def test_tables_equal_the_official_ones():
     ref = reference.VQAEval(reference._QA({}), reference._QA({}))
-    assert CONTRACTIONS == ref.contractions
-    assert NUMBER_WORDS == ref.manualMap  # a fresh instance: `setdefault` grows manualMap as it runs
+    assert ref.contractions == CONTRACTIONS
+    assert ref.manualMap == NUMBER_WORDS  # a fresh instance: `setdefault` grows manualMap as it runs
     assert list(ARTICLES) == ref.articles
     assert list(PUNCTUATION) == ref.punct
 

@@ -13,6 +13,7 @@ import time
 
 import aiohttp
 import pytest
+
 from fixtures import scripted_server as ss
 from fixtures.scripted_server import DISCONNECT, DONE, STALL, Event, Reply, ScriptedServer, ScriptedServerError
 
@@ -42,14 +43,21 @@ def test_stream_arrives_with_the_scripted_lines_near_the_scripted_times():
     with ScriptedServer([reply]) as server:
         status, headers, lines = _run(_post(f"{server.base_url}/chat/completions"))
     assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
-    expected = [ss.role_chunk(), ss.content_chunk("Hel"), ss.content_chunk("lo"), ss.content_chunk(" world"),
-                ss.finish_chunk(), ss.usage_chunk(7, 3), DONE]
+    expected = [
+        ss.role_chunk(),
+        ss.content_chunk("Hel"),
+        ss.content_chunk("lo"),
+        ss.content_chunk(" world"),
+        ss.finish_chunk(),
+        ss.usage_chunk(7, 3),
+        DONE,
+    ]
     assert [line for _, line in lines] == [_sse(p) for p in expected]
     assert json.loads(lines[5][1][6:])["usage"] == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
     (record,) = server.requests
     assert record.ended == "complete"
     assert [e.at_s for e in record.events] == pytest.approx([0.01, 0.03, 0.05, 0.07, 0.07, 0.07, 0.07])
-    for (arrived_ns, _), event in zip(lines, record.events):
+    for (arrived_ns, _), event in zip(lines, record.events, strict=True):
         assert 0 <= event.lateness_ns < 5_000_000
         assert event.writing_ns < arrived_ns < event.sent_ns + 50_000_000  # one clock in one process
 
@@ -59,7 +67,11 @@ def test_choices_stream_one_chunk_per_index():
         _, _, lines = _run(_post(f"{server.base_url}/chat/completions"))
     chunks = [json.loads(line[6:]) for _, line in lines[:-1]]
     assert [(c["choices"][0]["index"], c["choices"][0]["delta"]) for c in chunks[:4]] == [
-        (0, {"content": "a"}), (1, {"content": "a"}), (0, {"content": "b"}), (1, {"content": "b"})]
+        (0, {"content": "a"}),
+        (1, {"content": "a"}),
+        (0, {"content": "b"}),
+        (1, {"content": "b"}),
+    ]
     assert [c["choices"][0]["finish_reason"] for c in chunks[4:]] == ["stop", "stop"]
 
 
@@ -81,14 +93,18 @@ def test_event_writes_are_within_2ms_of_schedule():
     for _ in range(3):
         lateness = _lateness_ms(reps=3)
         attempts.append((min(lateness), max(lateness)))
-        if -0.1 < min(lateness) and max(lateness) <= 2.0:
+        if min(lateness) > -0.1 and max(lateness) <= 2.0:
             return
     pytest.fail(f"write lateness (min, max) in ms per attempt: {attempts}")
 
 
 def test_429_sends_retry_after_and_provider_headers():
-    reply = ss.error_reply(429, "Rate limit reached", error_type="rate_limit_error",
-                           headers={"Retry-After": "1", "x-inference-provider": "novita"})
+    reply = ss.error_reply(
+        429,
+        "Rate limit reached",
+        error_type="rate_limit_error",
+        headers={"Retry-After": "1", "x-inference-provider": "novita"},
+    )
     with ScriptedServer([reply]) as server:
         status, headers, lines = _run(_post(f"{server.base_url}/chat/completions"))
     assert status == 429
@@ -102,7 +118,9 @@ def test_500_sends_its_error_body_after_the_delay():
     with ScriptedServer([reply]) as server:
         status, _, lines = _run(_post(f"{server.base_url}/chat/completions"))
     assert status == 500
-    assert json.loads(lines[0][1]) == {"error": {"message": "boom", "type": "server_error", "param": None, "code": None}}
+    assert json.loads(lines[0][1]) == {
+        "error": {"message": "boom", "type": "server_error", "param": None, "code": None}
+    }
     (record,) = server.requests
     assert record.headers_sent_ns - record.received_ns >= 50_000_000
 
@@ -158,7 +176,7 @@ def test_stall_ends_at_server_shutdown():
 
 
 def test_raw_bytes_pass_through_exactly():
-    raw = [b"data: {not json\n\n", b"data: {\"choices\": [", b"]}\n\n", b": comment\r\n\r\n", b"\xff\xfe junk"]
+    raw = [b"data: {not json\n\n", b'data: {"choices": [', b"]}\n\n", b": comment\r\n\r\n", b"\xff\xfe junk"]
     reply = Reply(events=[Event(0.001 * i, chunk) for i, chunk in enumerate(raw)])
 
     async def read(url: str) -> bytes:
@@ -208,7 +226,9 @@ def test_callable_script_sees_index_and_body_and_lists_repeat_their_last_reply()
             answers = []
             for i in range(n):
                 async with session.post(url, json={**BODY, "messages": [{"role": "user", "content": f"q{i}"}]}) as r:
-                    answers.append((r.status, (await r.json()).get("choices", [{}])[0].get("message", {}).get("content")))
+                    answers.append(
+                        (r.status, (await r.json()).get("choices", [{}])[0].get("message", {}).get("content"))
+                    )
             return answers
 
     with ScriptedServer(script) as server:

@@ -64,7 +64,9 @@ def plain(samples, vlmperf_cache):
 
 @pytest.mark.parametrize("draft_tokens", [None, 4])
 def test_a_draft_identical_to_the_target_is_always_accepted(samples, plain, draft_tokens):
-    loaded = load_model(LocalTarget(speculative="assistant", assistant_model="builtin:tiny-llava", draft_tokens=draft_tokens))
+    loaded = load_model(
+        LocalTarget(speculative="assistant", assistant_model="builtin:tiny-llava", draft_tokens=draft_tokens)
+    )
     outputs, stats = _one_by_one(loaded, samples)
     assert outputs == plain
     for call in stats:
@@ -119,8 +121,13 @@ def test_a_draft_with_another_vocabulary_is_refused(text_model_dir):
 def test_in_a_sweep_the_batch_of_two_fails_its_cell_only(tmp_path):
     outcome = vp.run(
         overrides=[
-            "target.speculative=prompt-lookup", "measure.min_runs=1", "measure.warmup_runs=1", "measure.flops=false",
-            "measure.min_duration_s=0", "generation.max_new_tokens=3", "workload.limit=2",
+            "target.speculative=prompt-lookup",
+            "measure.min_runs=1",
+            "measure.warmup_runs=1",
+            "measure.flops=false",
+            "measure.min_duration_s=0",
+            "generation.max_new_tokens=3",
+            "workload.limit=2",
             "sweep.grid.scenario.batch_size=[1, 2]",
         ],
         out=tmp_path,

@@ -17,7 +17,6 @@ import types
 import numpy as np
 import pynvml
 import pytest
-from fixtures.nvml_driver import NO_DRIVER
 
 import vlmperf.api as vp
 from vlmperf.backends.endpoint.resolve import served_here
@@ -26,6 +25,8 @@ from vlmperf.meters.gpu_clock_watch import GpuClockWatch
 from vlmperf.metrics.stability import CONTENDED_SHARE, stability
 from vlmperf.report import compare as cmp
 from vlmperf.report.tables import stability_text, summary_table, wide_rows
+
+from fixtures.nvml_driver import NO_DRIVER
 
 TICK = 100  # Linux's USER_HZ
 
@@ -44,14 +45,18 @@ def test_busy_time_counts_user_nice_system_irq_softirq_steal_of_the_listed_cpus_
 
 
 def test_other_processes_time_is_busy_time_less_its_own_over_the_windows_capacity():
-    readings = iter([
-        stat_text({0: (0,) * 10, 1: (0,) * 10}), stat_text({0: (0,) * 10, 1: (0,) * 10}),  # construction, start
-        stat_text({0: (30, 0, 0, 70, 0, 0, 0, 0, 0, 0), 1: (80, 0, 0, 20, 0, 0, 0, 0, 0, 0)}),  # stop: 1.1 s busy
-    ])
+    readings = iter(
+        [
+            stat_text({0: (0,) * 10, 1: (0,) * 10}),
+            stat_text({0: (0,) * 10, 1: (0,) * 10}),  # construction, start
+            stat_text({0: (30, 0, 0, 70, 0, 0, 0, 0, 0, 0), 1: (80, 0, 0, 20, 0, 0, 0, 0, 0, 0)}),  # stop: 1.1 s busy
+        ]
+    )
     own = iter([0.0, 0.5])  # this process: 0.5 s of it
     wall = iter([10.0, 11.0])  # a window of one second
-    contention = CpuContention(read_stat=lambda: next(readings), own_cpu=lambda: next(own), cpus={0, 1},
-                               clock=lambda: next(wall))
+    contention = CpuContention(
+        read_stat=lambda: next(readings), own_cpu=lambda: next(own), cpus={0, 1}, clock=lambda: next(wall)
+    )
     contention.start()
     contention.stop()
     figures = contention.as_dict()
@@ -144,8 +149,13 @@ def test_a_power_cap_seen_at_a_window_edge_throttles_the_cell_and_idle_does_not(
         watch.sample()
     watch.close()
     seen = watch.as_dict()
-    assert seen == {"samples": 4, "reasons_seen": ["gpu_idle", "sw_power_cap"], "throttle_reasons": ["sw_power_cap"],
-                    "sm_clock_mhz": {"min": 1410, "max": 1980}, "sm_clock_max_mhz": 1980}
+    assert seen == {
+        "samples": 4,
+        "reasons_seen": ["gpu_idle", "sw_power_cap"],
+        "throttle_reasons": ["sw_power_cap"],
+        "sm_clock_mhz": {"min": 1410, "max": 1980},
+        "sm_clock_max_mhz": 1980,
+    }
     assert fake.active == 0, "NVML is let go"
     verdict = stability("latency_s", quiet_values(), None, seen)
     assert verdict["flags"] == ["throttled"] and "sw_power_cap" in verdict["reasons"]["throttled"]
@@ -179,11 +189,17 @@ def test_on_a_cpu_the_gpu_watch_reads_nothing():
     assert watch.as_dict() is None and "not a CUDA device" in watch.why_none
 
 
-@pytest.mark.parametrize("url, here", [
-    ("http://127.0.0.1:8000/v1/chat/completions", True), ("http://localhost:8000/v1", True),
-    ("http://[::1]:8000/v1", True), ("http://127.8.0.3/v1", True),
-    ("https://router.huggingface.co/v1/chat/completions", False), ("http://10.0.0.5:8000/v1", False),
-])
+@pytest.mark.parametrize(
+    "url, here",
+    [
+        ("http://127.0.0.1:8000/v1/chat/completions", True),
+        ("http://localhost:8000/v1", True),
+        ("http://[::1]:8000/v1", True),
+        ("http://127.8.0.3/v1", True),
+        ("https://router.huggingface.co/v1/chat/completions", False),
+        ("http://10.0.0.5:8000/v1", False),
+    ],
+)
 def test_a_server_on_this_machines_loopback_is_served_here(url, here):
     assert served_here(url) is here
 
@@ -194,8 +210,14 @@ def test_a_server_on_this_machines_loopback_is_served_here(url, here):
 BURN = "import time\nend = time.time() + 120\nwhile time.time() < end:\n    pass\n"
 """A child that keeps one CPU busy, for two minutes at most (it is killed long before)."""
 QUICK = [
-    "measure.min_runs=12", "measure.warmup_runs=1", "measure.min_duration_s=0.5", "generation.max_new_tokens=3",
-    "workload.limit=3", "measure.flops=false", "workload.task=vqa", "sweep.grid={}",
+    "measure.min_runs=12",
+    "measure.warmup_runs=1",
+    "measure.min_duration_s=0.5",
+    "generation.max_new_tokens=3",
+    "workload.limit=3",
+    "measure.flops=false",
+    "workload.task=vqa",
+    "sweep.grid={}",
 ]
 
 
@@ -226,11 +248,23 @@ def test_a_cell_measured_beside_a_cpu_burner_is_contended(results_dir):
 # ---------------------------------------------------------------------------------------------
 # where it shows: the table, the CSV, compare
 
+
 def _document(flags: list[str] | None, cv: float = 0.02) -> dict:
-    stable = None if flags is None else {"cv": cv, "flags": flags, "p50_ci95_rel_width": 0.01,
-                                         "contention": {"other_cpu_share": 0.5}}
-    cell = {"id": "c1", "config": {"target.kind": "local", "scenario.batch_size": 1}, "swept": {}, "status": "ok",
-            "error": None, "metrics": {"latency_s": {"p50": 0.1}}, "stability": stable, "info": {}}
+    stable = (
+        None
+        if flags is None
+        else {"cv": cv, "flags": flags, "p50_ci95_rel_width": 0.01, "contention": {"other_cpu_share": 0.5}}
+    )
+    cell = {
+        "id": "c1",
+        "config": {"target.kind": "local", "scenario.batch_size": 1},
+        "swept": {},
+        "status": "ok",
+        "error": None,
+        "metrics": {"latency_s": {"p50": 0.1}},
+        "stability": stable,
+        "info": {},
+    }
     return {"run": {"id": "r1", "name": "t", "status": "complete", "manifest": {}}, "cells": [cell]}
 
 

@@ -148,10 +148,9 @@ def test_hooks_are_removed_when_generate_fails_mid_forward(tiny):
     before = _hooks(tiny.model)
     failing = tiny.model.model.language_model.layers[1].register_forward_pre_hook(fail)
     try:
-        with pytest.raises(RuntimeError, match="boom"):
-            with StageTimer(tiny.model, WallClock()) as stages:
-                assert len(_hooks(tiny.model) - before) == 1 + 2 * 3  # ours, then top, vision tower, projector
-                tiny.model.generate(**batch.inputs, generation_config=config)
+        with pytest.raises(RuntimeError, match="boom"), StageTimer(tiny.model, WallClock()) as stages:
+            assert len(_hooks(tiny.model) - before) == 1 + 2 * 3  # ours, then top, vision tower, projector
+            tiny.model.generate(**batch.inputs, generation_config=config)
     finally:
         failing.remove()
     assert _hooks(tiny.model) == before

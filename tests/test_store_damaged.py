@@ -25,8 +25,18 @@ from vlmperf.store.layout import APPLICATION_ID, SCHEMA_VERSION
 from vlmperf.store.sqlite import Store
 
 QUICK = [
-    "--set", "measure.min_runs=1", "--set", "measure.warmup_runs=0", "--set", "measure.min_duration_s=0",
-    "--set", "sweep.grid.scenario.batch_size=[1]", "--set", "workload.limit=1", "--set", "generation.max_new_tokens=2",
+    "--set",
+    "measure.min_runs=1",
+    "--set",
+    "measure.warmup_runs=0",
+    "--set",
+    "measure.min_duration_s=0",
+    "--set",
+    "sweep.grid.scenario.batch_size=[1]",
+    "--set",
+    "workload.limit=1",
+    "--set",
+    "generation.max_new_tokens=2",
 ]
 
 
@@ -149,11 +159,14 @@ def test_a_store_of_a_newer_vlmperf_is_refused(healthy, tmp_path, capsys, monkey
     refused_everywhere(out, capsys, monkeypatch, "newer vlmperf", "upgrade")
 
 
-@pytest.mark.parametrize("change, words", [
-    ("ALTER TABLE cells ADD COLUMN colour TEXT", ("table cells", "extra: colour")),
-    ("ALTER TABLE cells DROP COLUMN info", ("table cells", "missing: info")),
-    ("DROP TABLE records", ("no table records",)),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ("ALTER TABLE cells ADD COLUMN colour TEXT", ("table cells", "extra: colour")),
+        ("ALTER TABLE cells DROP COLUMN info", ("table cells", "missing: info")),
+        ("DROP TABLE records", ("no table records",)),
+    ],
+)
 def test_a_store_whose_tables_differ_is_refused(healthy, tmp_path, capsys, monkeypatch, vlmperf_cache, change, words):
     monkeypatch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
     out = copy_of(healthy, tmp_path)
@@ -170,8 +183,13 @@ def test_the_real_console_script_refuses_a_damaged_run_target(tmp_path, vlmperf_
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "vlmperf"]
     for args in (["runs"], ["run", *QUICK]):
         result = subprocess.run(
-            [*command, *args, "--out", str(out)], env=vlmperf_env, stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=120, check=False,
+            [*command, *args, "--out", str(out)],
+            env=vlmperf_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert_refused((result.returncode, result.stdout, result.stderr), "foreign SQLite file")
         assert digest(out) == before
@@ -181,11 +199,14 @@ def test_the_real_console_script_refuses_a_damaged_run_target(tmp_path, vlmperf_
 # damaged rows: skipped, and said
 
 
-@pytest.mark.parametrize("change, why", [
-    ("UPDATE cells SET summary = X'0067617262616765'", "summary is not JSON"),
-    ("UPDATE cells SET config = '[1, 2]'", "config is not a mapping"),
-    ("UPDATE cells SET info = 'null', error = '{\"type\": 1'", "error is not JSON"),
-])
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        ("UPDATE cells SET summary = X'0067617262616765'", "summary is not JSON"),
+        ("UPDATE cells SET config = '[1, 2]'", "config is not a mapping"),
+        ("UPDATE cells SET info = 'null', error = '{\"type\": 1'", "error is not JSON"),
+    ],
+)
 def test_a_damaged_cell_is_skipped_and_said(healthy, tmp_path, capsys, monkeypatch, change, why):
     out = copy_of(healthy, tmp_path)
     edit(out, change)

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures import hub_datasets as fx
-from fixtures.hub_datasets import load_preset
 
 from vlmperf.errors import InputError
 from vlmperf.workloads.datasets import GENERIC_COLUMNS, PRESETS, DatasetSource, load_dataset_samples
+
+from fixtures import hub_datasets as fx
+from fixtures.hub_datasets import load_preset
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,19 @@ def _load_in(folder: Path, workload: dict, tmp_path: Path) -> dict:
     """Load a workload in a process whose working folder is `folder`, offline: a hub id that names a
     folder there is read from it (as the hub copy would be), any other id cannot be opened."""
     env = {
-        **os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_CACHE": str(tmp_path / "ds")
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_DATASETS_CACHE": str(tmp_path / "ds"),
     }
     result = subprocess.run(
         [sys.executable, "-c", FALLBACK_SCRIPT, json.dumps(workload)],
-        capture_output=True, text=True, env=env, cwd=folder, timeout=300, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=folder,
+        timeout=300,
+        check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -68,7 +77,9 @@ def test_an_id_named_in_the_config_is_used_as_given_and_its_error_names_the_move
     folder = tmp_path / "new-only"
     fx.build_textvqa(folder / "lmms-lab-encoder" / "textvqa")
     named = {
-        "task": "textvqa", "source": "dataset", "limit": 3,
+        "task": "textvqa",
+        "source": "dataset",
+        "limit": 3,
         "dataset": {"path": "lmms-lab/textvqa", "split": "validation"},
     }
     outcome = _load_in(folder, named, tmp_path)
@@ -125,9 +136,7 @@ def test_a_split_whose_references_are_empty_is_refused_with_what_to_do(tmp_path,
     assert str(repo) in message and "split 'test'" in message and "'answers'" in message
     assert "validation" in message and "\n" not in message
     speed_only = PRESETS["textvqa"].columns.model_copy(update={"answers": None})
-    loaded = load_dataset_samples(
-        DatasetSource(path=str(repo), split="test"), speed_only, cache_dir=cache
-    )
+    loaded = load_dataset_samples(DatasetSource(path=str(repo), split="test"), speed_only, cache_dir=cache)
     assert len(loaded.samples) + len(loaded.failed) == 4, "without an answers column it loads, for speed only"
 
 

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures import scripted_server as ss
 
 import vlmperf.api as vp
 from vlmperf.report.study_tables import model_type, render_study_markdown
+
+from fixtures import scripted_server as ss
 
 ROOT = Path(__file__).resolve().parents[1]
 VLM_HEADER = (
@@ -28,28 +29,73 @@ def latency(mean, p50, low, high, p90, p99, ci, n=10):
 
 
 def endpoint_cell(cell_id, label, task, provider, metrics, *, preset="hf-router", status="ok", error=None):
-    config = {"target.kind": "endpoint", "target.preset": preset, "target.model": f"org/{label}",
-              "target.provider": provider, "target.label": label, "workload.task": task}
-    return {"id": cell_id, "config": config, "swept": {"target.label": label}, "status": status, "error": error,
-            "metrics": metrics, "info": {}}
+    config = {
+        "target.kind": "endpoint",
+        "target.preset": preset,
+        "target.model": f"org/{label}",
+        "target.provider": provider,
+        "target.label": label,
+        "workload.task": task,
+    }
+    return {
+        "id": cell_id,
+        "config": config,
+        "swept": {"target.label": label},
+        "status": status,
+        "error": error,
+        "metrics": metrics,
+        "info": {},
+    }
 
 
 def document(cells, status="complete"):
     return {"run": {"id": "r1", "name": "providers", "status": status}, "cells": cells}
 
 
-PROVIDERS = document([
-    endpoint_cell("c1", "qwen_2_5_vl", "caption", "hyperbolic", {
-        "e2e_s": latency(2.351, 2.19, 1.47, 3.93, 3.1, 3.8, [2.1, 2.6]), "output_chars": {"mean": 296.2}}),
-    endpoint_cell("c2", "github_gpt41", "caption", None, {
-        "e2e_s": latency(2.16, 2.14, 1.2, 3.82, 3.0, 3.7, None), "output_chars": {"mean": 239.0},
-        "error_rate": {"value": 0.2, "by_class": {"timeout_total": 2}}}, preset="github-models"),
-    endpoint_cell("c3", "mixtral_8x7b_together", "text", "together", {
-        "e2e_s": latency(4.88, 3.73, 2.0, 9.0, 7.5, 8.9, [4.1, 5.7]), "output_chars": {"mean": 374.4},
-        "captions_per_request": {"mean": 3.0}, "total_captions": {"value": 27}}),
-    endpoint_cell("c4", "broken|model", "text", "novita", {}, status="failed",
-                  error={"type": "EndpointError", "message": "401 Unauthorized\nmore"}),
-])
+PROVIDERS = document(
+    [
+        endpoint_cell(
+            "c1",
+            "qwen_2_5_vl",
+            "caption",
+            "hyperbolic",
+            {"e2e_s": latency(2.351, 2.19, 1.47, 3.93, 3.1, 3.8, [2.1, 2.6]), "output_chars": {"mean": 296.2}},
+        ),
+        endpoint_cell(
+            "c2",
+            "github_gpt41",
+            "caption",
+            None,
+            {
+                "e2e_s": latency(2.16, 2.14, 1.2, 3.82, 3.0, 3.7, None),
+                "output_chars": {"mean": 239.0},
+                "error_rate": {"value": 0.2, "by_class": {"timeout_total": 2}},
+            },
+            preset="github-models",
+        ),
+        endpoint_cell(
+            "c3",
+            "mixtral_8x7b_together",
+            "text",
+            "together",
+            {
+                "e2e_s": latency(4.88, 3.73, 2.0, 9.0, 7.5, 8.9, [4.1, 5.7]),
+                "output_chars": {"mean": 374.4},
+                "captions_per_request": {"mean": 3.0},
+                "total_captions": {"value": 27},
+            },
+        ),
+        endpoint_cell(
+            "c4",
+            "broken|model",
+            "text",
+            "novita",
+            {},
+            status="failed",
+            error={"type": "EndpointError", "message": "401 Unauthorized\nmore"},
+        ),
+    ]
+)
 
 
 def test_the_provider_tables_are_laid_out_as_the_study_did():
@@ -60,7 +106,9 @@ def test_the_provider_tables_are_laid_out_as_the_study_did():
     assert lines[vlm + 4] == (
         "| `qwen_2_5_vl` | VLM | hyperbolic | 2.35s | 2.19s | 1.47s / 3.93s | 296 chars | 3.1s | 3.8s | 2.1 – 2.6s | 10 |"
     )
-    assert lines[vlm + 5].startswith("| `github_gpt41` | VLM | github-models | 2.16s | 2.14s | 1.2s / 3.82s | 239 chars |")
+    assert lines[vlm + 5].startswith(
+        "| `github_gpt41` | VLM | github-models | 2.16s | 2.14s | 1.2s / 3.82s | 239 chars |"
+    )
     assert lines[vlm + 5].endswith("| - | 10 |"), "no interval: shown as -"
     text = lines.index("#### Text models")
     assert lines[text + 2] == TEXT_HEADER
@@ -78,17 +126,36 @@ def test_the_type_comes_from_the_task_registry():
 
 
 def local_cell(cell_id, swept, metrics):
-    config = {"target.kind": "local", "target.model": "llava-hf/llava-1.5-7b-hf", "scenario.batch_size": 1,
-              "workload.task": "textvqa", **swept}
-    return {"id": cell_id, "config": config, "swept": swept, "status": "ok", "error": None, "metrics": metrics, "info": {}}
+    config = {
+        "target.kind": "local",
+        "target.model": "llava-hf/llava-1.5-7b-hf",
+        "scenario.batch_size": 1,
+        "workload.task": "textvqa",
+        **swept,
+    }
+    return {
+        "id": cell_id,
+        "config": config,
+        "swept": swept,
+        "status": "ok",
+        "error": None,
+        "metrics": metrics,
+        "info": {},
+    }
 
 
 def test_the_local_table_has_one_row_per_point_with_quality_latency_energy_and_flops():
-    base = {"latency_s": {"p50": 0.34951892890930175, "p90": 0.36, "p99": 0.371, "ci95": [0.3401, 0.3553], "n": 40},
-            "wer": {"value": 8.134883880615234}, "vqa_accuracy": {"value": 0.5812}}
+    base = {
+        "latency_s": {"p50": 0.34951892890930175, "p90": 0.36, "p99": 0.371, "ci95": [0.3401, 0.3553], "n": 40},
+        "wer": {"value": 8.134883880615234},
+        "vqa_accuracy": {"value": 0.5812},
+    }
     cells = [
-        local_cell("b1", {"scenario.batch_size": 1}, {
-            **base, "energy_per_sample_j": {"mean": 93.81820333957673}, "flops": {"mean": 11.03e12}}),
+        local_cell(
+            "b1",
+            {"scenario.batch_size": 1},
+            {**base, "energy_per_sample_j": {"mean": 93.81820333957673}, "flops": {"mean": 11.03e12}},
+        ),
         local_cell("b16", {"scenario.batch_size": 16}, {**base, "flops": {"mean": 8.27e12}}),
         local_cell("cpu", {"target.device": "cpu"}, {"latency_s": {"p50": 8.373709375813803, "n": 3}}),
     ]
@@ -112,12 +179,15 @@ def test_the_local_table_has_one_row_per_point_with_quality_latency_energy_and_f
 def test_a_point_without_a_limit_ratio_says_why_once_per_reason():
     """The reasons come from each cell's info.limits (a missing peak, no byte count), each said once."""
     gpu = {"peak_flops_per_s": 9.89e14, "peak_memory_bandwidth_bytes_per_s": 4.8e12, "missing": []}
-    cpu = {"peak_flops_per_s": None, "peak_memory_bandwidth_bytes_per_s": None,
-           "missing": ["peak FLOP/s: a CPU has no published peak; give target.peak_flops_per_s"]}
+    cpu = {
+        "peak_flops_per_s": None,
+        "peak_memory_bandwidth_bytes_per_s": None,
+        "missing": ["peak FLOP/s: a CPU has no published peak; give target.peak_flops_per_s"],
+    }
     no_bytes = {**gpu, "why_no_memory_traffic": "the model's config | names no hidden size"}
     cells = [local_cell(name, {"target.device": name}, {"latency_s": {"p50": 1.0, "n": 3}}) for name in "abcd"]
     cells[0]["metrics"]["limit_ratio"] = {"p50": 2.0}
-    for cell, limits in zip(cells, (gpu, cpu, cpu, no_bytes)):
+    for cell, limits in zip(cells, (gpu, cpu, cpu, no_bytes), strict=True):
         cell["info"]["limits"] = limits
     lines = render_study_markdown(document(cells)).splitlines()
     assert [line.split(" | ")[4] for line in lines[4:8]] == ["2.0x", "-", "-", "-"]
@@ -128,8 +198,10 @@ def test_a_point_without_a_limit_ratio_says_why_once_per_reason():
 
 
 def test_a_run_with_both_kinds_gets_both_tables_and_an_empty_run_says_so():
-    both = document([PROVIDERS["cells"][0], local_cell("b1", {"scenario.batch_size": 1}, {"latency_s": {"p50": 1.0}})],
-                    status="partial")
+    both = document(
+        [PROVIDERS["cells"][0], local_cell("b1", {"scenario.batch_size": 1}, {"latency_s": {"p50": 1.0}})],
+        status="partial",
+    )
     text = render_study_markdown(both)
     assert text.startswith("### run r1 (providers) [partial]")
     assert "#### Vision-language models" in text and "| scenario.batch_size | latency p50 |" in text
@@ -138,21 +210,30 @@ def test_a_run_with_both_kinds_gets_both_tables_and_an_empty_run_says_so():
 
 
 def vlmperf(*args, env, cwd=None):
-    return subprocess.run([sys.executable, "-m", "vlmperf", *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "vlmperf", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.slow
 def test_a_real_local_run_as_the_study_table(tmp_path, vlmperf_env):
-    quick = ["measure.min_runs=2", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=3",
-             "workload.limit=3", "sweep.grid.scenario.batch_size=[1, 2]"]
+    quick = [
+        "measure.min_runs=2",
+        "measure.warmup_runs=0",
+        "measure.min_duration_s=0",
+        "generation.max_new_tokens=3",
+        "workload.limit=3",
+        "sweep.grid.scenario.batch_size=[1, 2]",
+    ]
     out = tmp_path / "results"
     ran = vlmperf("run", *[arg for o in quick for arg in ("--set", o)], "--out", str(out), env=vlmperf_env)
     assert ran.returncode == 0, ran.stderr
     result = vlmperf("report", "latest", "--format", "study", "--out", str(out), env=vlmperf_env)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[2].startswith("| scenario.batch_size | quality | wer | latency p50 | energy / sample | FLOPs / sample |")
+    assert lines[2].startswith(
+        "| scenario.batch_size | quality | wer | latency p50 | energy / sample | FLOPs / sample |"
+    )
     assert [line.split(" | ")[0] for line in lines[4:6]] == ["| 1", "| 2"]
     assert all("FLOP | - | - |" in line and "cider" in line for line in lines[4:6]), "FLOPs counted, captions scored"
     assert "- no limit ratio for 2 of 2 point(s): peak FLOP/s: a CPU has no published peak" in result.stdout, (
@@ -172,14 +253,18 @@ def test_the_provider_study_config_against_a_local_server(tmp_path, monkeypatch)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_dummy")
     out = tmp_path / "results"
     with ss.ScriptedServer(caption_reply) as server:
-        outcome = vp.run(ROOT / "examples" / "providers.yaml", overrides=[f"target.base_url={server.base_url}"], out=out)
+        outcome = vp.run(
+            ROOT / "examples" / "providers.yaml", overrides=[f"target.base_url={server.base_url}"], out=out
+        )
     lines = render_study_markdown(vp.report(outcome.run_id, out=out)).splitlines()
     vlm, text = lines.index("#### Vision-language models"), lines.index("#### Text models")
     assert lines[vlm + 2] == VLM_HEADER and lines[text + 2] == TEXT_HEADER
     vlm_rows, text_rows = lines[vlm + 4 : vlm + 8], lines[text + 4 : text + 8]
     assert [row.split(" | ")[:3] for row in vlm_rows] == [
-        ["| `qwen_2_5_vl`", "VLM", "hyperbolic"], ["| `llama_4_scout`", "VLM", "novita"],
-        ["| `gemma_3_27b`", "VLM", "nebius"], ["| `github_gpt41`", "VLM", "github-models"],
+        ["| `qwen_2_5_vl`", "VLM", "hyperbolic"],
+        ["| `llama_4_scout`", "VLM", "novita"],
+        ["| `gemma_3_27b`", "VLM", "nebius"],
+        ["| `github_gpt41`", "VLM", "github-models"],
     ]
     assert all(row.split(" | ")[6] == "17 chars" for row in vlm_rows), "'A photo of a cat.'"
     assert all(row.split(" | ")[5:8] == ["3.0", "30", "29 chars"] for row in text_rows), "3 captions of 10 requests"

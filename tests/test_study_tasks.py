@@ -6,13 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures import hub_datasets as fx
 
 import vlmperf.api as vp
 
+from fixtures import hub_datasets as fx
+
 QUICK = [
-    "measure.min_runs=2", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=4",
-    "workload.source=dataset", "workload.limit=6", "sweep.grid.scenario.batch_size=[1, 3]",
+    "measure.min_runs=2",
+    "measure.warmup_runs=0",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=4",
+    "workload.source=dataset",
+    "workload.limit=6",
+    "sweep.grid.scenario.batch_size=[1, 3]",
 ]
 
 
@@ -35,7 +41,10 @@ def caches(tmp_path, monkeypatch):
 STUDY = {
     "coco-caption": ("{kind: hub, path: %s, split: val}", {"cider", "bleu_4", "meteor", "rouge_l", "wer"}),
     "textvqa": ("{kind: hub, path: %s, split: validation}", {"vqa_accuracy", "any_answer_match"}),
-    "scienceqa-img": ("{kind: hub, path: %s, name: ScienceQA-IMG, split: test}", {"mcq_accuracy", "parse_failure_rate"}),
+    "scienceqa-img": (
+        "{kind: hub, path: %s, name: ScienceQA-IMG, split: test}",
+        {"mcq_accuracy", "parse_failure_rate"},
+    ),
 }
 
 
@@ -76,5 +85,7 @@ def test_study_prompts_follow_lmms_eval():
     assert get_task("textvqa").prompt_for(vqa, ocr=True) == (
         "What brand is it?\nReference OCR token: acme, co\nAnswer the question using a single word or phrase."
     )
-    assert get_task("textvqa").prompt_for(vqa) == "What brand is it?\nAnswer the question using a single word or phrase."
+    assert (
+        get_task("textvqa").prompt_for(vqa) == "What brand is it?\nAnswer the question using a single word or phrase."
+    )
     assert get_task("coco-caption").prompt_for(mcq) == "Provide a one-sentence caption for the provided image."

@@ -73,8 +73,13 @@ def step(cell, stage):
 
 
 def finish(cell):
-    return ("msgs", [("store", "finish_cell", ("r", cell.id, {}, {"executor": WHERE})),
-                     ("event", "cell_finished", cell.id, ("ok", None))])
+    return (
+        "msgs",
+        [
+            ("store", "finish_cell", ("r", cell.id, {}, {"executor": WHERE})),
+            ("event", "cell_finished", cell.id, ("ok", None)),
+        ],
+    )
 
 
 @pytest.fixture
@@ -104,13 +109,25 @@ def setup(tmp_path, monkeypatch):
 
 def crash_in(index):
     def script(cells):
-        return [started(cells), step(None, "load"), step(cells[0], "warm-up"), step(cells[index], "measure"),
-                ("end", Ended("its process exited with code 3"))]
+        return [
+            started(cells),
+            step(None, "load"),
+            step(cells[0], "warm-up"),
+            step(cells[index], "measure"),
+            ("end", Ended("its process exited with code 3")),
+        ]
+
     return script
 
 
 def succeed(cells):
-    return [started(cells), step(None, "load"), *[finish(c) for c in cells], ("msgs", [("done", 0)]), ("end", Ended(None))]
+    return [
+        started(cells),
+        step(None, "load"),
+        *[finish(c) for c in cells],
+        ("msgs", [("done", 0)]),
+        ("end", Ended(None)),
+    ]
 
 
 def test_a_crash_charges_the_busy_cell_and_the_others_start_again(setup):
@@ -141,8 +158,19 @@ def test_time_is_charged_per_cell_across_interleaved_steps(setup):
     a, b = cells[0], cells[1]
 
     def interleaved(cells):
-        return [started(cells), step(None, "load"), ("tick", 29.0), step(a, "measure"), ("tick", 6.0), step(b, "measure"),
-                ("tick", 9.0), step(a, "measure"), ("tick", 3.0), ("tick", 1.5), ("tick", 1.0)]
+        return [
+            started(cells),
+            step(None, "load"),
+            ("tick", 29.0),
+            step(a, "measure"),
+            ("tick", 6.0),
+            step(b, "measure"),
+            ("tick", 9.0),
+            step(a, "measure"),
+            ("tick", 3.0),
+            ("tick", 1.5),
+            ("tick", 1.0),
+        ]
 
     failed, stored, launcher, _ = run([interleaved, succeed], cell_timeout_s=10.0)
     # loading took 29 s of 3 x 10 allowed; B's 9 s stays under 10; A: 6 + 3 + 1.5 > 10 stops the attempt
@@ -157,8 +185,14 @@ def test_an_exception_that_escapes_the_group_fails_its_unfinished_cells_with_it(
 
     def raising(cells):
         error = {"type": "RuntimeError", "message": "boom", "traceback": "..."}
-        return [started(cells), step(None, "load"), finish(cells[0]), step(cells[1], "warm-up"),
-                ("msgs", [("error", error)]), ("end", Ended("its process exited with code 1"))]
+        return [
+            started(cells),
+            step(None, "load"),
+            finish(cells[0]),
+            step(cells[1], "warm-up"),
+            ("msgs", [("error", error)]),
+            ("end", Ended("its process exited with code 1")),
+        ]
 
     failed, stored, launcher, _ = run([raising])
     assert failed == 2 and len(launcher.launched) == 1

@@ -14,8 +14,13 @@ from vlmperf.workloads.sources import load_workload
 from vlmperf.workloads.tasks import get_task
 
 QUICK = [
-    "measure.min_runs=2", "measure.warmup_runs=0", "measure.min_duration_s=0", "generation.max_new_tokens=12",
-    "workload.task=text", "workload.limit=4", "sweep.grid.scenario.batch_size=[1, 2]",
+    "measure.min_runs=2",
+    "measure.warmup_runs=0",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=12",
+    "workload.task=text",
+    "workload.limit=4",
+    "sweep.grid.scenario.batch_size=[1, 2]",
 ]
 
 
@@ -40,7 +45,7 @@ def test_builtin_samples_lose_their_images_and_ask_for_captions_of_their_scene()
     samples = load_workload(Workload(task="text", limit=3)).samples
     originals = load_builtin_samples(limit=3)
     assert [s.images for s in samples] == [(), (), ()]
-    for sample, original in zip(samples, originals):
+    for sample, original in zip(samples, originals, strict=True):
         prompt = get_task("text").prompt_for(sample)
         assert original.references.captions[0] in prompt
         assert "3 different one-sentence captions" in prompt
@@ -48,7 +53,10 @@ def test_builtin_samples_lose_their_images_and_ask_for_captions_of_their_scene()
 
 def test_a_prompts_dataset_fills_the_text_field_and_a_single_reference(prompts_file):
     workload = Workload(
-        task="text", source="dataset", dataset={"kind": "jsonl", "path": str(prompts_file)}, prompt="{text}",
+        task="text",
+        source="dataset",
+        dataset={"kind": "jsonl", "path": str(prompts_file)},
+        prompt="{text}",
         limit=4,
     )
     samples = load_workload(workload).samples
@@ -59,7 +67,7 @@ def test_a_prompts_dataset_fills_the_text_field_and_a_single_reference(prompts_f
 
 def _captions_match_outputs(out, run_id):
     records = vp.records_frame(run_id, out=out)
-    for outputs, captions in zip(records["outputs"], records["captions"]):
+    for outputs, captions in zip(records["outputs"], records["captions"], strict=True):
         assert list(captions) == [count_captions(text) for text in outputs]
 
 
@@ -83,7 +91,13 @@ def test_a_text_model_runs_the_text_task_in_a_sweep(text_model_dir, tmp_path):
 def test_a_prompts_dataset_with_references_is_scored_with_wer_and_cer(text_model_dir, prompts_file, tmp_path):
     out = tmp_path / "results"
     dataset = f"workload.dataset={{kind: jsonl, path: {prompts_file}}}"
-    overrides = [*QUICK, f"target.model={text_model_dir}", "workload.source=dataset", dataset, "workload.prompt='{text}'"]
+    overrides = [
+        *QUICK,
+        f"target.model={text_model_dir}",
+        "workload.source=dataset",
+        dataset,
+        "workload.prompt='{text}'",
+    ]
     outcome = vp.run(overrides=overrides, out=out)
     document = vp.report(outcome.run_id, out=out)
     for cell in document["cells"]:

@@ -9,8 +9,13 @@ from vlmperf.report.render import render_markdown, render_table
 from vlmperf.report.time_budget import PHASES, time_budget
 
 QUICK = [
-    "measure.min_runs=2", "measure.warmup_runs=1", "measure.min_duration_s=0", "generation.max_new_tokens=3",
-    "workload.limit=2", "workload.task=vqa", "sweep.grid.scenario.batch_size=[1, 2]",
+    "measure.min_runs=2",
+    "measure.warmup_runs=1",
+    "measure.min_duration_s=0",
+    "generation.max_new_tokens=3",
+    "workload.limit=2",
+    "workload.task=vqa",
+    "sweep.grid.scenario.batch_size=[1, 2]",
 ]
 
 
@@ -20,8 +25,24 @@ def _document(cells, **manifest):
 
 def test_the_budget_sums_the_cells_passes_and_names_the_rest():
     cells = [
-        {"load": 4.0, "idle_power": 2.0, "warm_up": 1.0, "timed": 10.0, "flop_pass": 1.0, "profile": 0.0, "scoring": 0.5},
-        {"load": 0.0, "idle_power": 0.0, "warm_up": 1.0, "timed": 10.0, "flop_pass": 0.0, "profile": 0.0, "scoring": 0.5},
+        {
+            "load": 4.0,
+            "idle_power": 2.0,
+            "warm_up": 1.0,
+            "timed": 10.0,
+            "flop_pass": 1.0,
+            "profile": 0.0,
+            "scoring": 0.5,
+        },
+        {
+            "load": 0.0,
+            "idle_power": 0.0,
+            "warm_up": 1.0,
+            "timed": 10.0,
+            "flop_pass": 0.0,
+            "profile": 0.0,
+            "scoring": 0.5,
+        },
     ]
     budget = time_budget(_document(cells, wall_s=31.0, report_s=1.0))
     phases = budget["phases"]

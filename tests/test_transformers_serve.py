@@ -42,7 +42,10 @@ def served_model(tmp_path_factory, vlmperf_env):
     with log.open("w") as sink:
         server = subprocess.Popen(
             [executable, "serve", "--host", "127.0.0.1", "--port", str(port), str(folder)],
-            stdout=sink, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            stdin=subprocess.DEVNULL,
         )
     try:
         deadline = time.monotonic() + 120

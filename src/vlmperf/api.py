@@ -1,9 +1,9 @@
 """The Python API the CLI is a thin shell over: run a config, read stored runs.
 
-    import vlmperf.api as vp
-    outcome = vp.run("examples/llava-1.5-7b-speed.yaml", overrides=["target.no_weights=true"])
-    doc = vp.report(outcome.run_id)          # the public JSON document, as a dict
-    cells = vp.cells_frame(outcome.run_id)   # pandas DataFrame, one row per cell
+import vlmperf.api as vp
+outcome = vp.run("examples/llava-1.5-7b-speed.yaml", overrides=["target.no_weights=true"])
+doc = vp.report(outcome.run_id)          # the public JSON document, as a dict
+cells = vp.cells_frame(outcome.run_id)   # pandas DataFrame, one row per cell
 """
 
 from __future__ import annotations

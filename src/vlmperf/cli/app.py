@@ -11,7 +11,11 @@ from rich.console import Console
 
 from vlmperf.store.sqlite import DEFAULT_DIR
 
-app = typer.Typer(add_completion=False, no_args_is_help=False, help="Measure what a vision-language model costs and how well it answers.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    help="Measure what a vision-language model costs and how well it answers.",
+)
 out_console = Console(width=None if sys.stdout.isatty() else 250)
 err_console = Console(stderr=True)
 state = {"debug": False}

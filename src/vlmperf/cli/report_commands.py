@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,10 +20,16 @@ def report(
     run_id: Annotated[str, typer.Argument(help="run id, or latest")] = "latest",
     format: Annotated[
         str,
-        typer.Option("--format", "-f", help="table, md, json, csv, html (a self-contained page with plots: needs the "
-                     "report extra), or study (the studies' markdown tables)"),
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, md, json, csv, html (a self-contained page with plots: needs the "
+            "report extra), or study (the studies' markdown tables)",
+        ),
     ] = "table",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write to this file instead of stdout")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write to this file instead of stdout")
+    ] = None,
     out: OutOption = DEFAULT_DIR,
 ) -> None:
     """Show a stored run."""
@@ -77,26 +83,44 @@ def compare(
     run_a: Annotated[str, typer.Argument(help="the baseline run (A): run id, or latest")],
     run_b: Annotated[str, typer.Argument(help="the run compared with it (B): run id, or latest")],
     metric: Annotated[
-        Optional[list[str]], typer.Option("--metric", help="per-record metric, repeatable (default: latency_s and e2e_s)")
+        list[str] | None,
+        typer.Option("--metric", help="per-record metric, repeatable (default: latency_s and e2e_s)"),
     ] = None,
     stat: Annotated[str, typer.Option("--stat", help="statistic compared: p50, p90, p99 or mean")] = "p50",
     ignore: Annotated[
-        Optional[list[str]], typer.Option("--ignore", help="config key allowed to differ between matched cells, repeatable")
+        list[str] | None,
+        typer.Option("--ignore", help="config key allowed to differ between matched cells, repeatable"),
     ] = None,
-    fail_on_regression: Annotated[Optional[float], typer.Option(
-        "--fail-on-regression", metavar="PCT", min=0,
-        help="exit 1 when a matched cell's metric got worse by more than PCT percent and its 95% bootstrap interval "
-        "of the difference excludes 0",
-    )] = None,
-    format: Annotated[str, typer.Option(
-        "--format", "-f", help="table, json, or html (a self-contained page with a forest plot: needs the report extra)"
-    )] = "table",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write to this file instead of stdout")] = None,
+    fail_on_regression: Annotated[
+        float | None,
+        typer.Option(
+            "--fail-on-regression",
+            metavar="PCT",
+            min=0,
+            help="exit 1 when a matched cell's metric got worse by more than PCT percent and its 95% bootstrap interval "
+            "of the difference excludes 0",
+        ),
+    ] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table, json, or html (a self-contained page with a forest plot: needs the report extra)",
+        ),
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="write to this file instead of stdout")
+    ] = None,
     out: OutOption = DEFAULT_DIR,
-    out_b: Annotated[Optional[Path], typer.Option("--out-b", help="results store of RUN_B, when not --out")] = None,
-    allow_unstable: Annotated[bool, typer.Option(
-        "--allow-unstable", help="judge pairs whose cells are flagged noisy, contended or throttled (not judged by default)"
-    )] = False,
+    out_b: Annotated[Path | None, typer.Option("--out-b", help="results store of RUN_B, when not --out")] = None,
+    allow_unstable: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unstable",
+            help="judge pairs whose cells are flagged noisy, contended or throttled (not judged by default)",
+        ),
+    ] = False,
 ) -> None:
     """Compare two runs cell by cell (cells matched by config): deltas of B against A with a bootstrap
     interval and a Mann-Whitney p-value, from the records. Pairs with a cell flagged unstable are not
@@ -148,8 +172,10 @@ def compare(
 def export(
     run_id: Annotated[str, typer.Argument(help="run id, or latest")] = "latest",
     format: Annotated[str, typer.Option("--format", "-f", help="csv or parquet (parquet needs pyarrow)")] = "csv",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="file to write")] = None,
-    what: Annotated[str, typer.Option("--what", help="summaries (one row per cell) or records (one per record)")] = "summaries",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="file to write")] = None,
+    what: Annotated[
+        str, typer.Option("--what", help="summaries (one row per cell) or records (one per record)")
+    ] = "summaries",
     out: OutOption = DEFAULT_DIR,
 ) -> None:
     """Export a stored run's summaries or raw records as CSV or Parquet (pandas reads both)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -16,13 +16,21 @@ from vlmperf.report.render import rich_table
 from vlmperf.report.tables import stability_lines
 from vlmperf.store.sqlite import Store
 
-ExecutorOption = Annotated[Optional[str], typer.Option(
-    "--executor", help="where groups of cells run: local (this process), process (a child process each: a crash or "
-    "hang fails only its cells) or ray (Ray tasks on a cluster); same as --set executor.kind=...",
-)]
-RayAddressOption = Annotated[Optional[str], typer.Option(
-    "--ray-address", help="the Ray cluster to join (default: RAY_ADDRESS, else a local runtime); implies --executor ray",
-)]
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="where groups of cells run: local (this process), process (a child process each: a crash or "
+        "hang fails only its cells) or ray (Ray tasks on a cluster); same as --set executor.kind=...",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="the Ray cluster to join (default: RAY_ADDRESS, else a local runtime); implies --executor ray",
+    ),
+]
 
 
 def executor_overrides(executor: str | None, ray_address: str | None) -> list[str]:
@@ -34,11 +42,12 @@ def executor_overrides(executor: str | None, ray_address: str | None) -> list[st
 
 @app.command()
 def run(
-    config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: the built-in demo sweep)")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: dotted.key=value")] = None,
+    config: Annotated[Path | None, typer.Argument(help="YAML config (default: the built-in demo sweep)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key: dotted.key=value")] = None,
     out: OutOption = DEFAULT_DIR,
     resume: Annotated[
-        bool, typer.Option("--resume", help="continue the newest run holding any of these cells, skipping finished ones")
+        bool,
+        typer.Option("--resume", help="continue the newest run holding any of these cells, skipping finished ones"),
     ] = False,
     executor: ExecutorOption = None,
     ray_address: RayAddressOption = None,
@@ -59,7 +68,9 @@ def run(
 
         document = run_document(store, outcome.run_id)
     out_console.print(rich_table(document))
-    out_console.print(f"stored in {Path(out) / 'vlmperf.db'} as run {outcome.run_id}; `vlmperf report {outcome.run_id}` shows it again")
+    out_console.print(
+        f"stored in {Path(out) / 'vlmperf.db'} as run {outcome.run_id}; `vlmperf report {outcome.run_id}` shows it again"
+    )
     _write_html_report(outcome.run_id, out)
     for line in stability_lines(document):
         err_console.print(f"[yellow]{escape(line)}[/yellow]", markup=True, highlight=False, soft_wrap=True)
@@ -72,7 +83,8 @@ def run(
             err_console.print(
                 f"[yellow]cell {cell['id']} was client-bound[/yellow] ({'; '.join(bound['why'])}): its figures show this "
                 "machine's limit, not the server's; lower the load or run `vlmperf calibrate`",
-                markup=True, highlight=False,
+                markup=True,
+                highlight=False,
             )
     if outcome.failed:
         err_console.print(f"[yellow]{outcome.failed} of {outcome.cells} cells failed[/yellow] (see the table)")
@@ -100,8 +112,8 @@ def _write_html_report(run_id: str, out: Path) -> None:
 
 @app.command()
 def profile(
-    config: Annotated[Optional[Path], typer.Argument(help="YAML config (default: the built-in demo sweep)")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a config key: dotted.key=value")] = None,
+    config: Annotated[Path | None, typer.Argument(help="YAML config (default: the built-in demo sweep)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override a config key: dotted.key=value")] = None,
     out: OutOption = DEFAULT_DIR,
     top: Annotated[int, typer.Option("--top", help="layer classes shown; the rest are summed in one row")] = 12,
     executor: ExecutorOption = None,
@@ -130,5 +142,7 @@ def profile(
     for cell in document["cells"]:
         trace = ((cell.get("info") or {}).get("profile") or {}).get("trace")
         if trace:
-            out_console.print(f"trace of cell {cell['id']}: {trace['path']} (open in https://ui.perfetto.dev or chrome://tracing)")
+            out_console.print(
+                f"trace of cell {cell['id']}: {trace['path']} (open in https://ui.perfetto.dev or chrome://tracing)"
+            )
     out_console.print(f"stored as run {outcome.run_id}; `vlmperf report {outcome.run_id}` shows it again")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,17 +15,17 @@ from vlmperf.errors import VlmperfError
 @app.command()
 def score(
     task: Annotated[
-        Optional[str], typer.Option("--task", help="task to score as (caption, vqa, textvqa, mcq, wer, cer, ...)")
+        str | None, typer.Option("--task", help="task to score as (caption, vqa, textvqa, mcq, wer, cer, ...)")
     ] = None,
     predictions: Annotated[
-        Optional[Path], typer.Option("--predictions", help='JSON lines: {"id", "prediction", <references>}')
+        Path | None, typer.Option("--predictions", help='JSON lines: {"id", "prediction", <references>}')
     ] = None,
     run_id: Annotated[
-        Optional[str], typer.Option("--run", help="re-score a stored run's outputs: run id, or latest")
+        str | None, typer.Option("--run", help="re-score a stored run's outputs: run id, or latest")
     ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
     output: Annotated[
-        Optional[Path], typer.Option("-o", "--output", help="write to this file instead of stdout")
+        Path | None, typer.Option("-o", "--output", help="write to this file instead of stdout")
     ] = None,
     per_sample: Annotated[
         bool, typer.Option("--per-sample", help="add each sample's own score to the JSON (with --format json)")
@@ -33,7 +33,8 @@ def score(
     normalised_text_errors: Annotated[
         bool,
         typer.Option(
-            "--normalised-text-errors", help="also report wer_normalised and cer_normalised (lower-case, no punctuation)"
+            "--normalised-text-errors",
+            help="also report wer_normalised and cer_normalised (lower-case, no punctuation)",
         ),
     ] = False,
     out: OutOption = DEFAULT_DIR,
@@ -79,14 +80,26 @@ def calibrate(
         f"e2e p50 {floor['e2e_s']['p50'] * 1e3:.3f} ms, p99 {floor['e2e_s']['p99'] * 1e3:.3f} ms"
     )
     table = Table(title="open-loop rate steps", title_justify="left")
-    for column in ("offered/s", "sent/s", "achieved/s", "lateness p50 ms", "lateness p99 ms", "loop lag p99 ms", "holds"):
+    for column in (
+        "offered/s",
+        "sent/s",
+        "achieved/s",
+        "lateness p50 ms",
+        "lateness p99 ms",
+        "loop lag p99 ms",
+        "holds",
+    ):
         table.add_column(column)
     for step in result["steps"]:
         lateness, lag = step["scheduler_lateness_s"], step["loop_lag_s"]
         table.add_row(
-            f"{step['offered_rate']:g}", f"{step['sent_rate'] or 0:.1f}", f"{step['achieved_rate'] or 0:.1f}",
-            f"{(lateness['p50'] or 0) * 1e3:.3f}", f"{(lateness['p99'] or 0) * 1e3:.3f}",
-            f"{(lag['p99'] or 0) * 1e3:.3f}", "yes" if step["holds"] else "no",
+            f"{step['offered_rate']:g}",
+            f"{step['sent_rate'] or 0:.1f}",
+            f"{step['achieved_rate'] or 0:.1f}",
+            f"{(lateness['p50'] or 0) * 1e3:.3f}",
+            f"{(lateness['p99'] or 0) * 1e3:.3f}",
+            f"{(lag['p99'] or 0) * 1e3:.3f}",
+            "yes" if step["holds"] else "no",
         )
     out_console.print(table)
     best = result["max_rate"]

@@ -27,10 +27,15 @@ class EndpointTarget(Spec):
     """
 
     kind: Literal["endpoint"] = "endpoint"
-    preset: str = Field("openai-compatible", description="hf-router, github-models, openai, vllm, tgi, sglang, ollama, "
-                        "transformers-serve, openai-compatible")
+    preset: str = Field(
+        "openai-compatible",
+        description="hf-router, github-models, openai, vllm, tgi, sglang, ollama, "
+        "transformers-serve, openai-compatible",
+    )
     model: str = Field(..., min_length=1, description="model id as the endpoint names it (hf-router: org/name)")
-    provider: str | None = Field(None, description="hf-router: pin the provider that serves it (model org/name:provider)")
+    provider: str | None = Field(
+        None, description="hf-router: pin the provider that serves it (model org/name:provider)"
+    )
     base_url: str | None = Field(None, description="base URL ending before /chat/completions (default: the preset's)")
     api_key_env: str | None = Field(None, description="environment variable holding the key (default: the preset's)")
     label: str | None = Field(None, description="a name for this target in tables (default: model and provider)")
@@ -48,7 +53,9 @@ class EndpointTarget(Spec):
     idle_timeout_s: PositiveFloat = bounded(60.0, TIMEOUT_WHY, "longest wait between two chunks of a stream", le=DAY_S)
     total_timeout_s: PositiveFloat = bounded(300.0, TIMEOUT_WHY, "whole request, retries excluded", le=DAY_S)
     retries: NonNegativeInt = bounded(
-        0, "more retries only hide a failing endpoint", "attempts after a 429, 5xx or connect error (off by default)",
+        0,
+        "more retries only hide a failing endpoint",
+        "attempts after a 429, 5xx or connect error (off by default)",
         le=100,
     )
     max_retry_wait_s: PositiveFloat = bounded(
@@ -74,7 +81,9 @@ class EndpointTarget(Spec):
     def _preset_needs(self) -> EndpointTarget:
         preset = ENDPOINT_PRESETS[self.preset]
         if self.base_url is None and preset.base_url is None:
-            raise ValueError(f"preset {self.preset} is self-hosted: set target.base_url (e.g. http://127.0.0.1:8000/v1)")
+            raise ValueError(
+                f"preset {self.preset} is self-hosted: set target.base_url (e.g. http://127.0.0.1:8000/v1)"
+            )
         if self.provider is not None and "{provider}" not in preset.model_format:
             raise ValueError(f"provider applies to presets that route to providers (hf-router), not to {self.preset}")
         return self

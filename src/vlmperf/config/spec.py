@@ -34,6 +34,7 @@ TaskName = Literal[tuple(TASKS)]  # type: ignore[valid-type]  # the registry is 
 
 DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
+
 class LocalTarget(Spec):
     """A model loaded in this process with transformers."""
 
@@ -46,12 +47,16 @@ class LocalTarget(Spec):
     revision: str | None = Field(None, description="hub revision (branch, tag or commit) to load")
     no_weights: bool = Field(False, description="build the architecture from its config with random weights")
     text_layers: PositiveInt | None = bounded(
-        None, "the largest models have a few hundred layers; a bigger replica never fits in memory",
-        "override the language model's layer count (no_weights only)", le=1024,
+        None,
+        "the largest models have a few hundred layers; a bigger replica never fits in memory",
+        "override the language model's layer count (no_weights only)",
+        le=1024,
     )
     vision_layers: PositiveInt | None = bounded(
-        None, "the largest models have a few hundred layers; a bigger replica never fits in memory",
-        "override the vision tower's layer count (no_weights only)", le=1024,
+        None,
+        "the largest models have a few hundred layers; a bigger replica never fits in memory",
+        "override the vision tower's layer count (no_weights only)",
+        le=1024,
     )
     dtype: Literal["fp32", "fp16", "bf16"] = "fp32"
     device: str = Field("cpu", description="cpu, cuda or cuda:N")
@@ -67,25 +72,35 @@ class LocalTarget(Spec):
     speculative: Literal["off", "assistant", "prompt-lookup"] = Field(
         "off", description="assisted generation with a draft model (assistant_model), or prompt lookup decoding"
     )
-    assistant_model: str | None = Field(None, description="draft model for speculative: assistant (preset, folder or hub id)")
+    assistant_model: str | None = Field(
+        None, description="draft model for speculative: assistant (preset, folder or hub id)"
+    )
     draft_tokens: PositiveInt | None = bounded(
-        None, "drafts longer than a few dozen tokens are never accepted",
+        None,
+        "drafts longer than a few dozen tokens are never accepted",
         "tokens drafted per step (assistant: num_assistant_tokens; prompt-lookup: prompt_lookup_num_tokens); "
-        "default: transformers'", le=1024,
+        "default: transformers'",
+        le=1024,
     )
     threads: PositiveInt | None = bounded(
-        None, "a real study never needs more; a huge value exhausts the machine's thread limit",
-        "CPU threads torch uses (default: torch's; recorded either way)", le=1024,
+        None,
+        "a real study never needs more; a huge value exhausts the machine's thread limit",
+        "CPU threads torch uses (default: torch's; recorded either way)",
+        le=1024,
     )
     peak_flops_per_s: PositiveFloat | None = bounded(
-        None, "a thousand times the fastest accelerator today",
+        None,
+        "a thousand times the fastest accelerator today",
         "the device's peak dense FLOP/s in this dtype, for mfu and limit_prefill_s (default: vlmperf's GPU table; "
-        "none for a CPU)", le=1e18,
+        "none for a CPU)",
+        le=1e18,
     )
     peak_memory_bandwidth_bytes_per_s: PositiveFloat | None = bounded(
-        None, "a hundred times the fastest memory today",
+        None,
+        "a hundred times the fastest memory today",
         "the device's peak memory bandwidth in bytes/s, for mbu and limit_decode_s (default: vlmperf's GPU table; "
-        "none for a CPU)", le=1e15,
+        "none for a CPU)",
+        le=1e15,
     )
 
     @field_validator("device")
@@ -103,7 +118,9 @@ class LocalTarget(Spec):
                 "(loaded weights would not match the changed architecture)"
             )
         if (self.speculative == "assistant") != (self.assistant_model is not None):
-            raise ValueError("speculative: assistant needs assistant_model, and assistant_model needs speculative: assistant")
+            raise ValueError(
+                "speculative: assistant needs assistant_model, and assistant_model needs speculative: assistant"
+            )
         if self.draft_tokens is not None and self.speculative == "off":
             raise ValueError("draft_tokens applies with speculative: assistant or prompt-lookup")
         return self
@@ -135,8 +152,10 @@ class Workload(Spec):
     )
     columns: ColumnMap | None = Field(None, description="which dataset column holds what (default: the task's)")
     limit: PositiveInt | None = bounded(
-        None, "a real study never needs more; procedural samples are all made in memory",
-        "use at most this many samples (procedural: how many to make)", le=1_000_000,
+        None,
+        "a real study never needs more; procedural samples are all made in memory",
+        "use at most this many samples (procedural: how many to make)",
+        le=1_000_000,
     )
     seed: int = bounded(
         0, SEED_WHY, "seed of the procedural generator and of a dataset's subset", ge=INT64_MIN, le=INT64_MAX
@@ -155,8 +174,10 @@ class Workload(Spec):
         "counted",
     )
     image_size: PositiveInt | None = bounded(
-        None, "no VLM looks at more pixels; a bigger image costs gigabytes per sample",
-        "resize images so the longer side is this many pixels", le=8192,
+        None,
+        "no VLM looks at more pixels; a bigger image costs gigabytes per sample",
+        "resize images so the longer side is this many pixels",
+        le=8192,
     )
     system_prompt: str | None = Field(
         None,
@@ -190,16 +211,18 @@ class Scenario(Spec):
 
     kind: Literal["offline", "single-stream", "concurrent", "rate"] | None = None
     batch_size: PositiveInt = bounded(
-        1, "a real study never needs more; inputs this large exhaust memory", "offline: samples per generate call",
+        1,
+        "a real study never needs more; inputs this large exhaust memory",
+        "offline: samples per generate call",
         le=4096,
     )
     concurrency: PositiveInt | None = bounded(
-        None, "each request in flight holds a connection; more exhaust the machine's sockets",
-        "concurrent: requests in flight; rate: the cap (none: no cap)", le=10_000,
+        None,
+        "each request in flight holds a connection; more exhaust the machine's sockets",
+        "concurrent: requests in flight; rate: the cap (none: no cap)",
+        le=10_000,
     )
-    rate: PositiveFloat | None = bounded(
-        None, "no single client sends more", "rate: requests per second", le=100_000
-    )
+    rate: PositiveFloat | None = bounded(None, "no single client sends more", "rate: requests per second", le=100_000)
     arrival: Literal["constant", "poisson"] = Field("constant", description="rate: evenly spaced or Poisson arrivals")
 
     @model_validator(mode="after")
@@ -262,8 +285,12 @@ class Measure(Spec):
     and (with `every_sample`) once every sample of the workload has been through the model."""
 
     warmup_runs: int = bounded(
-        1, "a real study never needs more untimed runs", ge=0, le=10_000, description="untimed runs first; endpoints send them as many at once as the scenario keeps in flight, "
-        "so warmup_runs >= concurrency opens every connection before the measured window"
+        1,
+        "a real study never needs more untimed runs",
+        ge=0,
+        le=10_000,
+        description="untimed runs first; endpoints send them as many at once as the scenario keeps in flight, "
+        "so warmup_runs >= concurrency opens every connection before the measured window",
     )
     min_runs: PositiveInt = bounded(
         3, "a real study never needs more; each run is kept in memory", "timed runs at least", le=1_000_000_000
@@ -275,8 +302,10 @@ class Measure(Spec):
         True, description="keep going until every sample was answered once, so quality covers the whole subset"
     )
     max_runs: PositiveInt = bounded(
-        10_000, "a real study never needs more; each run is kept in memory",
-        "hard cap on timed runs, whatever the duration", le=1_000_000_000,
+        10_000,
+        "a real study never needs more; each run is kept in memory",
+        "hard cap on timed runs, whatever the duration",
+        le=1_000_000_000,
     )
     max_error_rate: float = Field(
         0.5, ge=0, le=1, description="endpoints: stop a cell early once more than this share of its requests failed"
@@ -287,8 +316,10 @@ class Measure(Spec):
         "else none); naming one that is not available is an error",
     )
     min_energy_window_s: PositiveFloat = bounded(
-        1.0, "an hour; energy counters need seconds, not hours",
-        "local, with an energy source: repeat batches until a window lasts this long", le=3600,
+        1.0,
+        "an hour; energy counters need seconds, not hours",
+        "local, with an energy source: repeat batches until a window lasts this long",
+        le=3600,
     )
     flops: bool = Field(True, description="local: count FLOPs in a pass of their own (once per distinct shape)")
     profile: bool = Field(
@@ -352,9 +383,11 @@ class Sweep(Spec):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     cells: list[dict[str, Any]] = Field(default_factory=list)
     max_cells: PositiveInt = bounded(
-        10_000, "the cells are all made and validated in memory before the first one runs",
+        10_000,
+        "the cells are all made and validated in memory before the first one runs",
         "most cells the grid times the explicit cells may expand to; the sweep is refused before it is expanded "
-        "when it would make more", le=1_000_000,
+        "when it would make more",
+        le=1_000_000,
     )
 
     def cell_count(self) -> int:
@@ -417,7 +450,10 @@ class Executor(Spec):
     )
     cpus: PositiveFloat = bounded(1.0, "no node has more", "ray: CPUs each group's task asks for", le=4096)
     gpus: NonNegativeFloat | None = bounded(
-        None, "no node has more", le=1024, description="ray: GPUs each group's task asks for (default: 1 for a local target on cuda, else 0)"
+        None,
+        "no node has more",
+        le=1024,
+        description="ray: GPUs each group's task asks for (default: 1 for a local target on cuda, else 0)",
     )
     ray_address: str | None = Field(
         None, description="ray: the cluster to join (default: RAY_ADDRESS, else a local runtime on loopback)"

@@ -58,8 +58,13 @@ class InstantServer:
 
 def _endpoint(base_url: str) -> Endpoint:
     return Endpoint(
-        url=f"{base_url}/chat/completions", headers={"Content-Type": "application/json"}, stream=True,
-        connect_timeout_s=5, first_byte_timeout_s=10, idle_timeout_s=10, total_timeout_s=30,
+        url=f"{base_url}/chat/completions",
+        headers={"Content-Type": "application/json"},
+        stream=True,
+        connect_timeout_s=5,
+        first_byte_timeout_s=10,
+        idle_timeout_s=10,
+        total_timeout_s=30,
     )
 
 
@@ -87,7 +92,11 @@ def rate_step(base_url: str, rate: float, duration_s: float) -> dict[str, Any]:
     lateness = tail([r["started_s"] - r["scheduled_s"] for r in records])
     starts = sorted(r["started_s"] for r in records)
     sent_rate = (len(starts) - 1) / (starts[-1] - starts[0]) if len(starts) > 1 and starts[-1] > starts[0] else None
-    holds = sent_rate is not None and abs(sent_rate / rate - 1) <= RATE_TOLERANCE and (lateness["p99"] or 0) <= LATENESS_P99_LIMIT_S
+    holds = (
+        sent_rate is not None
+        and abs(sent_rate / rate - 1) <= RATE_TOLERANCE
+        and (lateness["p99"] or 0) <= LATENESS_P99_LIMIT_S
+    )
     return {
         "offered_rate": rate,
         "sent_rate": sent_rate,

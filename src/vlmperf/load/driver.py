@@ -90,7 +90,12 @@ class Driver:
     """Runs a scenario over targets with one aiohttp session; `run()` is the coroutine to await."""
 
     def __init__(
-        self, targets: list[TargetLoad], scenario: Scenario, measure: Measure, *, seed: int = 0,
+        self,
+        targets: list[TargetLoad],
+        scenario: Scenario,
+        measure: Measure,
+        *,
+        seed: int = 0,
         lag_probe_s: float = LAG_PROBE_S,
     ) -> None:
         self.targets, self.scenario, self.measure, self.seed = targets, scenario, measure, seed
@@ -178,9 +183,17 @@ class Driver:
             self._in_flight.discard(task)
             target.in_flight -= 1
         record = request_record(
-            prepared, attempt, retries, epoch_ns=self.epoch_ns, epoch_unix_ns=self.epoch_unix_ns, scheduled_ns=scheduled_ns,
-            answers_captions=target.answers_captions, served_by_fallback=target.served_by_fallback,
-            in_flight=in_flight, price=target.price, request_id=request_id,
+            prepared,
+            attempt,
+            retries,
+            epoch_ns=self.epoch_ns,
+            epoch_unix_ns=self.epoch_unix_ns,
+            scheduled_ns=scheduled_ns,
+            answers_captions=target.answers_captions,
+            served_by_fallback=target.served_by_fallback,
+            in_flight=in_flight,
+            price=target.price,
+            request_id=request_id,
         )
         target.finished += 1
         target.failed += record["error"] is not None

@@ -49,7 +49,9 @@ _CHUNKS = [
 STREAM = b"".join(b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in _CHUNKS) + b"data: [DONE]\n\n"
 BODY = orjson.dumps(
     {
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "A calibration answer."}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "A calibration answer."}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": 8, "completion_tokens": 3, "total_tokens": 11},
     }
 )
@@ -148,8 +150,13 @@ async def serve(port: int = 0, paced: dict[str, float] | None = None) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--paced", nargs=2, type=float, metavar=("CHUNKS", "INTERVAL_MS"),
-                        help="pace every streaming answer: CHUNKS timestamped content chunks INTERVAL_MS apart")
+    parser.add_argument(
+        "--paced",
+        nargs=2,
+        type=float,
+        metavar=("CHUNKS", "INTERVAL_MS"),
+        help="pace every streaming answer: CHUNKS timestamped content chunks INTERVAL_MS apart",
+    )
     args = parser.parse_args(argv)
     paced = {"chunks": int(args.paced[0]), "interval_ms": args.paced[1]} if args.paced else None
     try:

@@ -22,9 +22,15 @@ from vlmperf.meters.energy.counters import EnergyUnavailable
 from vlmperf.meters.energy.nvml import load_nvml, nvml_handle, start_nvml, torch_device_properties
 from vlmperf.meters.gpu_telemetry import decode_reasons, first_that_works
 
-THROTTLE_REASONS = frozenset({
-    "sw_power_cap", "hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown",
-})
+THROTTLE_REASONS = frozenset(
+    {
+        "sw_power_cap",
+        "hw_slowdown",
+        "sw_thermal_slowdown",
+        "hw_thermal_slowdown",
+        "hw_power_brake_slowdown",
+    }
+)
 """Reasons that slow a GPU for a cause outside the user's settings: their presence flags a cell `throttled`."""
 
 
@@ -77,10 +83,15 @@ class GpuClockWatch:
         nvml, handle = self._nvml, self._handle
         if nvml is None:
             return
-        mask = self._read(lambda: first_that_works(nvml, [
-            lambda: nvml.nvmlDeviceGetCurrentClocksEventReasons(handle),
-            lambda: nvml.nvmlDeviceGetCurrentClocksThrottleReasons(handle),
-        ]))
+        mask = self._read(
+            lambda: first_that_works(
+                nvml,
+                [
+                    lambda: nvml.nvmlDeviceGetCurrentClocksEventReasons(handle),
+                    lambda: nvml.nvmlDeviceGetCurrentClocksThrottleReasons(handle),
+                ],
+            )
+        )
         if mask is not None:
             self._reasons.update(decode_reasons(int(mask), nvml))
         clock = self._read(lambda: nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM))

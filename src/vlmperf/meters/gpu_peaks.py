@@ -64,8 +64,14 @@ H100_SXM = _peak(
 # NVIDIA H100 Tensor Core GPU datasheet, 2022 edition, "H100 PCIe" column: FP32 51, TF32 756*, BF16/FP16 1,513*,
 # INT8 3,026*; memory bandwidth 2 TB/s.
 H100_PCIE = _peak(
-    "H100 PCIe", "NVIDIA H100 datasheet (2022), H100 PCIe", 2000.0,
-    fp32=51.0, tf32=378.0, fp16=756.5, bf16=756.5, int8=1513.0,
+    "H100 PCIe",
+    "NVIDIA H100 datasheet (2022), H100 PCIe",
+    2000.0,
+    fp32=51.0,
+    tf32=378.0,
+    fp16=756.5,
+    bf16=756.5,
+    int8=1513.0,
 )
 # NVIDIA H100 Tensor Core GPU datasheet, "H100 NVL" column (94 GB, per GPU):
 # FP32 60, TF32 835*, BF16/FP16 1,671*, INT8 3,341*; memory bandwidth 3.9 TB/s.

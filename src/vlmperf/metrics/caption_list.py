@@ -64,7 +64,7 @@ def _inline_items(text: str) -> list[str] | None:
     if len(markers) < 2:
         return None
     ends = [m.start() for m in markers[1:]] + [len(text)]
-    return [_clean(text[m.end() : end]) for m, end in zip(markers, ends)]
+    return [_clean(text[m.end() : end]) for m, end in zip(markers, ends, strict=True)]
 
 
 def parse_caption_list(response: str) -> list[str]:

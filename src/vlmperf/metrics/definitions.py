@@ -47,7 +47,12 @@ class Metric:
 METRICS: dict[str, Metric] = {}
 
 
-def metric(name: str, unit: str, level: Literal["batch", "sample", "gap", "window"] = "batch", targets: tuple[str, ...] = ("local",)):
+def metric(
+    name: str,
+    unit: str,
+    level: Literal["batch", "sample", "gap", "window"] = "batch",
+    targets: tuple[str, ...] = ("local",),
+):
     """Register an extractor as the one definition of a metric for the given target kinds."""
 
     def register(extract: Extract) -> Extract:

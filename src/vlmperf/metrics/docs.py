@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vlmperf.metrics import load_figures, stability
 from vlmperf.meters.gpu_clock_watch import THROTTLE_REASONS
+from vlmperf.metrics import load_figures, stability
 from vlmperf.metrics.definitions import metrics_for
 from vlmperf.metrics.summary import STATISTICS
 from vlmperf.metrics.summary import __doc__ as SUMMARY_DOC

@@ -50,8 +50,13 @@ def _variation(values: Sequence[float]) -> dict[str, Any]:
     p50 = float(np.median(data)) if data.size else None
     interval = bootstrap_ci(data, np.median)
     width = (interval[1] - interval[0]) / p50 if interval is not None and p50 else None
-    return {"n": int(data.size), "cv": cv, "p50": p50, "p50_ci95": list(interval) if interval else None,
-            "p50_ci95_rel_width": width}
+    return {
+        "n": int(data.size),
+        "cv": cv,
+        "p50": p50,
+        "p50_ci95": list(interval) if interval else None,
+        "p50_ci95_rel_width": width,
+    }
 
 
 def stability(
@@ -70,11 +75,14 @@ def stability(
     reasons: dict[str, str] = {}
     noisy = []
     if variation["cv"] is not None and variation["cv"] > NOISY_CV:
-        noisy.append(f"{metric} varied by {variation['cv']:.0%} of its mean (coefficient of variation; over "
-                     f"{NOISY_CV:.0%})")
+        noisy.append(
+            f"{metric} varied by {variation['cv']:.0%} of its mean (coefficient of variation; over {NOISY_CV:.0%})"
+        )
     if variation["p50_ci95_rel_width"] is not None and variation["p50_ci95_rel_width"] > WIDE_P50_CI:
-        noisy.append(f"the 95% interval of its median is {variation['p50_ci95_rel_width']:.0%} of it wide "
-                     f"(over {WIDE_P50_CI:.0%})")
+        noisy.append(
+            f"the 95% interval of its median is {variation['p50_ci95_rel_width']:.0%} of it wide "
+            f"(over {WIDE_P50_CI:.0%})"
+        )
     if noisy:
         reasons["noisy"] = "; ".join(noisy) + ": measure again on a quiet machine, or with more runs"
     share = (contention or {}).get("other_cpu_share")

@@ -50,13 +50,20 @@ CHUNK_VALUES = 4_000_000
 """Resampled values held at once: the bootstrap works in blocks, so a cell of 100,000 records stays small."""
 
 METHOD = {
-    "bootstrap": {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "level": LEVEL, "min_n": BOOTSTRAP_MIN_N,
-                  "scheme": "independent resamples of each run", "interval": "percentile, of stat(B) - stat(A)"},
+    "bootstrap": {
+        "resamples": BOOTSTRAP_RESAMPLES,
+        "seed": BOOTSTRAP_SEED,
+        "level": LEVEL,
+        "min_n": BOOTSTRAP_MIN_N,
+        "scheme": "independent resamples of each run",
+        "interval": "percentile, of stat(B) - stat(A)",
+    },
     "test": "Mann-Whitney U, two-sided, normal approximation, tie-corrected, continuity correction 0.5",
 }
 """How the figures were computed, carried in every comparison so a reader of the JSON knows."""
 STATISTICS: dict[str, Callable[..., np.ndarray]] = {
-    **{f"p{q}": (lambda x, axis, q=q: np.percentile(x, q, axis=axis)) for q in (50, 90, 99)}, "mean": np.mean,
+    **{f"p{q}": (lambda x, axis, q=q: np.percentile(x, q, axis=axis)) for q in (50, 90, 99)},
+    "mean": np.mean,
 }
 
 # direction -------------------------------------------------------------------------------------
@@ -95,7 +102,9 @@ def _verdict(metric: str, low: float, high: float) -> tuple[str, bool]:
     if way is None:
         return ("higher" if increase else "lower"), False
     worse = increase == (way == "lower")
-    good, bad = ("faster", "slower") if METRICS.get(metric) and METRICS[metric].unit in SPEED_UNITS else ("better", "worse")
+    good, bad = (
+        ("faster", "slower") if METRICS.get(metric) and METRICS[metric].unit in SPEED_UNITS else ("better", "worse")
+    )
     return (bad if worse else good), worse
 
 
@@ -144,9 +153,18 @@ def _test(metric: str, stat: str, a: np.ndarray, b: np.ndarray) -> dict[str, Any
     """The figures of one metric of one matched pair of cells."""
     stat_a, stat_b = float(STATISTICS[stat](a, axis=None)), float(STATISTICS[stat](b, axis=None))
     row: dict[str, Any] = {
-        "a": stat_a, "b": stat_b, "n_a": int(a.size), "n_b": int(b.size), "delta": stat_b - stat_a,
-        "delta_pct": 100 * (stat_b - stat_a) / stat_a if stat_a else None, "ci95_delta": None,
-        "ci95_delta_pct": None, "p_value": None, "u_b": None, "significant": False, "worse": False,
+        "a": stat_a,
+        "b": stat_b,
+        "n_a": int(a.size),
+        "n_b": int(b.size),
+        "delta": stat_b - stat_a,
+        "delta_pct": 100 * (stat_b - stat_a) / stat_a if stat_a else None,
+        "ci95_delta": None,
+        "ci95_delta_pct": None,
+        "p_value": None,
+        "u_b": None,
+        "significant": False,
+        "worse": False,
     }
     if min(a.size, b.size) < BOOTSTRAP_MIN_N:
         return {**row, "verdict": f"too few values (A {a.size}, B {b.size}; at least {BOOTSTRAP_MIN_N} each)"}
@@ -183,7 +201,9 @@ def _unmatched(cells: Sequence[Cell], others: Sequence[Cell], matched: set[str],
         best: dict[str, dict[str, Any]] | None = None
         for other in candidates:
             a, b = (cell["config"], other["config"]) if side == "a" else (other["config"], cell["config"])
-            diff = {k: {"a": a.get(k), "b": b.get(k)} for k in sorted((set(a) | set(b)) - ignored) if a.get(k) != b.get(k)}
+            diff = {
+                k: {"a": a.get(k), "b": b.get(k)} for k in sorted((set(a) | set(b)) - ignored) if a.get(k) != b.get(k)
+            }
             best = diff if best is None or len(diff) < len(best) else best
         unmatched.append({"cell": cell["id"], "differs": best or {}})
     return unmatched
@@ -227,8 +247,14 @@ def check_metrics(metrics: Sequence[str], stat: str) -> None:
 
 
 def compare_runs(
-    doc_a: dict[str, Any], records_a: Iterable[Record], doc_b: dict[str, Any], records_b: Iterable[Record],
-    metrics: Sequence[str] = DEFAULT_METRICS, *, stat: str = "p50", ignore: Iterable[str] = (),
+    doc_a: dict[str, Any],
+    records_a: Iterable[Record],
+    doc_b: dict[str, Any],
+    records_b: Iterable[Record],
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    *,
+    stat: str = "p50",
+    ignore: Iterable[str] = (),
     allow_unstable: bool = False,
 ) -> dict[str, Any]:
     """B against A, as a JSON-able dict (see the module docstring for the statistics).
@@ -260,18 +286,32 @@ def compare_runs(
             if a.size == 0 and b.size == 0:
                 continue  # not a metric of this kind of cell (e2e_s of a local model)
             if a.size == 0 or b.size == 0:
-                skipped.append({**label, "metric": metric, "why": f"no {metric} values in run {'A' if a.size == 0 else 'B'}"})
+                skipped.append(
+                    {**label, "metric": metric, "why": f"no {metric} values in run {'A' if a.size == 0 else 'B'}"}
+                )
                 continue
-            row = {**label, "metric": metric, "stat": stat, "direction": direction(metric), **_test(metric, stat, a, b),
-                   "unstable": unstable, "judged": True}
+            row = {
+                **label,
+                "metric": metric,
+                "stat": stat,
+                "direction": direction(metric),
+                **_test(metric, stat, a, b),
+                "unstable": unstable,
+                "judged": True,
+            }
             rows.append(_withheld(row, unstable) if unstable and not allow_unstable else row)
     matched = {cell["id"] for pair in pairs for cell in pair}
     return {
         "a": {"run_id": doc_a["run"]["id"], "name": doc_a["run"]["name"]},
         "b": {"run_id": doc_b["run"]["id"], "name": doc_b["run"]["name"]},
-        "metrics": list(metrics), "stat": stat, "ignored_keys": sorted(ignored), "allow_unstable": allow_unstable,
+        "metrics": list(metrics),
+        "stat": stat,
+        "ignored_keys": sorted(ignored),
+        "allow_unstable": allow_unstable,
         "method": METHOD,
-        "keys": shown, "rows": rows, "skipped": skipped,
+        "keys": shown,
+        "rows": rows,
+        "skipped": skipped,
         "unmatched_a": _unmatched(doc_a["cells"], doc_b["cells"], matched, ignored, "a"),
         "unmatched_b": _unmatched(doc_b["cells"], doc_a["cells"], matched, ignored, "b"),
     }
@@ -282,6 +322,7 @@ def regressions(comparison: dict[str, Any], threshold_pct: float) -> list[dict[s
 
     A worse row whose baseline statistic is 0 (no percentage) counts as past any threshold.
     """
+
     def past(row: dict[str, Any]) -> bool:
         pct = row["delta_pct"]
         return pct is None or (pct if row["direction"] == "lower" else -pct) > threshold_pct

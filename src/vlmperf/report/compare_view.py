@@ -36,8 +36,10 @@ def row_texts(row: dict[str, Any], keys: Sequence[str]) -> list[str]:
     unit = " ms" if METRICS[row["metric"]].unit == "s" else ""
     low_high = row["ci95_delta_pct"]
     return [
-        *[str(row["config"].get(k, row.get(k))) for k in keys], row["metric"],
-        format_value(row["metric"], row["a"]) + unit, format_value(row["metric"], row["b"]) + unit,
+        *[str(row["config"].get(k, row.get(k))) for k in keys],
+        row["metric"],
+        format_value(row["metric"], row["a"]) + unit,
+        format_value(row["metric"], row["b"]) + unit,
         "-" if row["delta_pct"] is None else f"{row['delta_pct']:+.1f}",
         "-" if low_high is None else f"[{low_high[0]:+.1f}, {low_high[1]:+.1f}]",
         "-" if row["p_value"] is None else f"{row['p_value']:.2g}",
@@ -88,8 +90,10 @@ def unmatched_lines(comparison: dict[str, Any]) -> list[str]:
     for side, other in (("a", "B"), ("b", "A")):
         for entry in comparison[f"unmatched_{side}"]:
             differs = differs_text(entry["differs"])
-            lines.append(f"cell {entry['cell']} of run {side.upper()} has no partner in run {other}"
-                         + (f" (closest differs in {differs})" if differs else ""))
+            lines.append(
+                f"cell {entry['cell']} of run {side.upper()} has no partner in run {other}"
+                + (f" (closest differs in {differs})" if differs else "")
+            )
     return lines
 
 

@@ -43,10 +43,16 @@ def record_rows(document: dict[str, Any], records: Iterable[dict[str, Any]]) -> 
         if cell is None:
             continue  # a record of an unfinished cell's attempt, not part of the document
         fields.update(dict.fromkeys(k for k in record if k not in ("cell_id", "seq")))
-        rows.append({
-            "run_id": document["run"]["id"], "cell_id": record["cell_id"], "seq": record["seq"],
-            "cell_status": cell["status"], **cell["config"], **record,
-        })
+        rows.append(
+            {
+                "run_id": document["run"]["id"],
+                "cell_id": record["cell_id"],
+                "seq": record["seq"],
+                "cell_status": cell["status"],
+                **cell["config"],
+                **record,
+            }
+        )
     return head + [k for k in fields if k not in head], rows
 
 
@@ -114,8 +120,12 @@ WRITERS = {"csv": write_csv, "parquet": write_parquet}
 
 
 def export_run(
-    document: dict[str, Any], records: Iterable[dict[str, Any]] | None, path: str | Path, *,
-    format: str = "csv", what: str = "summaries",
+    document: dict[str, Any],
+    records: Iterable[dict[str, Any]] | None,
+    path: str | Path,
+    *,
+    format: str = "csv",
+    what: str = "summaries",
 ) -> int:
     """Write a run's summaries or records to `path`; returns the number of rows written."""
     if format not in FORMATS:
@@ -132,5 +142,7 @@ def export_run(
     try:
         writer(header, rows, path)
     except OSError as exc:
-        raise InputError(f"cannot write {path} ({exc.strerror or exc}): give -o a file in an existing, writable folder") from exc
+        raise InputError(
+            f"cannot write {path} ({exc.strerror or exc}): give -o a file in an existing, writable folder"
+        ) from exc
     return len(rows)

@@ -32,6 +32,7 @@ def _stat(cell: Cell, metric: str, stat: str) -> float | None:
 
 def _seconds(metric: str, stat: str, digits: int = 3) -> Callable[[Cell], str]:
     """Seconds to `digits` significant digits, as the studies wrote them (2.35s, 0.3495s)."""
+
     def show(cell: Cell) -> str:
         value = _stat(cell, metric, stat)
         return "-" if value is None else f"{value:.{digits}g}s"
@@ -130,7 +131,9 @@ def providers_tables(cells: list[Cell]) -> list[str]:
         errors = cell["metrics"].get("error_rate") or {}
         if errors.get("value"):
             by_class = ", ".join(f"{k} {v}" for k, v in (errors.get("by_class") or {}).items())
-            lines.append(f"- {_model_id(cell)}: {errors['value']:.0%} of requests failed ({by_class}); latency is of the rest")
+            lines.append(
+                f"- {_model_id(cell)}: {errors['value']:.0%} of requests failed ({by_class}); latency is of the rest"
+            )
     return lines
 
 
@@ -158,7 +161,9 @@ def local_columns(cells: list[Cell]) -> list[Column]:
     if any(name in c["metrics"] for c in cells for name in HEADLINE_QUALITY):
         columns.append(("quality", _quality))
     if any("wer" in c["metrics"] for c in cells):
-        columns.append(("wer", lambda c: "-" if _stat(c, "wer", "value") is None else f"{_stat(c, 'wer', 'value'):.4g}"))
+        columns.append(
+            ("wer", lambda c: "-" if _stat(c, "wer", "value") is None else f"{_stat(c, 'wer', 'value'):.4g}")
+        )
     return columns + [
         ("latency p50", _seconds("latency_s", "p50", 4)),
         ("energy / sample", _plain("energy_per_sample_j", "mean", unit=" J")),

@@ -42,6 +42,7 @@ def headline_quality(metrics: dict[str, Any]) -> str:
             return f"{name} {metrics[name]['value']:.3g}"
     return "-"
 
+
 LOCAL_HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("latency_s", "p50", "latency_ms p50"),
     ("latency_s", "p90", "latency_ms p90"),
@@ -112,8 +113,13 @@ def summary_table(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     judged = any(cell.get("stability") for cell in cells)
     columns = headline(cells)
     header = [
-        "cell", *keys, "status", *[title for _, _, title in columns],
-        *(["quality"] if scored else []), *(["agree_ref"] if compared else []), *(["stability"] if judged else []),
+        "cell",
+        *keys,
+        "status",
+        *[title for _, _, title in columns],
+        *(["quality"] if scored else []),
+        *(["agree_ref"] if compared else []),
+        *(["stability"] if judged else []),
     ]
     rows = []
     for cell in cells:
@@ -149,7 +155,14 @@ def wide_rows(document: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]
     ]
     stability_columns = ["stability.flags", "stability.cv", "stability.p50_ci95_rel_width", "stability.other_cpu_share"]
     header = [
-        "run_id", "cell_id", *config_keys, "status", "error_type", "error_message", *stability_columns, *metric_columns
+        "run_id",
+        "cell_id",
+        *config_keys,
+        "status",
+        "error_type",
+        "error_message",
+        *stability_columns,
+        *metric_columns,
     ]
     rows = []
     for cell in cells:

@@ -197,14 +197,24 @@ def _stability(ok_records: list[dict[str, Any]], url: str, contention: CpuConten
     CPU contention, which does not count against a server on this machine's loopback address."""
     here = served_here(url)
     return stability(
-        "e2e_s", [v for v in METRICS["e2e_s"].values(ok_records) if v is not None], contention.as_dict(), None,
+        "e2e_s",
+        [v for v in METRICS["e2e_s"].values(ok_records) if v is not None],
+        contention.as_dict(),
+        None,
         contention_counts=not here,
         why_not_counted="the server runs on this machine: its CPU time is part of what is measured" if here else None,
     )
 
 
 def _finish(
-    cell: Cell, load: TargetLoad, template: str, driver: Driver, plan: Plan, store: CellSink, run_id: str, events: RunEvents,
+    cell: Cell,
+    load: TargetLoad,
+    template: str,
+    driver: Driver,
+    plan: Plan,
+    store: CellSink,
+    run_id: str,
+    events: RunEvents,
     quality: RunQuality,
     drive_s: float,
     contention: CpuContention,
@@ -220,15 +230,24 @@ def _finish(
     else:  # a failed cell's outputs are not scored: its figures stay visible, its quality would mislead
         scores, scoring_info = {}, {"not_scored": f"the cell failed: {failure}"}
     scoring_s = time.perf_counter() - started
-    summary = {
-        **summarize_records(load.records), **load_figures(load.records, cell.spec.scenario, driver.loop_lag_s), **scores
-    } if load.records else {}
+    summary = (
+        {
+            **summarize_records(load.records),
+            **load_figures(load.records, cell.spec.scenario, driver.loop_lag_s),
+            **scores,
+        }
+        if load.records
+        else {}
+    )
     target = cell.spec.target
     assert isinstance(target, EndpointTarget)
     info = {
         "target": load.name,
-        "endpoint": {"preset": target.preset, "url": load.endpoint.url, "model_id": PRESETS[target.preset].model_id(
-            target.model, target.provider)},
+        "endpoint": {
+            "preset": target.preset,
+            "url": load.endpoint.url,
+            "model_id": PRESETS[target.preset].model_id(target.model, target.provider),
+        },
         "stopped_early": load.stopped,
         "warmup_errors": load.warmup_errors,
         "prompt_template": template,

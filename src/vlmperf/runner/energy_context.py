@@ -39,8 +39,13 @@ class CellEnergy:
     def info(self) -> dict[str, Any]:
         """What the cell records about its energy figures."""
         described = self.source.describe() if self.source is not None else None
-        return {"energy_source": self.name, "why_none": self.why_none, "idle_power_w": self.idle_power_w,
-                "idle_window_s": IDLE_WINDOW_S if self.source is not None else None, "counter": described}
+        return {
+            "energy_source": self.name,
+            "why_none": self.why_none,
+            "idle_power_w": self.idle_power_w,
+            "idle_window_s": IDLE_WINDOW_S if self.source is not None else None,
+            "counter": described,
+        }
 
 
 def check_energy_source(device: str, requested: str) -> None:

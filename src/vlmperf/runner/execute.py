@@ -91,7 +91,10 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
         store.create_run(run_id, run.name, manifest)
     else:
         earlier = store.claim_run(run_id).manifest
-        manifest = {**earlier, "resumed": [*earlier.get("resumed", []), {k: v for k, v in manifest.items() if k != "config"}]}
+        manifest = {
+            **earlier,
+            "resumed": [*earlier.get("resumed", []), {k: v for k, v in manifest.items() if k != "config"}],
+        }
         store.update_manifest(run_id, manifest)
     for position, cell in enumerate(cells):
         store.add_cell(run_id, cell.id, position, cell.config, cell.swept)
@@ -127,5 +130,3 @@ def _groups(cells: list[Cell]) -> list[list[Cell]]:
     for cell in cells:
         groups.setdefault((cell.spec.target.kind, backend_of(cell).group_key(cell)), []).append(cell)
     return list(groups.values())
-
-

@@ -159,6 +159,7 @@ def _measure_together(
             return None
 
     for cell in cells:
+
         def start(cell: Cell = cell, load_s: float = load_s) -> _ActiveCell:
             return _ActiveCell(cell, loaded, plan, store, run_id, events, energy, load_s, flop_check)
 

@@ -127,7 +127,9 @@ def build_manifest(config: dict[str, Any], *, local: bool, devices: list[str] | 
         "platform": platform.platform(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "packages": {name: package_version(name) for name in ("transformers", "accelerate", "tokenizers", "numpy", "pillow")},
+        "packages": {
+            name: package_version(name) for name in ("transformers", "accelerate", "tokenizers", "numpy", "pillow")
+        },
         "git": git_commit(Path.cwd()),
         "config": config,
     }

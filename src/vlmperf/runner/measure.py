@@ -63,8 +63,10 @@ def why_no_flops(spec: CellSpec) -> str | None:
     if not spec.measure.flops:
         return "measure.flops is false"
     if spec.target.attn_implementation == "flash_attention_2":
-        return ("the FLOP counter has no formula for flash-attn's kernels, so attention would be missing from the "
-                "count; count an sdpa cell of the same shapes instead (the work is the same)")
+        return (
+            "the FLOP counter has no formula for flash-attn's kernels, so attention would be missing from the "
+            "count; count an sdpa cell of the same shapes instead (the work is the same)"
+        )
     return None
 
 
@@ -327,7 +329,7 @@ class CellMeasurement:
                 "prepared_inside": inside,
             }
         self._latencies += [r["latency_s"] for r in records]
-        for (batch, _), record in zip(prepared, records):
+        for (batch, _), record in zip(prepared, records, strict=True):
             if self._flops is not None:
                 record["flops"] = self._count_flops(batch, self.runs, record["decode_steps"])
             if not self._stages_in_window:

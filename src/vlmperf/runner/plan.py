@@ -62,7 +62,7 @@ def expand(run: RunSpec, where: str = "config") -> list[Cell]:
         )
     base = run.model_dump(mode="json", include=set(CELL_SECTIONS))
     axes = list(run.sweep.grid.items())
-    grid_points = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
+    grid_points = [dict(zip([k for k, _ in axes], combo, strict=True)) for combo in itertools.product(*[v for _, v in axes])]
     explicit = run.sweep.cells or [{}]
     cells: dict[str, Cell] = {}
     problems: dict[str, list[str]] = {}  # one problem, the cells it occurs in

@@ -26,7 +26,11 @@ class CellSink(Protocol):
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None: ...
 
     def fail_cell(
-        self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None,
+        self,
+        run_id: str,
+        cell_id: str,
+        error: dict[str, str],
+        info: dict[str, Any] | None = None,
         summary: dict[str, Any] | None = None,
     ) -> None:
         """Store the cell as failed; `summary` keeps what it did measure (None: no figures)."""
@@ -49,7 +53,11 @@ class StampedSink:
         self._inner.finish_cell(run_id, cell_id, summary, {**info, "executor": self._where})
 
     def fail_cell(
-        self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None,
+        self,
+        run_id: str,
+        cell_id: str,
+        error: dict[str, str],
+        info: dict[str, Any] | None = None,
         summary: dict[str, Any] | None = None,
     ) -> None:
         self._inner.fail_cell(run_id, cell_id, error, {**(info or {}), "executor": self._where}, summary)

@@ -257,7 +257,9 @@ def ptb_tokenize(java: str, ptb_module, sentences: Sequence[str]) -> list[str]:
     except OSError as exc:
         raise java_failure("the PTB tokenizer (Java)", f"would not start: {exc.strerror or exc}") from None
     if done.returncode != 0:
-        raise java_failure("the PTB tokenizer (Java)", "failed", done.returncode, done.stderr[-20_000:].decode("utf-8", "replace"))
+        raise java_failure(
+            "the PTB tokenizer (Java)", "failed", done.returncode, done.stderr[-20_000:].decode("utf-8", "replace")
+        )
     lines = done.stdout.decode("utf-8", "replace").split("\n")
     if len(lines) < len(sentences) or any(line.strip() for line in lines[len(sentences) :]):
         raise java_failure(

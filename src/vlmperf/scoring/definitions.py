@@ -46,67 +46,86 @@ QUALITY_METRICS: dict[str, QualityMetric] = {
             )
             for n in range(1, 5)
         ),
-        QualityMetric("meteor", _CAPTIONS, "METEOR 1.5 (the jar pycocoevalcap ships): aggregate over all segments' statistics."),
-        QualityMetric("rouge_l", _CAPTIONS, "Mean over images of ROUGE-L F (beta 1.2) against the best-matching reference."),
-        QualityMetric("cider", _CAPTIONS, "Mean over images of CIDEr-D (tf-idf weighted n-grams 1-4, Gaussian length penalty, x10)."),
         QualityMetric(
-            "wer", _JIWER.format(call="wer"),
+            "meteor", _CAPTIONS, "METEOR 1.5 (the jar pycocoevalcap ships): aggregate over all segments' statistics."
+        ),
+        QualityMetric(
+            "rouge_l", _CAPTIONS, "Mean over images of ROUGE-L F (beta 1.2) against the best-matching reference."
+        ),
+        QualityMetric(
+            "cider",
+            _CAPTIONS,
+            "Mean over images of CIDEr-D (tf-idf weighted n-grams 1-4, Gaussian length penalty, x10).",
+        ),
+        QualityMetric(
+            "wer",
+            _JIWER.format(call="wer"),
             "(substitutions + deletions + insertions) / reference words over the whole set (a pooled figure, not "
             "the mean of per-sample rates); case and punctuation count, words split on spaces. " + _REFERENCE_PICK,
             lower_is_better=True,
         ),
         QualityMetric(
-            "cer", _JIWER.format(call="cer"),
+            "cer",
+            _JIWER.format(call="cer"),
             "(substitutions + deletions + insertions) / reference characters over the whole set; case, "
             "punctuation and spaces count. " + _REFERENCE_PICK,
             lower_is_better=True,
         ),
         QualityMetric(
-            "wer_normalised", _JIWER_NORMALISED,
+            "wer_normalised",
+            _JIWER_NORMALISED,
             "`wer` after lower-casing, deleting punctuation (Unicode category P*) and collapsing whitespace on both "
             "sides; reported only with `scoring.normalised_text_errors` (or `vlmperf score --normalised-text-errors`).",
             lower_is_better=True,
         ),
         QualityMetric(
-            "cer_normalised", _JIWER_NORMALISED,
+            "cer_normalised",
+            _JIWER_NORMALISED,
             "`cer` after the same normalisation as `wer_normalised`; reported only when it is.",
             lower_is_better=True,
         ),
         QualityMetric(
-            "vqa_accuracy", _VQA,
+            "vqa_accuracy",
+            _VQA,
             "Mean over questions of the mean over the 10 leave-one-out subsets of 9 human answers of "
             "min(1, matching answers / 3), after the reference's own answer normalisation; the rule used is "
             "recorded with the figure (`implementation.rule`: `vqav2` or `textvqa`).",
         ),
         QualityMetric(
-            "any_answer_match", "vlmperf's own figure, under the task's answer normalisation",
+            "any_answer_match",
+            "vlmperf's own figure, under the task's answer normalisation",
             "Share of predictions equal to at least one human answer once both went through the task's answer "
             "normalisation (VQAv2's for `vqa`, the EvalAI processor for `textvqa`).",
         ),
         QualityMetric(
-            "mcq_accuracy", _SQA,
+            "mcq_accuracy",
+            _SQA,
             "Share of samples scored right by lmms-eval's ScienceQA rule: the stripped output, lower-cased, equals "
             "the right letter lower-cased, or it starts with an upper-case character and a period and that "
             "character lower-cased is the right letter (Python's str.lower and str.isupper).",
         ),
         QualityMetric(
-            "parse_failure_rate", _SQA,
+            "parse_failure_rate",
+            _SQA,
             "Share of samples from whose output lmms-eval's rule reads no choice letter (neither a lone letter "
             "nor 'X.' at the start).",
             lower_is_better=True,
         ),
         QualityMetric(
-            "mcq_accuracy_lenient", _LENIENT,
+            "mcq_accuracy_lenient",
+            _LENIENT,
             "Share of samples whose output vlmperf's parser maps to the right choice ('(B)', 'The answer is B', "
             "the choice's text, ...); a parse failure counts as wrong.",
         ),
         QualityMetric(
-            "parse_failure_rate_lenient", _LENIENT,
+            "parse_failure_rate_lenient",
+            _LENIENT,
             "Share of samples whose output vlmperf's parser maps to no choice, or to more than one.",
             lower_is_better=True,
         ),
         QualityMetric(
-            "agreement_vs_reference", "exact string equality",
+            "agreement_vs_reference",
+            "exact string equality",
             "Share of samples whose first output equals, character for character, the first output of the same "
             "sample in the cell's reference cell (the cell equal to it but for the run's reference settings).",
         ),

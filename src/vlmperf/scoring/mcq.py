@@ -293,7 +293,7 @@ def _check_inputs(
 
 
 def _hits(parsed: Sequence[int | None], answers: Sequence[int]) -> tuple[float, ...]:
-    return tuple(1.0 if p == a else 0.0 for p, a in zip(parsed, answers))
+    return tuple(1.0 if p == a else 0.0 for p, a in zip(parsed, answers, strict=True))
 
 
 def _failures(parsed: Sequence[int | None]) -> tuple[float, ...]:

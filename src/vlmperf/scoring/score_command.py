@@ -210,9 +210,7 @@ def run_score_command(
             f"(a stored run); tasks: {', '.join(_task_names())}"
         )
     else:
-        document = score_file(
-            task, predictions, per_sample=per_sample, normalised_text_errors=normalised_text_errors
-        )
+        document = score_file(task, predictions, per_sample=per_sample, normalised_text_errors=normalised_text_errors)
     return write_text_output(render(document, format), output)
 
 

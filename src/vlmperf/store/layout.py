@@ -53,7 +53,19 @@ SCHEMA_VERSION = 1
 """`PRAGMA user_version` of the store layout this code writes; 0 is a store made before the stamp."""
 COLUMNS = {
     "runs": ("id", "created", "name", "status", "owner", "manifest"),
-    "cells": ("run_id", "cell_id", "position", "config", "swept", "status", "error", "summary", "info", "started", "finished"),
+    "cells": (
+        "run_id",
+        "cell_id",
+        "position",
+        "config",
+        "swept",
+        "status",
+        "error",
+        "summary",
+        "info",
+        "started",
+        "finished",
+    ),
     "records": ("run_id", "cell_id", "seq", "data"),
 }
 """The columns of each table at SCHEMA_VERSION (a store of version 0 has the same)."""
@@ -114,7 +126,9 @@ def inspect_file(path: Path) -> tuple[str, int]:
         )
     for table, expected in COLUMNS.items():
         # an older store may lack the columns added since; migrating adds them
-        later = {c for v in range(version + 1, SCHEMA_VERSION + 1) for t, c, _ in ADDED_COLUMNS.get(v, []) if t == table}
+        later = {
+            c for v in range(version + 1, SCHEMA_VERSION + 1) for t, c, _ in ADDED_COLUMNS.get(v, []) if t == table
+        }
         if table not in tables:
             raise InputError(f"the store at {path} is damaged: it has no table {table}: {FIX}")
         missing = [c for c in expected if c not in tables[table] and c not in later]
@@ -123,5 +137,7 @@ def inspect_file(path: Path) -> tuple[str, int]:
             said = "; ".join(
                 f"{what}: {', '.join(cols)}" for what, cols in (("missing", missing), ("extra", extra)) if cols
             )
-            raise InputError(f"the store at {path} is damaged or not vlmperf's: its table {table} has other columns ({said}): {FIX}")
+            raise InputError(
+                f"the store at {path} is damaged or not vlmperf's: its table {table} has other columns ({said}): {FIX}"
+            )
     return "store", version

@@ -26,7 +26,7 @@ def first_outputs(records: list[dict[str, Any]], where: str) -> dict[str, str]:
                 f"{where}: record {record.get('seq')} has {len(ids)} sample ids but {len(texts)} outputs; "
                 "the store is damaged, measure the cell again"
             )
-        for sample_id, text in zip(ids, texts):
+        for sample_id, text in zip(ids, texts, strict=True):
             if text is not None and str(sample_id) not in outputs:
                 outputs[str(sample_id)] = text
     return outputs

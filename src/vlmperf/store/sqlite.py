@@ -25,7 +25,7 @@ import socket
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ ROWS_PER_INSERT = 1000
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def to_blob(value: Any) -> bytes:
@@ -114,7 +114,7 @@ def owner_alive(owner: str | None) -> bool:
 
 def new_run_id() -> str:
     """Sortable by time, unique by a random suffix: 20261122-120301-3fa9."""
-    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 @dataclass(frozen=True)
@@ -175,15 +175,21 @@ class Store:
         folder = Path(folder).expanduser()
         path = folder / DB_NAME
         if not create and not path.is_file():
-            raise InputError(f"no results store at {path}: run `vlmperf run` first, or point --out at the folder of one")
+            raise InputError(
+                f"no results store at {path}: run `vlmperf run` first, or point --out at the folder of one"
+            )
         kind, version = inspect_file(path) if path.is_file() else ("empty", 0)
         if kind == "empty" and not create:
-            raise InputError(f"no results store at {path} (the file is empty): run `vlmperf run` first, or point --out at the folder of one")
+            raise InputError(
+                f"no results store at {path} (the file is empty): run `vlmperf run` first, or point --out at the folder of one"
+            )
         try:
             folder.mkdir(parents=True, exist_ok=True)
             return cls(path, write=create, version=version if kind == "store" else None)
         except (OSError, sqlite3.Error) as exc:
-            raise InputError(f"cannot open the results store {path} ({exc}): choose a writable folder with --out") from exc
+            raise InputError(
+                f"cannot open the results store {path} ({exc}): choose a writable folder with --out"
+            ) from exc
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """The rows of a query; SQLite failing to read the file is an InputError saying what to do."""
@@ -200,7 +206,7 @@ class Store:
         """A runs row, or None (noted in `skipped`) when it is damaged; a manifest that is not a mapping
         is read as empty (noted), so the run's cells stay readable."""
         try:
-            run_id, created, name, status = (_text(v, n) for v, n in zip(row[:4], ("id", "created", "name", "status")))
+            run_id, created, name, status = (_text(v, n) for v, n in zip(row[:4], ("id", "created", "name", "status"), strict=True))
         except _BadRow as bad:
             self._skip(f"run {row[0]!r}: {bad}")
             return None
@@ -291,7 +297,9 @@ class Store:
         )
 
     def cell_status(self, run_id: str, cell_id: str) -> str | None:
-        row = self._db.execute("SELECT status FROM cells WHERE run_id = ? AND cell_id = ?", (run_id, cell_id)).fetchone()
+        row = self._db.execute(
+            "SELECT status FROM cells WHERE run_id = ? AND cell_id = ?", (run_id, cell_id)
+        ).fetchone()
         return row[0] if row else None
 
     def start_cell(self, run_id: str, cell_id: str) -> None:
@@ -331,12 +339,20 @@ class Store:
         """Add metrics computed after a cell finished (those that compare cells) to its summary."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
-            row = self._db.execute("SELECT summary FROM cells WHERE run_id = ? AND cell_id = ?", (run_id, cell_id)).fetchone()
+            row = self._db.execute(
+                "SELECT summary FROM cells WHERE run_id = ? AND cell_id = ?", (run_id, cell_id)
+            ).fetchone()
             summary = {**(_load(row[0]) or {}), **metrics}
-            self._db.execute("UPDATE cells SET summary = ? WHERE run_id = ? AND cell_id = ?", (to_blob(summary), run_id, cell_id))
+            self._db.execute(
+                "UPDATE cells SET summary = ? WHERE run_id = ? AND cell_id = ?", (to_blob(summary), run_id, cell_id)
+            )
 
     def fail_cell(
-        self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None,
+        self,
+        run_id: str,
+        cell_id: str,
+        error: dict[str, str],
+        info: dict[str, Any] | None = None,
         summary: dict[str, Any] | None = None,
     ) -> None:
         """Store the cell as failed; `summary`, when given, keeps the figures it did measure (an endpoint
@@ -344,7 +360,14 @@ class Store:
         self._write(
             "UPDATE cells SET status = 'failed', error = ?, info = ?, summary = COALESCE(?, summary), finished = ? "
             "WHERE run_id = ? AND cell_id = ?",
-            (to_blob(error), to_blob(info or {}), None if summary is None else to_blob(summary), _now(), run_id, cell_id),
+            (
+                to_blob(error),
+                to_blob(info or {}),
+                None if summary is None else to_blob(summary),
+                _now(),
+                run_id,
+                cell_id,
+            ),
         )
 
     def cells(self, run_id: str) -> list[dict[str, Any]]:
@@ -360,17 +383,19 @@ class Store:
                 metrics = _field(r[5], "summary", optional=True) or {}
                 if not all(isinstance(stats, dict) for stats in metrics.values()):
                     raise _BadRow("summary holds a metric that is not a mapping")
-                cells.append({
-                    "id": _text(r[0], "cell id"),
-                    "config": _field(r[1], "config"),
-                    "swept": _field(r[2], "swept"),
-                    "status": _text(r[3], "status"),
-                    "error": _field(r[4], "error", optional=True),
-                    "metrics": metrics,
-                    "info": _field(r[6], "info", optional=True) or {},
-                    "started": r[7],
-                    "finished": r[8],
-                })
+                cells.append(
+                    {
+                        "id": _text(r[0], "cell id"),
+                        "config": _field(r[1], "config"),
+                        "swept": _field(r[2], "swept"),
+                        "status": _text(r[3], "status"),
+                        "error": _field(r[4], "error", optional=True),
+                        "metrics": metrics,
+                        "info": _field(r[6], "info", optional=True) or {},
+                        "started": r[7],
+                        "finished": r[8],
+                    }
+                )
             except _BadRow as bad:
                 self._skip(f"run {run_id}, cell {r[0]}: {bad}")
         return cells

@@ -33,9 +33,7 @@ def builtin_data_folder() -> Traversable:
     return resources.files("vlmperf.workloads").joinpath("data", "builtin")
 
 
-def load_builtin_samples(
-    limit: int | None = None, folder: pathlib.Path | None = None
-) -> list[Sample]:
+def load_builtin_samples(limit: int | None = None, folder: pathlib.Path | None = None) -> list[Sample]:
     """Load the built-in photos as samples, in manifest order, with their images already decoded.
 
     ``limit`` keeps only the first ``limit`` samples (``None`` keeps all). ``folder`` replaces the
@@ -57,13 +55,9 @@ def _read_manifest(root: Traversable) -> list[dict[str, Any]]:
     try:
         entries = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(
-            f"cannot read the built-in sample list {manifest}: {exc}; {_REINSTALL_HINT}"
-        ) from exc
+        raise InputError(f"cannot read the built-in sample list {manifest}: {exc}; {_REINSTALL_HINT}") from exc
     if not isinstance(entries, list):
-        raise InputError(
-            f"the built-in sample list {manifest} must hold a JSON list; {_REINSTALL_HINT}"
-        )
+        raise InputError(f"the built-in sample list {manifest} must hold a JSON list; {_REINSTALL_HINT}")
     return entries
 
 
@@ -81,8 +75,7 @@ def _sample_from_entry(root: Traversable, entry: dict[str, Any]) -> Sample:
         licence = entry["licence"]
     except (KeyError, TypeError) as exc:
         raise InputError(
-            f"entry {entry!r} in {root.joinpath(MANIFEST_NAME)} lacks a field ({exc}); "
-            f"{_REINSTALL_HINT}"
+            f"entry {entry!r} in {root.joinpath(MANIFEST_NAME)} lacks a field ({exc}); {_REINSTALL_HINT}"
         ) from exc
     image = _decode_rgb(root.joinpath(file_name))
     meta = {"source": "builtin", "file": file_name, "licence": licence}

@@ -60,10 +60,7 @@ def generate_samples(n: int, seed: int = 0, size: int = 224) -> list[Sample]:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise InputError(f"the number of procedural samples must be a whole number >= 1, got {n!r}")
     if isinstance(size, bool) or not isinstance(size, int) or size < MIN_SIZE:
-        raise InputError(
-            f"the procedural image size must be a whole number of pixels >= {MIN_SIZE}, "
-            f"got {size!r}"
-        )
+        raise InputError(f"the procedural image size must be a whole number of pixels >= {MIN_SIZE}, got {size!r}")
     return [_make_sample(seed, index, size) for index in range(n)]
 
 
@@ -106,7 +103,7 @@ def _compose_scene(rng: random.Random, size: int) -> tuple[str, list[Shape]]:
     margin = max(1, size // 32)
     max_radius = max(1, int(min(strip, size) / 2) - margin)
     shapes = []
-    for slot, (kind, colour) in enumerate(zip(kinds, colours)):
+    for slot, (kind, colour) in enumerate(zip(kinds, colours, strict=True)):
         radius = max(1, round(max_radius * rng.uniform(0.55, 1.0)))
         left, right = slot * strip + margin + radius, (slot + 1) * strip - margin - radius
         top, bottom = margin + radius, size - margin - radius
@@ -131,10 +128,7 @@ def _draw(background: str, shapes: list[Shape], size: int) -> Image.Image:
             draw.rectangle((x - half, y - half, x + half, y + half), fill=fill)
         else:  # triangle: equilateral, pointing up, vertices on the bounding circle
             angles = (-90, 30, 150)
-            points = [
-                (x + r * math.cos(math.radians(a)), y + r * math.sin(math.radians(a)))
-                for a in angles
-            ]
+            points = [(x + r * math.cos(math.radians(a)), y + r * math.sin(math.radians(a))) for a in angles]
             draw.polygon(points, fill=fill)
     return image
 
@@ -162,9 +156,7 @@ def _captions(background: str, shapes: list[Shape]) -> tuple[str, ...]:
     )
 
 
-def _question(
-    rng: random.Random, index: int, background: str, shapes: list[Shape]
-) -> tuple[str, str, list[str]]:
+def _question(rng: random.Random, index: int, background: str, shapes: list[Shape]) -> tuple[str, str, list[str]]:
     """A question with one exact answer, plus four choices; question kinds rotate with ``index``."""
     kind = QUESTION_KINDS[index % len(QUESTION_KINDS)]
     if kind == "count":

@@ -48,7 +48,9 @@ def _dataset(workload: Workload) -> LoadedWorkload:
     columns = workload.columns or (preset.columns if preset else GENERIC_COLUMNS[task.column_preset])
     fallback_paths = preset.fallback_paths if preset and workload.dataset is None else ()  # a user's id: as given
     subset = load_dataset_samples(
-        source.model_copy(update={"limit": workload.limit, "seed": workload.seed}), columns, fallback_paths=fallback_paths
+        source.model_copy(update={"limit": workload.limit, "seed": workload.seed}),
+        columns,
+        fallback_paths=fallback_paths,
     )
     failed = [{"id": f.id, "index": f.index, "reason": f.reason} for f in subset.failed]
     return LoadedWorkload(subset.samples, failed, subset.provenance.to_dict())
@@ -85,7 +87,9 @@ def load_workload(workload: Workload) -> LoadedWorkload:
     loaded = SOURCES[workload.source](workload)
     if not loaded.samples:
         why = f" ({len(loaded.failed)} failed, first: {loaded.failed[0]['reason']})" if loaded.failed else ""
-        raise InputError(f"workload source {workload.source!r} gave no usable samples{why}: check workload.limit and the data")
+        raise InputError(
+            f"workload source {workload.source!r} gave no usable samples{why}: check workload.limit and the data"
+        )
     task = get_task(workload.task)
     _check_task_fits(task, loaded.samples)
     if not task.sends_images:

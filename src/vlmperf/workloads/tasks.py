@@ -142,7 +142,10 @@ TASKS: dict[str, Task] = {
             max_new_tokens=64,
         ),
         Task(
-            "textvqa", "{Question}{ocr}" + _SHORT_ANSWER, needs_question=True, dataset_preset="textvqa",
+            "textvqa",
+            "{Question}{ocr}" + _SHORT_ANSWER,
+            needs_question=True,
+            dataset_preset="textvqa",
             max_new_tokens=1024,
         ),
         Task("scienceqa-img", _MCQ_PROMPT, needs_question=True, dataset_preset="scienceqa-img", max_new_tokens=16),

@@ -17,6 +17,7 @@ import re
 # ============================================================================================
 # LLaVA: llava/eval/m4c_evaluator.py
 
+
 class M4CEvalAIAnswerProcessor:
     """
     Processes an answer similar to Eval AI
@@ -199,9 +200,7 @@ class M4CEvalAIAnswerProcessor:
     def process_punctuation(self, in_text):
         out_text = in_text
         for p in self.PUNCTUATIONS:
-            if (p + " " in in_text or " " + p in in_text) or (
-                re.search(self.COMMA_STRIP, in_text) is not None
-            ):
+            if (p + " " in in_text or " " + p in in_text) or (re.search(self.COMMA_STRIP, in_text) is not None):
                 out_text = out_text.replace(p, "")
             else:
                 out_text = out_text.replace(p, " ")
@@ -249,9 +248,7 @@ class TextVQAAccuracyEvaluator:
             accs = []
             for gt_answer in gt_answers:
                 other_answers = [item for item in gt_answers if item != gt_answer]
-                matching_answers = [
-                    item for item in other_answers if item[1] == unique_answer
-                ]
+                matching_answers = [item for item in other_answers if item[1] == unique_answer]
                 acc = min(1, float(len(matching_answers)) / 3)
                 accs.append(acc)
             unique_answer_scores[unique_answer] = sum(accs) / len(accs)
@@ -268,7 +265,6 @@ class TextVQAAccuracyEvaluator:
 
         accuracy = sum(pred_scores) / len(pred_scores)
         return accuracy
-
 
 
 # ============================================================================================

@@ -236,6 +236,7 @@ class EvalAIAnswerProcessor:
 # ============================================================================================
 # lmms-eval: lmms_eval/tasks/textvqa/utils.py, textvqa_process_results
 
+
 def textvqa_process_results(doc, result):
     eval_ai_processor = EvalAIAnswerProcessor()
     assert len(result) == 1, f"The result should be a list of length 1, but got {len(result)}."

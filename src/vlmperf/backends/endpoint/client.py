@@ -167,7 +167,9 @@ async def _attempt(session: aiohttp.ClientSession, endpoint: Endpoint, body: byt
             async with response:
                 attempt.headers_ns = time.perf_counter_ns()
                 attempt.status = response.status
-                attempt.headers = {name: response.headers[name] for name in endpoint.served_by_headers if name in response.headers}
+                attempt.headers = {
+                    name: response.headers[name] for name in endpoint.served_by_headers if name in response.headers
+                }
                 if response.status >= 400:
                     await _read_error(response, attempt)
                 elif endpoint.stream:
@@ -177,7 +179,9 @@ async def _attempt(session: aiohttp.ClientSession, endpoint: Endpoint, body: byt
     except aiohttp.ServerTimeoutError as exc:  # aiohttp's sock_connect timeout; it is also a TimeoutError
         attempt.error = errors.transport_error(exc, after_headers=attempt.headers_ns is not None)
     except TimeoutError:
-        attempt.error = errors.timeout_error(phase, attempt, endpoint, total=asyncio.get_running_loop().time() >= deadline)
+        attempt.error = errors.timeout_error(
+            phase, attempt, endpoint, total=asyncio.get_running_loop().time() >= deadline
+        )
     except UnparsableChunk as exc:
         attempt.error = {"class": errors.PARSE, "message": str(exc)}
     except (aiohttp.ClientError, OSError) as exc:
@@ -214,7 +218,10 @@ async def _read_stream(response: aiohttp.ClientResponse, attempt: Attempt, idle_
             if payload is not None and payload is not DONE:
                 _take_chunk(payload, attempt, now)
             if attempt.error is None and payload is not DONE and not attempt.finish_reasons and attempt.usage is None:
-                attempt.error = {"class": errors.DISCONNECT, "message": "the stream ended without [DONE] or a finish reason"}
+                attempt.error = {
+                    "class": errors.DISCONNECT,
+                    "message": "the stream ended without [DONE] or a finish reason",
+                }
             return
         attempt.response_bytes += len(data)
         *lines, partial = (partial + data).split(b"\n")

@@ -37,7 +37,15 @@ PARSE = "parse"
 STREAM_ERROR = "stream_error"
 
 CLASSES = (
-    CONNECT, FIRST_BYTE_TIMEOUT, IDLE_TIMEOUT, TOTAL_TIMEOUT, HTTP_4XX, RATE_LIMITED, HTTP_5XX, DISCONNECT, PARSE,
+    CONNECT,
+    FIRST_BYTE_TIMEOUT,
+    IDLE_TIMEOUT,
+    TOTAL_TIMEOUT,
+    HTTP_4XX,
+    RATE_LIMITED,
+    HTTP_5XX,
+    DISCONNECT,
+    PARSE,
     STREAM_ERROR,
 )
 RETRYABLE = frozenset({CONNECT, RATE_LIMITED, HTTP_5XX})
@@ -68,7 +76,10 @@ def retry_after_s(value: str | None) -> float | None:
 def timeout_error(phase: str, attempt: Attempt, endpoint: Endpoint, *, total: bool) -> dict[str, Any]:
     """Which timeout fired: the whole request's, the wait for headers, or the wait between chunks."""
     if total:
-        return {"class": TOTAL_TIMEOUT, "message": f"no complete answer within total_timeout_s {endpoint.total_timeout_s:g} s"}
+        return {
+            "class": TOTAL_TIMEOUT,
+            "message": f"no complete answer within total_timeout_s {endpoint.total_timeout_s:g} s",
+        }
     if phase == "connect":
         return {
             "class": FIRST_BYTE_TIMEOUT,

@@ -72,7 +72,7 @@ def _image_parts(sample: Sample, target: EndpointTarget) -> list[EncodedImage]:
             "(target.image_transport: url); map a dataset column of image URLs with "
             "workload.columns.meta: {image_urls: <column>}, or use image_transport: data_url"
         )
-    return [EncodedImage(str(url), 0, image.width * image.height) for url, image in zip(urls, sample.images)]
+    return [EncodedImage(str(url), 0, image.width * image.height) for url, image in zip(urls, sample.images, strict=True)]
 
 
 def request_body(
@@ -119,8 +119,6 @@ def prepare_requests(
         images = _image_parts(sample, target)
         body = orjson.dumps(request_body(target, generation, prompts[sample.id], images))
         prepared.append(
-            PreparedRequest(
-                sample.id, body, sum(i.bytes for i in images), sum(i.pixels for i in images), len(images)
-            )
+            PreparedRequest(sample.id, body, sum(i.bytes for i in images), sum(i.pixels for i in images), len(images))
         )
     return prepared

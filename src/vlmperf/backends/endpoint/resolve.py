@@ -60,7 +60,10 @@ def resolve_endpoint(target: EndpointTarget) -> Endpoint:
     if base_url is None:  # the spec's validation makes this unreachable; kept as a clear failure
         raise ConfigError(f"target {target.model}: set target.base_url for preset {target.preset}")
     check_target(target)
-    headers = {"Content-Type": "application/json", "Accept": "text/event-stream" if target.stream else "application/json"}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if target.stream else "application/json",
+    }
     variable = key_variable(target)
     key = os.environ[variable] if variable is not None else None
     if key is not None:

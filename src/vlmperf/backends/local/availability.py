@@ -38,7 +38,9 @@ class _KnownImportNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.name == "torchao":
-            return not (torch.version.cuda is None and message.startswith("Failed to load") and "/torchao/_C" in message)
+            return not (
+                torch.version.cuda is None and message.startswith("Failed to load") and "/torchao/_C" in message
+            )
         return "is an Enum subclass and is now natively supported by torch.compile" not in message
 
 
@@ -146,6 +148,8 @@ def report() -> dict[str, Any]:
         "torch": torch.__version__,
         "cuda_available": cuda,
         "cuda_devices": torch.cuda.device_count() if cuda else 0,
-        "packages": {module: installed_version(module) for module in ("torchao", "bitsandbytes", "flash_attn", "triton")},
+        "packages": {
+            module: installed_version(module) for module in ("torchao", "bitsandbytes", "flash_attn", "triton")
+        },
         "cpp_compiler": shutil.which("g++") or shutil.which("c++"),
     }

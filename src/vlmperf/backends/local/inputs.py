@@ -73,10 +73,10 @@ def prepare_batch(
 
     `prompts` are the task's structured prompts (cut by field, with their system sentence) or
     plain strings (cut at the end, no system sentence)."""
-    cut = [fit_prompt(loaded.tokenizer, p, max_input_len, s.id) for s, p in zip(samples, prompts)]
+    cut = [fit_prompt(loaded.tokenizer, p, max_input_len, s.id) for s, p in zip(samples, prompts, strict=True)]
     texts = [
         chat_text(loaded, sample, fitted.text, prompt.system if isinstance(prompt, Prompt) else None)
-        for sample, prompt, fitted in zip(samples, prompts, cut)
+        for sample, prompt, fitted in zip(samples, prompts, cut, strict=True)
     ]
     bos = loaded.tokenizer.bos_token
     add_special_tokens = not (bos and all(text.startswith(bos) for text in texts))  # the template may add BOS itself
@@ -86,7 +86,10 @@ def prepare_batch(
         if has_images and not all(images):
             raise InputError("a batch mixes samples with and without images; run them as separate workloads")
         encoded = loaded.processor(
-            images=images if has_images else None, text=texts, padding=True, return_tensors="pt",
+            images=images if has_images else None,
+            text=texts,
+            padding=True,
+            return_tensors="pt",
             add_special_tokens=add_special_tokens,
         )
     else:
@@ -98,7 +101,11 @@ def prepare_batch(
         encoded = loaded.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=add_special_tokens)
     input_ids = encoded["input_ids"]
     attention = encoded["attention_mask"]
-    vision = (input_ids == loaded.image_token_id).sum(dim=1) if loaded.image_token_id is not None else torch.zeros(len(samples))
+    vision = (
+        (input_ids == loaded.image_token_id).sum(dim=1)
+        if loaded.image_token_id is not None
+        else torch.zeros(len(samples))
+    )
     dtype = loaded.model.dtype
     inputs = {
         key: (value.to(device=device, dtype=dtype) if value.is_floating_point() else value.to(device))

@@ -244,7 +244,9 @@ def _build_replica(target: LocalTarget, preset: Preset | None, dtype: torch.dtyp
         config_source = f"preset {preset.name}: {preset.description}"
     else:
         source = _source(target, None)
-        raw = AutoConfig.from_pretrained(source, revision=target.revision, trust_remote_code=target.trust_remote_code).to_dict()
+        raw = AutoConfig.from_pretrained(
+            source, revision=target.revision, trust_remote_code=target.trust_remote_code
+        ).to_dict()
         config_source = source
     raw = scaled_config(raw, text_layers=target.text_layers, vision_layers=target.vision_layers)
     config = to_pretrained_config(raw)
@@ -260,7 +262,9 @@ def _build_replica(target: LocalTarget, preset: Preset | None, dtype: torch.dtyp
         processor = build_preset_processor(preset, raw["vocab_size"])
         tokenizer_kind = "synthetic stand-in (preset)"
     else:
-        processor = AutoProcessor.from_pretrained(source, revision=target.revision, trust_remote_code=target.trust_remote_code)
+        processor = AutoProcessor.from_pretrained(
+            source, revision=target.revision, trust_remote_code=target.trust_remote_code
+        )
         tokenizer_kind = "model's own"
     info = {"weights": "random (no_weights replica)", "config_source": config_source, "tokenizer": tokenizer_kind}
     if quantization is not None:
@@ -274,10 +278,16 @@ def _random_model(config: Any, target: LocalTarget, dtype: torch.dtype) -> tuple
     if kind.startswith("bnb-"):  # bitsandbytes quantizes while from_pretrained moves weights to the GPU
         built = build_random_model(config, dtype=dtype, device="cpu")
         model = reload_quantized(
-            built, kind, dtype=dtype, device=target.device, attn_implementation=target.attn_implementation,
+            built,
+            kind,
+            dtype=dtype,
+            device=target.device,
+            attn_implementation=target.attn_implementation,
             model_class=AutoModelForImageTextToText,
         )
-        return model, quantization_info(model, kind, "replica saved and loaded back with from_pretrained quantization_config")
+        return model, quantization_info(
+            model, kind, "replica saved and loaded back with from_pretrained quantization_config"
+        )
     model = build_random_model(config, dtype=dtype, device=target.device)
     if kind == "torchao-int8":
         quantize_built_model(model)

@@ -69,10 +69,16 @@ def quantize_built_model(model: torch.nn.Module) -> None:
     from torchao.quantization import quantize_
 
     keep = output_head_names(model)
-    quantize_(model, _torchao_config(), filter_fn=lambda module, name: isinstance(module, torch.nn.Linear) and name not in keep)
+    quantize_(
+        model,
+        _torchao_config(),
+        filter_fn=lambda module, name: isinstance(module, torch.nn.Linear) and name not in keep,
+    )
 
 
-def reload_quantized(model: Any, kind: str, *, dtype: torch.dtype, device: str, attn_implementation: str, model_class: Any) -> Any:
+def reload_quantized(
+    model: Any, kind: str, *, dtype: torch.dtype, device: str, attn_implementation: str, model_class: Any
+) -> Any:
     """A model built in memory, saved and loaded back through from_pretrained with the method's config."""
     with tempfile.TemporaryDirectory(prefix="vlmperf-quantize-") as folder:
         model.save_pretrained(folder)

@@ -149,7 +149,7 @@ class RaplEnergySource:
 
     def read_j(self) -> float:
         with self._lock:
-            total_uj = sum(counter.update(zone.read_uj()) for zone, counter in zip(self._zones, self._counters))
+            total_uj = sum(counter.update(zone.read_uj()) for zone, counter in zip(self._zones, self._counters, strict=True))
         return total_uj / 1e6
 
     def describe(self) -> dict:

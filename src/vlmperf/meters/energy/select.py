@@ -214,7 +214,7 @@ class EnergyWindow:
         if self._source is None:
             return EnergyReading(None, duration_s, "none", None, self._reason)
         times = sorted(self._read_times)
-        longest = max(later - earlier for earlier, later in zip(times, times[1:]))
+        longest = max(later - earlier for earlier, later in zip(times, times[1:], strict=True))
         if longest > self._source.max_read_interval_s:
             note = (
                 f"{longest:.0f} s between two counter readings, longer than the counter's safe "

@@ -14,9 +14,16 @@ from vlmperf.report.html.escape import text
 from vlmperf.report.time_budget import time_budget
 
 PHASE_COLORS = {
-    "load": "#9ecae1", "warm_up": "#c6dbef", "timed": "#74c476",
-    "flop_pass": "#fdae6b", "stage_pass": "#fdd0a2", "profile": "#fcbba1", "idle_power": "#dadaeb",
-    "scoring": "#bcbddc", "harness": "#d9d9d9", "report": "#eeeeee",
+    "load": "#9ecae1",
+    "warm_up": "#c6dbef",
+    "timed": "#74c476",
+    "flop_pass": "#fdae6b",
+    "stage_pass": "#fdd0a2",
+    "profile": "#fcbba1",
+    "idle_power": "#dadaeb",
+    "scoring": "#bcbddc",
+    "harness": "#d9d9d9",
+    "report": "#eeeeee",
 }
 """Measuring in blue and green, the secondary passes in warm colours and purple, the harness grey."""
 OTHER_COLOR = "#e0e0e0"

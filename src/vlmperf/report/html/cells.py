@@ -90,7 +90,7 @@ class RunView:
 def short_names(keys: list[str]) -> dict[str, str]:
     """Each key by its last part (`scenario.batch_size` -> `batch_size`) unless two keys share it."""
     last = [k.rsplit(".", 1)[-1] for k in keys]
-    return {k: (tail if last.count(tail) == 1 else k) for k, tail in zip(keys, last)}
+    return {k: (tail if last.count(tail) == 1 else k) for k, tail in zip(keys, last, strict=True)}
 
 
 def _references(cell: CellView, document_cell: dict[str, Any], references: ReferenceSource) -> None:
@@ -120,10 +120,14 @@ def run_view(
     ]
     varying = varying_keys(document["cells"])
     view = RunView(
-        document, cells, varying, records_read=source is not None, references_read=references is not None,
+        document,
+        cells,
+        varying,
+        records_read=source is not None,
+        references_read=references is not None,
         short=short_names(varying),
     )
-    for cell, document_cell in zip(cells, document["cells"]):
+    for cell, document_cell in zip(cells, document["cells"], strict=True):
         cell.label = view.label(cell) if varying else cell.id
         if source is not None:
             cell.records = reduce_records(source(cell.id), cell.kind)

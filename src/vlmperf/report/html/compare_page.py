@@ -21,7 +21,7 @@ from vlmperf.report.html.table import Cell, sortable_table
 
 
 def _run(side: dict[str, Any]) -> str:
-    return f"{text(side['run_id'])} <span class=\"meta\">({text(side['name'])})</span>"
+    return f'{text(side["run_id"])} <span class="meta">({text(side["name"])})</span>'
 
 
 def header(comparison: dict[str, Any], states: list[str], threshold_pct: float | None) -> str:
@@ -60,16 +60,23 @@ def _row_cells(row: dict[str, Any], keys: list[str]) -> list[Cell]:
     low_high = row["ci95_delta_pct"]
     numbers = [row["a"], row["b"], row["delta_pct"], low_high[0] if low_high else None, row["p_value"]]
     first = len(keys) + 1  # after the keys and the metric
-    return [*texts[:first], *zip(texts[first : first + 5], numbers), *texts[first + 5 :]]
+    return [*texts[:first], *zip(texts[first : first + 5], numbers, strict=True), *texts[first + 5 :]]
 
 
 def rows_table(comparison: dict[str, Any], states: list[str]) -> str:
     keys = row_keys(comparison)
     rows = [
-        (_row_cells(row, keys), {"class": state, "data-state": state, "data-cell-a": row["cell_a"],
-                                 "data-cell-b": row["cell_b"], "title": f"cell {row['cell_a']} (A, n={row['n_a']}) "
-                                 f"against cell {row['cell_b']} (B, n={row['n_b']})"})
-        for row, state in zip(comparison["rows"], states)
+        (
+            _row_cells(row, keys),
+            {
+                "class": state,
+                "data-state": state,
+                "data-cell-a": row["cell_a"],
+                "data-cell-b": row["cell_b"],
+                "title": f"cell {row['cell_a']} (A, n={row['n_a']}) against cell {row['cell_b']} (B, n={row['n_b']})",
+            },
+        )
+        for row, state in zip(comparison["rows"], states, strict=True)
     ]
     caption = (
         "Click a column to sort. A and B are each run's statistic (times in ms); delta % is B against A, with "
@@ -88,21 +95,28 @@ def not_compared(comparison: dict[str, Any]) -> str:
     skipped = [
         f'<li data-cell-a="{text(s["cell_a"])}">cell {text(s["cell_a"])} (A) and {text(s["cell_b"])} (B)'
         + (f", {text(s['metric'])}" if s.get("metric") else "")
-        + (f" <span class=\"meta\">({text(', '.join(f'{k}={v}' for k, v in s['config'].items()))})</span>" if s["config"] else "")
+        + (
+            f' <span class="meta">({text(", ".join(f"{k}={v}" for k, v in s["config"].items()))})</span>'
+            if s["config"]
+            else ""
+        )
         + f": {text(s['why'])}</li>"
         for s in comparison["skipped"]
     ]
     unmatched = [
         f'<li data-side="{side}" data-cell="{text(entry["cell"])}">cell {text(entry["cell"])} of run {side.upper()} '
         f"has no partner in run {other}"
-        + (f"; the closest differs in {text(differs_text(entry['differs']))}" if entry["differs"] else "") + "</li>"
+        + (f"; the closest differs in {text(differs_text(entry['differs']))}" if entry["differs"] else "")
+        + "</li>"
         for side, other in (("a", "B"), ("b", "A"))
         for entry in comparison[f"unmatched_{side}"]
     ]
     parts = []
     if skipped:
-        parts.append(f'<section id="skipped"><h2>Skipped</h2><p class="caption">Matched, but not compared.</p>'
-                     f"<ul>{''.join(skipped)}</ul></section>")
+        parts.append(
+            f'<section id="skipped"><h2>Skipped</h2><p class="caption">Matched, but not compared.</p>'
+            f"<ul>{''.join(skipped)}</ul></section>"
+        )
     if unmatched:
         parts.append(
             '<section id="unmatched"><h2>Cells without a partner</h2><p class="caption">Each with how it differs '
@@ -120,10 +134,14 @@ def render_comparison(comparison: dict[str, Any], fail_on_regression: float | No
     plot = forest_plot(comparison, states, keys, short_names(keys), fail_on_regression)
     plots = [plot] if plot is not None else []
     title = f"vlmperf compare {comparison['b']['run_id']} against {comparison['a']['run_id']}"
-    return html_page(title, [
-        header(comparison, states, fail_on_regression),
-        rows_table(comparison, states),
-        f'<section id="forest"><h2>Changes</h2>{plot_block(plot)}</section>' if plot is not None else "",
-        not_compared(comparison),
-        method(comparison),
-    ], plots)
+    return html_page(
+        title,
+        [
+            header(comparison, states, fail_on_regression),
+            rows_table(comparison, states),
+            f'<section id="forest"><h2>Changes</h2>{plot_block(plot)}</section>' if plot is not None else "",
+            not_compared(comparison),
+            method(comparison),
+        ],
+        plots,
+    )

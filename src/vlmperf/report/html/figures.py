@@ -14,8 +14,16 @@ from vlmperf.metrics.definitions import METRICS
 from vlmperf.report.html.escape import plot_text
 
 PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
 )
 SCALES = {"s": (1e3, "ms"), "B": (1 / 2**20, "MiB")}
 """Units shown in a scaled form, as in the terminal table: (factor, unit shown)."""

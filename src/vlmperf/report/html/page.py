@@ -42,16 +42,18 @@ def html_page(title: str, body: Iterable[str], plots: Sequence[Plot] = ()) -> st
     `plots` as one JSON element (a flat plot's figure is not drawn, so not sent), plotly.js and the
     script that draws the plots and sorts tables."""
     figures = script_json({plot.id: plot.figure for plot in plots if not plot.flat})
-    return "".join([
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{text(title)}</title><style>{_static('report.css')}</style></head><body>",
-        *body,
-        f'<script type="application/json" id="vlmperf-figures">{figures}</script>',
-        f"<script>{plotly_js()}</script>",
-        f"<script>{_static('report.js')}</script>",
-        "</body></html>\n",
-    ])
+    return "".join(
+        [
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{text(title)}</title><style>{_static('report.css')}</style></head><body>",
+            *body,
+            f'<script type="application/json" id="vlmperf-figures">{figures}</script>',
+            f"<script>{plotly_js()}</script>",
+            f"<script>{_static('report.js')}</script>",
+            "</body></html>\n",
+        ]
+    )
 
 
 def plots_section(plots: Sequence[Plot], title: str = "Plots", section_id: str = "plots") -> str:
@@ -68,13 +70,17 @@ def plots_section(plots: Sequence[Plot], title: str = "Plots", section_id: str =
 
 def page(view: RunView, plots: list[Plot]) -> str:
     """The page of a run."""
-    return html_page(f"vlmperf run {view.document['run']['id']}", [
-        sections.header(view),
-        sections.notes(view),
-        sections.manifest(view),
-        '<section id="cells"><h2>Cells</h2><p class="caption">Click a column to sort. Times in ms, memory in MiB.</p>',
-        f'<div class="table-wrap">{summary_table_html(view.document)}</div></section>',
-        sections.failures(view),
-        plots_section(plots),
-        sections.outputs(view),
-    ], plots)
+    return html_page(
+        f"vlmperf run {view.document['run']['id']}",
+        [
+            sections.header(view),
+            sections.notes(view),
+            sections.manifest(view),
+            '<section id="cells"><h2>Cells</h2><p class="caption">Click a column to sort. Times in ms, memory in MiB.</p>',
+            f'<div class="table-wrap">{summary_table_html(view.document)}</div></section>',
+            sections.failures(view),
+            plots_section(plots),
+            sections.outputs(view),
+        ],
+        plots,
+    )

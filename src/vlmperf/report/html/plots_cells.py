@@ -34,7 +34,10 @@ def cdf_plot(view: RunView) -> list[Plot]:
         return []
     data = [
         {
-            "type": "scatter", "mode": "lines", "name": plot_text(c.label), "line": {"shape": "hv", "color": color(i)},
+            "type": "scatter",
+            "mode": "lines",
+            "name": plot_text(c.label),
+            "line": {"shape": "hv", "color": color(i)},
             "x": [scaled(c.records.cdf_metric, v) for v in c.records.cdf_x],
             "y": [round_sig(v, 4) for v in c.records.cdf_y],
             "hovertemplate": f"{plot_text(c.label)}<br>%{{x:.4g}} ms: %{{y:.1%}} at or below<extra></extra>",
@@ -43,12 +46,16 @@ def cdf_plot(view: RunView) -> list[Plot]:
     ]
     metrics = sorted({c.records.cdf_metric for c in cells})
     per = "per provider" if view.kinds == {"endpoint"} else "per cell"
-    return [Plot(
-        kind="cdf", id="plot-latency-cdf", title=f"{' / '.join(metrics)} distribution (CDF) {per}",
-        caption="from the records, at most 200 points per cell; n per cell: "
-        + ", ".join(f"{c.records.cdf_n}" for c in cells),
-        figure=figure(data, axis(axis_title(metrics[0])), axis("share of values at or below", range=[0, 1.02])),
-    )]
+    return [
+        Plot(
+            kind="cdf",
+            id="plot-latency-cdf",
+            title=f"{' / '.join(metrics)} distribution (CDF) {per}",
+            caption="from the records, at most 200 points per cell; n per cell: "
+            + ", ".join(f"{c.records.cdf_n}" for c in cells),
+            figure=figure(data, axis(axis_title(metrics[0])), axis("share of values at or below", range=[0, 1.02])),
+        )
+    ]
 
 
 def _error_y(cells: list[CellView], metric: str) -> dict[str, Any] | None:
@@ -56,7 +63,8 @@ def _error_y(cells: list[CellView], metric: str) -> dict[str, Any] | None:
     if not any(ci for _, ci in means):
         return None
     return {
-        "type": "data", "symmetric": False,
+        "type": "data",
+        "symmetric": False,
         "array": [scaled(metric, ci[1] - m) if ci and m is not None else 0 for m, ci in means],
         "arrayminus": [scaled(metric, m - ci[0]) if ci and m is not None else 0 for m, ci in means],
     }
@@ -72,7 +80,10 @@ def target_bars(view: RunView) -> list[Plot]:
         if not cells:
             continue
         trace = {
-            "type": "bar", "name": f"{metric} mean", "x": _names(cells), "marker": {"color": color(i)},
+            "type": "bar",
+            "name": f"{metric} mean",
+            "x": _names(cells),
+            "marker": {"color": color(i)},
             "y": [scaled(metric, c.stat(metric, "mean")) for c in cells],
         }
         bars = _error_y(cells, metric)
@@ -82,7 +93,9 @@ def target_bars(view: RunView) -> list[Plot]:
     if not data:
         return []
     plot = Plot(
-        kind="targets", id="plot-target-means", title="mean latency per target / setting, with its 95% interval",
+        kind="targets",
+        id="plot-target-means",
+        title="mean latency per target / setting, with its 95% interval",
         caption="bootstrap 95% interval of the mean (shown from 5 values per cell up)",
         figure=figure(data, axis("cell", type="category"), axis("mean (ms)"), barmode="group"),
     )
@@ -93,7 +106,10 @@ def _stacked(view: RunView, parts: tuple[str, ...], statistic: str) -> tuple[lis
     cells = [c for c in view.ok if any(c.stat(p, statistic) is not None for p in parts)]
     data = [
         {
-            "type": "bar", "name": part, "x": _names(cells), "marker": {"color": color(i)},
+            "type": "bar",
+            "name": part,
+            "x": _names(cells),
+            "marker": {"color": color(i)},
             "y": [scaled(part, c.stat(part, statistic)) for c in cells],
         }
         for i, part in enumerate(parts)
@@ -107,7 +123,9 @@ def stage_plot(view: RunView) -> list[Plot]:
     if not data:
         return []
     plot = Plot(
-        kind="stages", id="plot-stages", title="where a generate call's time goes (p50 per stage)",
+        kind="stages",
+        id="plot-stages",
+        title="where a generate call's time goes (p50 per stage)",
         caption="stacked p50 of each stage; the p50s of parts need not add up to the p50 of the whole",
         figure=figure(data, axis("cell", type="category"), axis("p50 (ms)"), barmode="stack"),
     )
@@ -121,7 +139,9 @@ def flops_plot(view: RunView) -> list[Plot]:
     if not data:
         return []
     plot = Plot(
-        kind="flops", id="plot-flops", title="FLOPs per sample (a count, not a rate)",
+        kind="flops",
+        id="plot-flops",
+        title="FLOPs per sample (a count, not a rate)",
         caption="mean per sample, prefill and decode stacked; counted in a pass of its own",
         figure=figure(data, axis("cell", type="category"), axis("FLOP per sample", "flops"), barmode="stack"),
     )

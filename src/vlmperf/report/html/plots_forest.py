@@ -18,8 +18,12 @@ from vlmperf.report.html.escape import plot_text
 from vlmperf.report.html.figures import Plot, axis, figure, round_sig
 
 COLOURS = {"regression": "#d62728", "worse": "#ff7f0e", "better": "#2ca02c", "same": "#7f7f7f"}
-LEGEND = {"regression": "regression", "worse": "worse, within the threshold", "better": "better",
-          "same": "no significant change"}
+LEGEND = {
+    "regression": "regression",
+    "worse": "worse, within the threshold",
+    "better": "better",
+    "same": "no significant change",
+}
 ROW_HEIGHT, MIN_HEIGHT = 28, 260
 
 
@@ -41,25 +45,48 @@ def _trace(state: str, points: list[tuple[int, dict[str, Any], str]]) -> dict[st
         p = "-" if row["p_value"] is None else f"{row['p_value']:.2g}"
         hover.append(plot_text(f"{label}: {delta:+.1f}% {interval}, p {p}, {row['verdict']}"))
     return {
-        "type": "scatter", "mode": "markers", "name": LEGEND[state],
-        "x": xs, "y": [position for position, _, _ in points], "text": hover, "hoverinfo": "text",
+        "type": "scatter",
+        "mode": "markers",
+        "name": LEGEND[state],
+        "x": xs,
+        "y": [position for position, _, _ in points],
+        "text": hover,
+        "hoverinfo": "text",
         "marker": {"color": COLOURS[state], "size": 9},
-        "error_x": {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus,
-                    "color": COLOURS[state], "thickness": 1.5, "width": 4},
+        "error_x": {
+            "type": "data",
+            "symmetric": False,
+            "array": plus,
+            "arrayminus": minus,
+            "color": COLOURS[state],
+            "thickness": 1.5,
+            "width": 4,
+        },
     }
 
 
 def _vline(x: float, dash: str, colour: str) -> dict[str, Any]:
-    return {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
-            "line": {"color": colour, "width": 1.5, "dash": dash}}
+    return {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x,
+        "x1": x,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": colour, "width": 1.5, "dash": dash},
+    }
 
 
 def forest_plot(
-    comparison: dict[str, Any], states: list[str], keys: list[str], short: dict[str, str],
+    comparison: dict[str, Any],
+    states: list[str],
+    keys: list[str],
+    short: dict[str, str],
     threshold_pct: float | None = None,
 ) -> Plot | None:
     """The forest plot of the comparison's rows (None when no row has a percentage)."""
-    placed = [(row, state) for row, state in zip(comparison["rows"], states) if row["delta_pct"] is not None]
+    placed = [(row, state) for row, state in zip(comparison["rows"], states, strict=True) if row["delta_pct"] is not None]
     if not placed:
         return None
     labels = [row_label(row, keys, short) for row, _ in placed]
@@ -76,23 +103,52 @@ def forest_plot(
         for sign, way in ((1, "lower"), (-1, "higher")):
             if way in directions:
                 shapes.append(_vline(sign * threshold_pct, "dash", COLOURS["regression"]))
-                annotations.append({"x": sign * threshold_pct, "xref": "x", "y": 1, "yref": "paper", "yanchor": "bottom",
-                                    "text": f"{sign * threshold_pct:+g}%", "showarrow": False,
-                                    "font": {"color": COLOURS["regression"]}})
+                annotations.append(
+                    {
+                        "x": sign * threshold_pct,
+                        "xref": "x",
+                        "y": 1,
+                        "yref": "paper",
+                        "yanchor": "bottom",
+                        "text": f"{sign * threshold_pct:+g}%",
+                        "showarrow": False,
+                        "font": {"color": COLOURS["regression"]},
+                    }
+                )
         if {"lower", "higher"} <= directions:
             sides = ": + for the metrics where lower is better, - where higher is better"
-    y = axis("", autorange="reversed", tickmode="array", tickvals=list(range(len(labels))),
-             ticktext=[plot_text(label) for label in labels], showgrid=False)
+    y = axis(
+        "",
+        autorange="reversed",
+        tickmode="array",
+        tickvals=list(range(len(labels))),
+        ticktext=[plot_text(label) for label in labels],
+        showgrid=False,
+    )
     x = axis(f"{comparison['stat']} of B against A (%)", zeroline=False)
     height = max(MIN_HEIGHT, 90 + ROW_HEIGHT * len(labels))
-    spec = figure(data, x, y, height=height, shapes=shapes, annotations=annotations, showlegend=len(data) > 1,
-                  margin={"l": 60, "r": 20, "t": 30, "b": 50})
+    spec = figure(
+        data,
+        x,
+        y,
+        height=height,
+        shapes=shapes,
+        annotations=annotations,
+        showlegend=len(data) > 1,
+        margin={"l": 60, "r": 20, "t": 30, "b": 50},
+    )
     left_out = len(comparison["rows"]) - len(placed)
     caption = (
         "Each row's change of B against A in percent, with its 95% bootstrap interval. The solid line is no "
-        "change" + (f"; the dashed line is the --fail-on-regression threshold ({threshold_pct:g}%{sides})"
-                    if threshold_pct is not None else "") + "."
+        "change"
+        + (
+            f"; the dashed line is the --fail-on-regression threshold ({threshold_pct:g}%{sides})"
+            if threshold_pct is not None
+            else ""
+        )
+        + "."
         + (f" {left_out} row(s) without a percentage (a baseline of 0) are not drawn." if left_out else "")
     )
-    return Plot("forest", "plot-forest", "Change per row (B against A)", caption, spec,
-                attrs={"rows": str(len(placed))})
+    return Plot(
+        "forest", "plot-forest", "Change per row (B against A)", caption, spec, attrs={"rows": str(len(placed))}
+    )

@@ -20,13 +20,20 @@ def layer_plot(view: RunView) -> list[Plot]:
     classes = [plot_text(row["class"]) for row in rows]
     data = [
         {
-            "type": "bar", "name": plot_text(label), "x": classes, "marker": {"color": color(i)},
+            "type": "bar",
+            "name": plot_text(label),
+            "x": classes,
+            "marker": {"color": color(i)},
             "y": [None if row["self_ms"][label] is None else round_sig(row["self_ms"][label]) for row in rows],
         }
         for i, label in enumerate(profiles)
     ]
-    return [Plot(
-        kind="layers", id="plot-layers", title="self time per layer class (profiling pass)",
-        caption="a pass of its own with hooks on every module: they slow the call, so read the split, not the absolute ms",
-        figure=figure(data, axis("layer class", type="category"), axis("self time (ms)"), barmode="group"),
-    )]
+    return [
+        Plot(
+            kind="layers",
+            id="plot-layers",
+            title="self time per layer class (profiling pass)",
+            caption="a pass of its own with hooks on every module: they slow the call, so read the split, not the absolute ms",
+            figure=figure(data, axis("layer class", type="category"), axis("self time (ms)"), barmode="group"),
+        )
+    ]

@@ -15,8 +15,19 @@ from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, s
 from vlmperf.scoring.definitions import LOWER_IS_BETTER_QUALITY
 
 QUALITY_ORDER = (
-    "vqa_accuracy", "mcq_accuracy", "any_answer_match", "mcq_accuracy_lenient", "cider", "bleu_4", "rouge_l",
-    "meteor", "wer", "cer", "wer_normalised", "cer_normalised", "agreement_vs_reference",
+    "vqa_accuracy",
+    "mcq_accuracy",
+    "any_answer_match",
+    "mcq_accuracy_lenient",
+    "cider",
+    "bleu_4",
+    "rouge_l",
+    "meteor",
+    "wer",
+    "cer",
+    "wer_normalised",
+    "cer_normalised",
+    "agreement_vs_reference",
 )
 """The quality metric drawn: the first of these that at least two ok cells have."""
 COSTS = {
@@ -48,8 +59,13 @@ def frontier_trace(xs: list[float], ys: list[float]) -> dict[str, Any]:
     """The frontier's cells ringed, joined by a step line when there are two or more: a line alone
     would draw nothing for a frontier of one cell (the one that is cheapest and best)."""
     return {
-        "type": "scatter", "mode": "lines+markers" if len(xs) > 1 else "markers", "name": "Pareto frontier",
-        "x": xs, "y": ys, "line": {"shape": "hv", "color": color(3)}, "hoverinfo": "skip",
+        "type": "scatter",
+        "mode": "lines+markers" if len(xs) > 1 else "markers",
+        "name": "Pareto frontier",
+        "x": xs,
+        "y": ys,
+        "line": {"shape": "hv", "color": color(3)},
+        "hoverinfo": "skip",
         "marker": {"symbol": "circle-open", "size": 18, "color": color(3), "line": {"width": 2.5}},
     }
 
@@ -73,9 +89,11 @@ def _error_bars(cells: list[CellView], quality: str) -> dict[str, Any] | None:
         return None
     values = [c.stat(quality, "value") or 0.0 for c in cells]
     return {
-        "type": "data", "symmetric": False, "color": "#999",
-        "array": [(ci[1] - v) if ci else 0 for ci, v in zip(intervals, values)],
-        "arrayminus": [(v - ci[0]) if ci else 0 for ci, v in zip(intervals, values)],
+        "type": "data",
+        "symmetric": False,
+        "color": "#999",
+        "array": [(ci[1] - v) if ci else 0 for ci, v in zip(intervals, values, strict=True)],
+        "arrayminus": [(v - ci[0]) if ci else 0 for ci, v in zip(intervals, values, strict=True)],
     }
 
 
@@ -88,10 +106,15 @@ def _plot(view: RunView, quality: str, cost: str) -> Plot | None:
     metrics = sorted({metric for _, (metric, _) in rows})
     xs = [scaled(metric, value) for _, (metric, value) in rows]
     ys = [c.stat(quality, "value") for c in cells]
-    front = pareto_front(list(zip(xs, ys)), quality in LOWER_IS_BETTER_QUALITY)
+    front = pareto_front(list(zip(xs, ys, strict=True)), quality in LOWER_IS_BETTER_QUALITY)
     points: dict[str, Any] = {
-        "type": "scatter", "mode": "markers", "name": "cells", "x": xs, "y": ys,
-        "text": [plot_text(c.label) for c in cells], "marker": {"size": 10, "color": color(0)},
+        "type": "scatter",
+        "mode": "markers",
+        "name": "cells",
+        "x": xs,
+        "y": ys,
+        "text": [plot_text(c.label) for c in cells],
+        "marker": {"size": 10, "color": color(0)},
         "hovertemplate": "%{text}<br>cost %{x:.4g}<br>" + quality + " %{y:.4g}<extra></extra>",
     }
     bars = _error_bars(cells, quality)

@@ -116,8 +116,13 @@ def _cell_trace(index: int, cell: CellView) -> dict[str, Any]:
         "<extra></extra>"
     )
     return {
-        "type": "scatter", "mode": "markers", "name": name, "marker": {"color": color(index), "size": 10},
-        "x": [round_sig(cell.stat(X, "p50"))], "y": [round_sig(cell.stat(Y, "p50"))], "hovertemplate": hover,
+        "type": "scatter",
+        "mode": "markers",
+        "name": name,
+        "marker": {"color": color(index), "size": 10},
+        "x": [round_sig(cell.stat(X, "p50"))],
+        "y": [round_sig(cell.stat(Y, "p50"))],
+        "hovertemplate": hover,
     }
 
 
@@ -127,18 +132,32 @@ def _roof_traces(index: int, roof: Roof, low: float, high: float) -> list[dict[s
     peaks = f"{si(roof.peak_flops, 'FLOP/s')}, {si(roof.peak_bandwidth, 'B/s')}"
     name = plot_text(f"roof of {_device(roof.cells)}: {peaks}")
     line = {"color": ROOF_COLOR, "width": 1.5, "dash": ROOF_DASHES[index % len(ROOF_DASHES)]}
-    traces = [{
-        "type": "scatter", "mode": "lines", "name": name, "legendgroup": f"roof{index}", "line": line,
-        "x": [round_sig(x) for x in xs], "y": [round_sig(roof.height(x)) for x in xs],
-        "hovertemplate": f"{name}<br>%{{x:.3g}} FLOP/B: at most %{{y:.3s}}FLOP/s<extra></extra>",
-    }]
+    traces = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": name,
+            "legendgroup": f"roof{index}",
+            "line": line,
+            "x": [round_sig(x) for x in xs],
+            "y": [round_sig(roof.height(x)) for x in xs],
+            "hovertemplate": f"{name}<br>%{{x:.3g}} FLOP/B: at most %{{y:.3s}}FLOP/s<extra></extra>",
+        }
+    ]
     if roof.ridge:
-        traces.append({
-            "type": "scatter", "mode": "markers", "name": f"{name} ridge", "legendgroup": f"roof{index}",
-            "showlegend": False, "marker": {"color": ROOF_COLOR, "symbol": "diamond-open", "size": 11},
-            "x": [round_sig(roof.ridge)], "y": [round_sig(roof.peak_flops)],
-            "hovertemplate": "ridge at %{x:.3g} FLOP/B: bandwidth-bound left of it, compute-bound right<extra></extra>",
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": f"{name} ridge",
+                "legendgroup": f"roof{index}",
+                "showlegend": False,
+                "marker": {"color": ROOF_COLOR, "symbol": "diamond-open", "size": 11},
+                "x": [round_sig(roof.ridge)],
+                "y": [round_sig(roof.peak_flops)],
+                "hovertemplate": "ridge at %{x:.3g} FLOP/B: bandwidth-bound left of it, compute-bound right<extra></extra>",
+            }
+        )
     return traces
 
 
@@ -165,13 +184,19 @@ def roofline_plot(view: RunView) -> list[Plot]:
     low, high = _span(cells, roofs)
     data = [t for i, roof in enumerate(roofs) for t in _roof_traces(i, roof, low, high)]
     data += [_cell_trace(i, cell) for i, cell in enumerate(cells)]
-    return [Plot(
-        kind="roofline", id="plot-roofline", title="each cell against its device's limit (roofline)",
-        caption="p50 per cell; the roof is the most FLOP/s the device allows at that intensity "
-        "(min of peak FLOP/s and peak bandwidth × intensity), the diamond its ridge",
-        figure=figure(
-            data, _log_axis(axis_title(X, "p50"), X, data, "x"), _log_axis(axis_title(Y, "p50"), Y, data, "y"),
-        ),
-        attrs={"roofs": str(len(roofs))},
-        note=" ".join(filter(None, (missing_roofs(cells), left_out(view, cells)))),
-    )]
+    return [
+        Plot(
+            kind="roofline",
+            id="plot-roofline",
+            title="each cell against its device's limit (roofline)",
+            caption="p50 per cell; the roof is the most FLOP/s the device allows at that intensity "
+            "(min of peak FLOP/s and peak bandwidth × intensity), the diamond its ridge",
+            figure=figure(
+                data,
+                _log_axis(axis_title(X, "p50"), X, data, "x"),
+                _log_axis(axis_title(Y, "p50"), Y, data, "y"),
+            ),
+            attrs={"roofs": str(len(roofs))},
+            note=" ".join(filter(None, (missing_roofs(cells), left_out(view, cells)))),
+        )
+    ]

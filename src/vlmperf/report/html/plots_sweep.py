@@ -40,19 +40,35 @@ def _group_traces(name: str, index: int, cells: list[CellView], axis_key: str, m
     cells = sorted(cells, key=lambda c: c.config[axis_key])
     xs = [c.config[axis_key] for c in cells]
     shown = plot_text(name)
-    traces = [{
-        "type": "scatter", "mode": "lines+markers", "name": shown, "legendgroup": shown,
-        "x": xs, "y": [scaled(metric, _centre(c, metric)) for c in cells],
-        "line": {"color": color(index)}, "hovertemplate": f"{shown}<br>p50 %{{y:.4g}}<extra></extra>",
-    }]
+    traces = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": shown,
+            "legendgroup": shown,
+            "x": xs,
+            "y": [scaled(metric, _centre(c, metric)) for c in cells],
+            "line": {"color": color(index)},
+            "hovertemplate": f"{shown}<br>p50 %{{y:.4g}}<extra></extra>",
+        }
+    ]
     if all(c.stat(metric, "p50") is not None for c in cells):
         for statistic, alpha in BANDS:
-            traces.append({
-                "type": "scatter", "mode": "lines", "name": f"{shown} {statistic}", "legendgroup": shown,
-                "showlegend": False, "x": xs, "y": [scaled(metric, c.stat(metric, statistic)) for c in cells],
-                "fill": "tonexty", "fillcolor": color(index, alpha), "line": {"width": 0, "color": color(index)},
-                "hovertemplate": f"{shown}<br>{statistic} %{{y:.4g}}<extra></extra>",
-            })
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": f"{shown} {statistic}",
+                    "legendgroup": shown,
+                    "showlegend": False,
+                    "x": xs,
+                    "y": [scaled(metric, c.stat(metric, statistic)) for c in cells],
+                    "fill": "tonexty",
+                    "fillcolor": color(index, alpha),
+                    "line": {"width": 0, "color": color(index)},
+                    "hovertemplate": f"{shown}<br>{statistic} %{{y:.4g}}<extra></extra>",
+                }
+            )
     return traces
 
 
@@ -67,7 +83,9 @@ def _plot(view: RunView, axis_key: str, metric: str) -> Plot | None:
     groups: dict[str, list[CellView]] = {}
     for cell in cells:
         groups.setdefault(view.label(cell, without=(axis_key,)), []).append(cell)
-    data = [t for i, (name, members) in enumerate(groups.items()) for t in _group_traces(name, i, members, axis_key, metric)]
+    data = [
+        t for i, (name, members) in enumerate(groups.items()) for t in _group_traces(name, i, members, axis_key, metric)
+    ]
     x = axis(axis_key, tickvals=values if len(values) <= 12 else None)
     banded = any(t.get("fill") for t in data)
     plot = Plot(

@@ -69,13 +69,16 @@ def failure_reason(exc: Exception) -> str:
 def _answers(answers: tuple[str, ...]) -> str:
     """Distinct answers in first-seen order, each with how many people gave it when more than one."""
     counted = Counter(answers)
-    shown = [clipped(a, REFERENCE_CHARS) + (f" ×{counted[a]}" if counted[a] > 1 else "") for a in dict.fromkeys(answers)]
+    shown = [
+        clipped(a, REFERENCE_CHARS) + (f" ×{counted[a]}" if counted[a] > 1 else "") for a in dict.fromkeys(answers)
+    ]
     return f'<p class="answers"><b>answers:</b> {", ".join(shown)}</p>'
 
 
 def _choices(choices: tuple[str, ...], right: int | None) -> str:
     items = "".join(
-        f'<li class="right">{clipped(c, REFERENCE_CHARS)} <span class="mark">✓ right answer</span></li>' if i == right
+        f'<li class="right">{clipped(c, REFERENCE_CHARS)} <span class="mark">✓ right answer</span></li>'
+        if i == right
         else f"<li>{clipped(c, REFERENCE_CHARS)}</li>"
         for i, c in enumerate(choices)
     )
@@ -85,10 +88,16 @@ def _choices(choices: tuple[str, ...], right: int | None) -> str:
 def reference_cell(references: References | None) -> str:
     """The `<td>` of one sample's references: what is non-empty of captions, question, answers, choices."""
     if references is None:
-        return '<td class="reference missing">not among the samples of the workload loaded again (its data changed?)</td>'
+        return (
+            '<td class="reference missing">not among the samples of the workload loaded again (its data changed?)</td>'
+        )
     parts = []
     if references.captions:
-        parts.append('<ul class="captions">' + "".join(f"<li>{clipped(c, REFERENCE_CHARS)}</li>" for c in references.captions) + "</ul>")
+        parts.append(
+            '<ul class="captions">'
+            + "".join(f"<li>{clipped(c, REFERENCE_CHARS)}</li>" for c in references.captions)
+            + "</ul>"
+        )
     if references.question:
         parts.append(f'<p class="question"><b>Q:</b> {clipped(references.question, REFERENCE_CHARS)}</p>')
     if references.answers:

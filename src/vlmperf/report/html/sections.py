@@ -120,8 +120,8 @@ def outputs(view: RunView) -> str:
         f"{first}, beside the references of the same samples. Runs store outputs, not references: these "
         "come from each cell's workload, loaded again from its stored config; `vlmperf score --run` "
         "scores the outputs against them."
-        if view.references_read else
-        f"{first}. References are not stored with a run: a page built by `render_run` loads them again "
+        if view.references_read
+        else f"{first}. References are not stored with a run: a page built by `render_run` loads them again "
         "from each cell's workload and shows them here; `vlmperf score --run` scores the outputs against them."
     )
     blocks = "".join(_outputs_block(cell) for cell in cells)
@@ -150,7 +150,8 @@ def flat_plots(plots: Any) -> str:
         f'<li data-plot="{text(p.kind)}" id="{text(p.id)}"'
         + "".join(f' data-{text(k)}="{text(v)}"' for k, v in p.attrs.items())
         + f">{text(p.flat)}</li>"
-        for p in plots if p.flat
+        for p in plots
+        if p.flat
     )
     if not items:
         return ""

@@ -40,7 +40,7 @@ def table_rows(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     status = header.index("status")
     out = [
         row if cell["status"] == "ok" else [*row[: status + 1], _error_text(cell["error"])]
-        for cell, row in zip(document["cells"], rows)
+        for cell, row in zip(document["cells"], rows, strict=True)
     ]
     return header, out
 
@@ -94,8 +94,11 @@ def sortable_table(
         for i, h in enumerate(header)
     )
     body = "".join(
-        "<tr" + "".join(f' {name}="{text(value)}"' for name, value in attrs.items()) + ">"
-        + _row(cells, len(header), pinned) + "</tr>"
+        "<tr"
+        + "".join(f' {name}="{text(value)}"' for name, value in attrs.items())
+        + ">"
+        + _row(cells, len(header), pinned)
+        + "</tr>"
         for cells, attrs in rows
     )
     pins = f' data-pinned="{pinned}"' if pinned else ""
@@ -110,4 +113,4 @@ def summary_table_html(document: dict[str, Any]) -> str:
     names wrapping after the dots."""
     header, rows = table_rows(document)
     attrs = [{"data-cell": cell["id"], "data-status": cell["status"]} for cell in document["cells"]]
-    return sortable_table("summary", header, list(zip(rows, attrs)), pinned=header.index("status"), title=dotted)
+    return sortable_table("summary", header, list(zip(rows, attrs, strict=True)), pinned=header.index("status"), title=dotted)

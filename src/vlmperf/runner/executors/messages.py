@@ -48,7 +48,9 @@ class GroupJob:
 def job_for(cells: list[Cell], plan: Plan, run_id: str, store_path: Path, executor: str) -> GroupJob:
     """The job of a group, carrying only its own cells' workloads (a job is pickled to the child)."""
     keys = {cell.spec.workload.model_dump_json() for cell in cells}
-    own = replace(plan, cells=list(cells), workloads={k: w for k, w in plan.workloads.items() if k in keys}, references=None)
+    own = replace(
+        plan, cells=list(cells), workloads={k: w for k, w in plan.workloads.items() if k in keys}, references=None
+    )
     return GroupJob(list(cells), own, run_id, store_path, executor)
 
 
@@ -68,7 +70,11 @@ class MessageSink:
         self._send(("store", "finish_cell", (run_id, cell_id, summary, info)))
 
     def fail_cell(
-        self, run_id: str, cell_id: str, error: dict[str, str], info: dict[str, Any] | None = None,
+        self,
+        run_id: str,
+        cell_id: str,
+        error: dict[str, str],
+        info: dict[str, Any] | None = None,
         summary: dict[str, Any] | None = None,
     ) -> None:
         self._send(("store", "fail_cell", (run_id, cell_id, error, info, summary)))
@@ -106,7 +112,9 @@ def _on_worker(cells: list[Cell], where: dict[str, Any]) -> list[Cell]:
         device = getattr(target, "device", None)
         on_worker = device_on_worker(device, gpu_ids) if device is not None else None
         if on_worker != device:
-            cell = replace(cell, spec=cell.spec.model_copy(update={"target": target.model_copy(update={"device": on_worker})}))
+            cell = replace(
+                cell, spec=cell.spec.model_copy(update={"target": target.model_copy(update={"device": on_worker})})
+            )
         moved.append(cell)
     return moved
 
@@ -119,7 +127,12 @@ def run_job(job: GroupJob, send: Send) -> None:
     try:
         cells = _on_worker(job.cells, where)
         failed = backend_of(cells[0]).run_group(
-            cells, job.plan, StampedSink(MessageSink(send, job.store_path), where), job.run_id, MessageEvents(send), quality
+            cells,
+            job.plan,
+            StampedSink(MessageSink(send, job.store_path), where),
+            job.run_id,
+            MessageEvents(send),
+            quality,
         )
     except BaseException as exc:  # the parent fails the group's unfinished cells with it
         send(("error", error_of(exc)))

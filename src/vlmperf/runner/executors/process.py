@@ -54,8 +54,10 @@ def exit_cause(code: int) -> str:
     except ValueError:  # a signal number Python has no name for
         name = f"signal {number}"
     if number == signal.SIGKILL:
-        return (f"its process was killed by {name} (the kernel's out-of-memory killer does this: see `dmesg`; "
-                "executor.memory_gb stops a group before that)")
+        return (
+            f"its process was killed by {name} (the kernel's out-of-memory killer does this: see `dmesg`; "
+            "executor.memory_gb stops a group before that)"
+        )
     return f"its process was killed by {name}"
 
 
@@ -76,7 +78,9 @@ class ProcessLauncher:
     def __init__(self, settings: Executor) -> None:
         self._limit = int(settings.memory_gb * GIB) if settings.memory_gb is not None else None
         if self._limit is not None and not os.path.exists("/proc/self/status"):
-            raise ConfigError("executor.memory_gb needs Linux's /proc to read a child's memory; leave it out on this system")
+            raise ConfigError(
+                "executor.memory_gb needs Linux's /proc to read a child's memory; leave it out on this system"
+            )
 
     def launch(self, job: GroupJob) -> ChildHandle:
         with tempfile.NamedTemporaryFile(prefix="vlmperf-job-", suffix=".pickle", delete=False) as file:
@@ -124,8 +128,11 @@ class ProcessLauncher:
             return
         rss = resident_bytes(handle.process.pid)
         if rss is not None and rss > self._limit:
-            self.stop(handle, f"its process used {rss / GIB:.2f} GiB, past executor.memory_gb {self._limit / GIB:g}; "
-                      "it was killed", "MemoryLimit")
+            self.stop(
+                handle,
+                f"its process used {rss / GIB:.2f} GiB, past executor.memory_gb {self._limit / GIB:g}; it was killed",
+                "MemoryLimit",
+            )
 
     def _ended(self, handle: ChildHandle) -> Ended:
         Path(handle.job_file).unlink(missing_ok=True)  # a child that died before reading its job leaves it

@@ -87,7 +87,9 @@ class Attempt:
 class Supervisor:
     """Runs groups through a launcher; `run` returns how many cells failed."""
 
-    def __init__(self, launcher: Launcher, settings: Executor, plan: Plan, store: Store, run_id: str, events: RunEvents):
+    def __init__(
+        self, launcher: Launcher, settings: Executor, plan: Plan, store: Store, run_id: str, events: RunEvents
+    ):
         self._launcher, self._settings, self._plan = launcher, settings, plan
         self._store, self._run_id, self._events = store, run_id, events
         self._tries: Counter = Counter()
@@ -164,7 +166,11 @@ class Supervisor:
         """finish_cell's arguments with the cell's outputs scored here (see `runner.quality`)."""
         cell = next(c for c in attempt.cells if c.id == cell_id)
         samples = lambda: self._plan.workload_for(cell).samples  # noqa: E731
-        return (run_id, cell_id, *complete_pending(self._quality, summary, info, samples, f"run {run_id}, cell {cell_id}"))
+        return (
+            run_id,
+            cell_id,
+            *complete_pending(self._quality, summary, info, samples, f"run {run_id}, cell {cell_id}"),
+        )
 
     # ending ------------------------------------------------------------------------------------
     def _end(self, attempt: Attempt, ended: Ended) -> None:
@@ -213,5 +219,8 @@ class Supervisor:
             allowed = limit if busy else limit * len(attempt.unfinished())
             if spent > allowed:
                 what = f"cell {busy} took more than {limit:g} s" if busy else f"its group took more than {allowed:g} s"
-                self._launcher.stop(attempt.handle, f"timed out: {what} (executor.cell_timeout_s {limit:g}), in its {stage}",
-                                    "CellTimeout")
+                self._launcher.stop(
+                    attempt.handle,
+                    f"timed out: {what} (executor.cell_timeout_s {limit:g}), in its {stage}",
+                    "CellTimeout",
+                )

@@ -84,4 +84,3 @@ def _read_first_that_opens(
         f"cannot open {source.path!r} nor its former id{'s' if len(fallback_paths) > 1 else ''} "
         f"{', '.join(map(repr, fallback_paths))}: " + " | ".join(failures)
     )
-

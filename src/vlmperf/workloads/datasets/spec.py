@@ -51,8 +51,9 @@ class DatasetSource(_Frozen):
         None, description="folder that relative image paths are read from (jsonl, parquet); default: the file's folder"
     )
     allow_paths_outside: bool = Field(
-        False, description="read image paths that are absolute or lead out of the image folder (off: a dataset "
-        "file could otherwise name any file on this machine)"
+        False,
+        description="read image paths that are absolute or lead out of the image folder (off: a dataset "
+        "file could otherwise name any file on this machine)",
     )
 
     @model_validator(mode="after")

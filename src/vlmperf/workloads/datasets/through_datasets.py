@@ -69,7 +69,9 @@ def load_rows(source: DatasetSource, columns: ColumnMap, cache_dir: str | None) 
         else:
             raw = _indexed_rows(datasets, builder, split, source, columns, where)
     return replace(
-        raw, split=split if source.kind in ("hub", "imagefolder") else None, revision=revision,
+        raw,
+        split=split if source.kind in ("hub", "imagefolder") else None,
+        revision=revision,
         image_root=ImageRoot(image_root, not source.allow_paths_outside) if image_root is not None else None,
     )
 
@@ -116,8 +118,13 @@ def _parquet_files(path: str) -> list[str]:
 
 
 def _split_builder(
-    datasets: Any, listing: Any, builder_args: dict[str, Any], split: str, revision: str | None,
-    cache_dir: str | None, where: str,
+    datasets: Any,
+    listing: Any,
+    builder_args: dict[str, Any],
+    split: str,
+    revision: str | None,
+    cache_dir: str | None,
+    where: str,
 ) -> Any:
     """A builder over the chosen split's files only (the listing itself when it has no other split)."""
     data_files = listing.config.data_files or {}
@@ -165,7 +172,7 @@ def _indexed_rows(
     _require_rows(len(dataset), where, split)
     indices, selection = choose_indices(len(dataset), source.limit, source.seed, source.selection)
     subset = _undecoded(datasets, dataset, columns).select(indices)
-    rows = list(zip(indices, subset))
+    rows = list(zip(indices, subset, strict=True))
     return RawRows(rows, split, None, selection, len(dataset), None)
 
 
