@@ -208,7 +208,12 @@ def stages(predictions: dict[str, str], references: dict[str, list[str]]) -> dic
     out["bleu_s"], (bleu, bleu_scores) = timed(lambda: Bleu(4).compute_score(gts, res, verbose=0))
     out["rouge_l_s"], (rouge, rouge_scores) = timed(lambda: Rouge().compute_score(gts, res))
     out["cider_s"], (cider, cider_scores) = timed(lambda: Cider().compute_score(gts, res))
-    pairs = [*zip(bleu, bleu_scores, strict=True), (meteor_value, meteor_scores), (rouge, rouge_scores), (cider, cider_scores)]
+    pairs = [
+        *zip(bleu, bleu_scores, strict=True),
+        (meteor_value, meteor_scores),
+        (rouge, rouge_scores),
+        (cider, cider_scores),
+    ]
     out["bootstrap_7_intervals_s"], _ = timed(
         lambda: [interval([float(s) for s in scores], float(v)) for v, scores in pairs]
     )
@@ -315,7 +320,8 @@ def markdown(report: dict[str, Any]) -> str:
             "",
             (
                 f"Warm (one `CaptionScorer` kept open, METEOR already loaded, as in a sweep): caption metrics of a "
-                f"second set of {report['n']:,} take {w['second_set_s']:.2f} s (the first took {w['first_set_s']:.2f} s)."
+                f"second set of {report['n']:,} take {w['second_set_s']:.2f} s "
+                f"(the first took {w['first_set_s']:.2f} s)."
             ),
         ]
     if report.get("baseline"):
@@ -332,8 +338,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         (
-            f"Environment: {env['date']}; `{env['command']}`; pycocoevalcap {env['pycocoevalcap']}, jiwer {env['jiwer']}, "
-            f"rapidfuzz {env['rapidfuzz']}, numpy {env['numpy']}, Python {env['python']}; Java: {env['java']}; "
+            f"Environment: {env['date']}; `{env['command']}`; pycocoevalcap {env['pycocoevalcap']}, "
+            f"jiwer {env['jiwer']}, rapidfuzz {env['rapidfuzz']}, numpy {env['numpy']}, Python {env['python']}; "
+            f"Java: {env['java']}; "
             f"CPU {env['cpu']} ({env['cores_usable']} cores usable); load average {env['load_average_start']} → "
             f"{load_end}; commit {git.get('commit', '?')[:12]}{' (dirty)' if git.get('dirty') else ''}."
         ),

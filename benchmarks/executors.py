@@ -116,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Executors: scheduling overhead against `local`",
         "",
-        f"`python benchmarks/executors.py --repeats {args.repeats}`, {results['date']}, {results['machine']['platform']}, "
-        f"{os.cpu_count()} CPUs, Ray {ray.__version__}. Sweep: {GROUPS} groups x 2 batch sizes = {CELLS} cells of the "
+        f"`python benchmarks/executors.py --repeats {args.repeats}`, {results['date']}, "
+        f"{results['machine']['platform']}, {os.cpu_count()} CPUs, Ray {ray.__version__}. "
+        f"Sweep: {GROUPS} groups x 2 batch sizes = {CELLS} cells of the "
         "built-in tiny model, 3 timed runs each. A local Ray runtime was started before the timed runs "
         f"({ray_start_s:.1f} s to start).",
         "",

@@ -152,7 +152,8 @@ def _cells_section(step: dict[str, Any]) -> list[str]:
     ]
     for c in step["cells"]:
         lines.append(
-            f"| {c['cell']} | {c['status']} | {_num(c.get('latency_ms_p50'))} | {_num(c.get('latency_over_base'), '.3f')} "
+            f"| {c['cell']} | {c['status']} | {_num(c.get('latency_ms_p50'))} "
+            f"| {_num(c.get('latency_over_base'), '.3f')} "
             f"| {_num(c.get('ttft_ms_p50'))} | {_num(c.get('output_tokens_per_s_p50'), '.0f')} "
             f"| {_num(c.get('peak_memory_mib'), '.0f')} | {_num(c.get('agreement_vs_reference'))} | "
             + "".join(f"{_num(c.get(n), '.3g')} | " for n in extras)
@@ -239,8 +240,9 @@ def markdown(report: dict[str, Any]) -> str:
         + ("" if report.get("complete") else " (**partial**: the check had not finished when this was written)")
         + ".",
         "",
-        f"GPU {_num(env.get('gpu'))} ({_num(env.get('gpu_memory_gib'))} GiB, compute {_num(env.get('compute_capability'))}, "
-        f"power limit {_num(env.get('power_limit_w'))} W), driver {_num(env.get('driver'))}, CUDA {_num(env.get('cuda'))}; "
+        f"GPU {_num(env.get('gpu'))} ({_num(env.get('gpu_memory_gib'))} GiB, "
+        f"compute {_num(env.get('compute_capability'))}, power limit {_num(env.get('power_limit_w'))} W), "
+        f"driver {_num(env.get('driver'))}, CUDA {_num(env.get('cuda'))}; "
         f"CPU {_num(env.get('cpu'))}; Python {_num(env.get('python'))}; "
         + ", ".join(f"{name} {v}" for name, v in versions.items() if v)
         + f"; not installed: {', '.join(n for n, v in versions.items() if not v) or 'none'}; "

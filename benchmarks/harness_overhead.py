@@ -279,10 +279,12 @@ class Bench:
         return {"wall": (t1 - t0) / 1e9}
 
     def bare_stages(self, batch_size: int) -> dict[str, float]:
-        """Bare inside the stage hooks (installed and removed inside the timed span, as around timed_generate's window)."""
+        """Bare inside the stage hooks (installed and removed inside the timed span, as around
+        timed_generate's window)."""
         batch = self.batches[batch_size]
         model, config, sync = self.loaded.model, self.config, self.clock.synchronize
-        # module lookup only, hooks go in at `with`; wrapped for torch.compile only when it compiles, as in timed_generate
+        # module lookup only, hooks go in at `with`; wrapped for torch.compile only when it compiles,
+        # as in timed_generate
         timer = self.StageTimer(model, self.clock, compiled=self.loaded.compile_config is not None)
         t0 = time.perf_counter_ns()
         with timer:
@@ -457,10 +459,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "vlmperf_outside": statistics.median(outside) * 1e3,
                 "vlmperf_ttft": statistics.median(r["vlmperf"]["ttft"] for r in blocks) * 1e3,
             },
-            "ratio_reported_over_bare": summarise([a / b for a, b in zip(reported, bare, strict=True)], args.bootstrap, boot),
-            "ratio_outside_over_bare": summarise([a / b for a, b in zip(outside, bare, strict=True)], args.bootstrap, boot),
+            "ratio_reported_over_bare": summarise(
+                [a / b for a, b in zip(reported, bare, strict=True)], args.bootstrap, boot
+            ),
+            "ratio_outside_over_bare": summarise(
+                [a / b for a, b in zip(outside, bare, strict=True)], args.bootstrap, boot
+            ),
             "diff_ms": {
-                "reported_minus_bare": summarise([(a - b) * 1e3 for a, b in zip(reported, bare, strict=True)], args.bootstrap, boot),
+                "reported_minus_bare": summarise(
+                    [(a - b) * 1e3 for a, b in zip(reported, bare, strict=True)], args.bootstrap, boot
+                ),
                 "outside_minus_reported": summarise(
                     [(a - b) * 1e3 for a, b in zip(outside, reported, strict=True)], args.bootstrap, boot
                 ),
@@ -472,7 +480,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name in conditions[2:]:
             values = [r[name]["wall"] for r in blocks]
             entry["median_ms"][name] = statistics.median(values) * 1e3
-            entry[f"ratio_{name}_over_bare"] = summarise([a / b for a, b in zip(values, bare, strict=True)], args.bootstrap, boot)
+            entry[f"ratio_{name}_over_bare"] = summarise(
+                [a / b for a, b in zip(values, bare, strict=True)], args.bootstrap, boot
+            )
         if args.diagnose:
             entry["pieces"] = pieces(blocks, conditions[2:], bare, args.bootstrap, boot)
         entry["pass"] = entry["ratio_reported_over_bare"]["median"] <= THRESHOLD

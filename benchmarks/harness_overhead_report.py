@@ -21,7 +21,8 @@ def table(report: dict[str, Any]) -> str:
     for batch_size, e in report["results"].items():
         m = e["median_ms"]
         lines.append(
-            f"| {batch_size} | {e['pairs']} | {m['bare']:.2f} | {m['vlmperf_reported']:.2f} | {m['vlmperf_outside']:.2f} "
+            f"| {batch_size} | {e['pairs']} | {m['bare']:.2f} | {m['vlmperf_reported']:.2f} "
+            f"| {m['vlmperf_outside']:.2f} "
             f"| {_ratio(e['ratio_reported_over_bare'])} | {_ratio(e['ratio_outside_over_bare'])} "
             f"| {'yes' if e['pass'] else 'NO'} |"
         )
@@ -61,7 +62,8 @@ def markdown(report: dict[str, Any]) -> str:
                 "",
                 "Warning: at batch size(s) "
                 + ", ".join(below_bare(report))
-                + f" the reported latency is more than {THRESHOLD - 1:.0%} *below* the bare loop's (the criterion is one-sided).",
+                + f" the reported latency is more than {THRESHOLD - 1:.0%} *below* the bare loop's "
+                "(the criterion is one-sided).",
             ]
             if below_bare(report)
             else []

@@ -6,9 +6,9 @@ vlmperf run CONFIG`, in a process of its own, with everything a user's run does:
 every record (from its writer thread), the cells are summarised and scored, and the progress bar
 is drawn. Each of them runs in two modes (`load_generator_cli`): with output to a pipe, and inside a
 pseudo terminal where rich draws the live progress bar (its redraws are counted), `--repeats`
-times, the modes interleaved (their order alternating); a goal holds in a mode when most of its repeats pass (on a shared
-2-core machine one run in a few meets a noisy neighbour). The figures are read back from the store
-each run wrote.
+times, the modes interleaved (their order alternating); a goal holds in a mode when most of its
+repeats pass (on a shared 2-core machine one run in a few meets a noisy neighbour). The figures
+are read back from the store each run wrote.
 
 1. Constant rate held from 10 to 2,000 requests/s: open-loop cells at each `--rates` step, each at
    least `--step-s` seconds and `--min-requests` requests. A step holds when the rate requests

@@ -54,41 +54,46 @@ def markdown(report: dict[str, Any]) -> str:
         "# Speed of the load generator (issues 4 and 14)",
         "",
         (
-            f"`vlmperf run` itself (store writing, cells scored, progress drawn) against `vlmperf.load.instant_server` in "
-            f"another process, on loopback. Goals 1-3 run {report['settings']['repeats']} times in each mode, interleaved: "
-            f"output to a pipe, and inside a pseudo terminal where the progress bar is drawn; a goal holds in a mode when "
-            f"most repeats pass. {env['cpu']} ({env['cpu_count']} cores). Overall: **{'PASS' if report['pass'] else 'FAIL'}**."
+            f"`vlmperf run` itself (store writing, cells scored, progress drawn) against "
+            f"`vlmperf.load.instant_server` in another process, on loopback. Goals 1-3 run "
+            f"{report['settings']['repeats']} times in each mode, interleaved: output to a pipe, and inside a pseudo "
+            f"terminal where the progress bar is drawn; a goal holds in a mode when most repeats pass. "
+            f"{env['cpu']} ({env['cpu_count']} cores). Overall: **{'PASS' if report['pass'] else 'FAIL'}**."
         ),
         "",
         "| goal | criterion | measured, each repeat | result |",
         "|---|---|---|:---:|",
         (
-            f"| 1. constant rate | sent rate within ±{criteria['rate_tolerance'] * 100:g}% from 10 to {criteria['highest_rate']:,.0f}/s, "
+            f"| 1. constant rate | sent rate within ±{criteria['rate_tolerance'] * 100:g}% "
+            f"from 10 to {criteria['highest_rate']:,.0f}/s, "
             f"p99 lateness ≤ {criteria['lateness_p99_limit_ms']:g} ms, no error | worst p99 lateness: "
             f"{_per_mode(rates, modes, _lateness, 'ms')} | {_yes(rates['pass'])} |"
         ),
         (
-            f"| 2. closed-loop throughput | ≥ {criteria['closed_loop_rate']:,.0f}/s from one process, no error | best achieved: "
+            f"| 2. closed-loop throughput | ≥ {criteria['closed_loop_rate']:,.0f}/s from one process, no error "
+            f"| best achieved: "
             f"{_per_mode(tp, modes, _best, '/s')} | {_yes(tp['pass'])} |"
         ),
         (
             f"| 3. streams | {report['settings']['streams']} concurrent streams, p99 chunk-timestamp lag ≤ "
-            f"{criteria['stream_lag_p99_limit_ms']:g} ms | p99 lag: {_per_mode(st, modes, _varied, 'ms')}; the machine's floor "
-            f"(Driver in the benchmark's process, nothing stored or drawn): "
+            f"{criteria['stream_lag_p99_limit_ms']:g} ms | p99 lag: {_per_mode(st, modes, _varied, 'ms')}; "
+            f"the machine's floor (Driver in the benchmark's process, nothing stored or drawn): "
             + ", ".join(_f(r["floor"]["lag_ms"]["p99"], 3) for r in st["repeats"])
             + f" ms | {_yes(st['pass'])} |"
         ),
         (
-            f"| 4. startup | command to first request < 1 s | median {_f(su['median_s'], 3)} s, max {_f(su['max_s'], 3)} s "
-            f"({len(su['seconds'])} runs) | {_yes(su['pass'])} |"
+            f"| 4. startup | command to first request < 1 s | median {_f(su['median_s'], 3)} s, "
+            f"max {_f(su['max_s'], 3)} s ({len(su['seconds'])} runs) | {_yes(su['pass'])} |"
         ),
     ]
     if sdk.get("skipped"):
         out.append(f"| 5. OpenAI SDK | comparison | skipped: {sdk['skipped']} | n/a |")
     else:
         out.append(
-            f"| 5. OpenAI SDK {sdk['openai']} | comparison, same workload | vlmperf/SDK e2e p50 {sdk['median_e2e_p50_ratio']:.3f}, "
-            f"achieved req/s at {sdk['concurrency']} in flight {sdk['median_throughput_ratio']:.2f} (medians of {len(sdk['rounds'])} rounds) | n/a |"
+            f"| 5. OpenAI SDK {sdk['openai']} | comparison, same workload | "
+            f"vlmperf/SDK e2e p50 {sdk['median_e2e_p50_ratio']:.3f}, "
+            f"achieved req/s at {sdk['concurrency']} in flight {sdk['median_throughput_ratio']:.2f} "
+            f"(medians of {len(sdk['rounds'])} rounds) | n/a |"
         )
     out += [
         "",
@@ -102,14 +107,16 @@ def markdown(report: dict[str, Any]) -> str:
             for m in modes:
                 run = repeat[m]["run"]
                 out.append(
-                    f"| {key} | {number} | {m} | {run['returncode']} | {run['wall_s']:.1f} | {run['output_bytes']:,} | {run['redraws']} |"
+                    f"| {key} | {number} | {m} | {run['returncode']} | {run['wall_s']:.1f} | "
+                    f"{run['output_bytes']:,} | {run['redraws']} |"
                 )
     out += [
         "",
-        "Goal 1, open-loop steps (constant arrivals, no cap; lateness = start − scheduled time; loop lag = how late the "
-        "driver's 10 ms probe timer fired):",
+        "Goal 1, open-loop steps (constant arrivals, no cap; lateness = start − scheduled time; loop lag = how late "
+        "the driver's 10 ms probe timer fired):",
         "",
-        "| repeat | mode | rate /s | requests | sent /s | achieved /s | lateness p50 / p99 / max ms | loop lag p50 / p99 / max ms | result |",
+        "| repeat | mode | rate /s | requests | sent /s | achieved /s | lateness p50 / p99 / max ms "
+        "| loop lag p50 / p99 / max ms | result |",
         "|---:|---|---:|---:|---:|---:|---|---|:---:|",
     ]
     for number, repeat in enumerate(rates["repeats"], 1):
@@ -117,15 +124,17 @@ def markdown(report: dict[str, Any]) -> str:
             for s in repeat[m]["steps"]:
                 late, lag = s["lateness_ms"], s["loop_lag_ms"] or {}
                 out.append(
-                    f"| {number} | {m} | {s['rate']:g} | {s['requests']} | {_f(s['sent_rate'])} | {_f(s['achieved_rate'])} "
+                    f"| {number} | {m} | {s['rate']:g} | {s['requests']} | {_f(s['sent_rate'])} "
+                    f"| {_f(s['achieved_rate'])} "
                     f"| {_f(late['p50'], 3)} / {_f(late['p99'], 3)} / {_f(late['max'], 3)} "
-                    f"| {_f(lag.get('p50'), 3)} / {_f(lag.get('p99'), 3)} / {_f(lag.get('max'), 3)} | {_yes(s['pass'])} |"
+                    f"| {_f(lag.get('p50'), 3)} / {_f(lag.get('p99'), 3)} / {_f(lag.get('max'), 3)} "
+                    f"| {_yes(s['pass'])} |"
                 )
     out += [
         "",
         (
-            "Achieved = completed / (first start → last end); at n requests it is n/(n−1) of the sent rate by construction, "
-            "so the ±1% test is on the sent rate."
+            "Achieved = completed / (first start → last end); at n requests it is n/(n−1) of the sent rate by "
+            "construction, so the ±1% test is on the sent rate."
         ),
         "",
         "Goal 2, closed loop (`concurrent` scenario):",
@@ -137,8 +146,9 @@ def markdown(report: dict[str, Any]) -> str:
         for m in modes:
             for c in repeat[m]["closed_loop"]:
                 out.append(
-                    f"| {number} | {m} | {c['concurrency']} | {c['requests']} | {c['errors']} | {_f(c['achieved_rate'], 0)} | "
-                    f"{_f(c['e2e_ms']['p50'], 3)} / {_f(c['e2e_ms']['p99'], 3)} | {_f((c['loop_lag_ms'] or {}).get('p99'), 3)} |"
+                    f"| {number} | {m} | {c['concurrency']} | {c['requests']} | {c['errors']} | "
+                    f"{_f(c['achieved_rate'], 0)} | {_f(c['e2e_ms']['p50'], 3)} / {_f(c['e2e_ms']['p99'], 3)} | "
+                    f"{_f((c['loop_lag_ms'] or {}).get('p99'), 3)} |"
                 )
     first = st["repeats"][0][modes[0]]
     out += [
@@ -149,14 +159,16 @@ def markdown(report: dict[str, Any]) -> str:
             f"{first['duration_s']:g} s per variant, each cell warmed up with one request per stream:"
         ),
         "",
-        "| repeat | mode | streams | in flight | requests | chunks | lag p50 / p99 / max ms | server gap p50 / p99 ms | loop lag p99 ms | result |",
+        "| repeat | mode | streams | in flight | requests | chunks | lag p50 / p99 / max ms | server gap p50 / p99 ms "
+        "| loop lag p99 ms | result |",
         "|---:|---|---|---:|---:|---:|---|---|---:|:---:|",
     ]
     for number, repeat in enumerate(st["repeats"], 1):
         fl = repeat["floor"]
         out.append(
-            f"| {number} | floor | lengths varied, Driver in this process, nothing stored or drawn | – | {fl['requests']} | "
-            f"{fl['chunks']:,} | {_f(fl['lag_ms']['p50'], 3)} / {_f(fl['lag_ms']['p99'], 3)} / {_f(fl['lag_ms']['max'], 3)} | – | "
+            f"| {number} | floor | lengths varied, Driver in this process, nothing stored or drawn | – | "
+            f"{fl['requests']} | {fl['chunks']:,} | "
+            f"{_f(fl['lag_ms']['p50'], 3)} / {_f(fl['lag_ms']['p99'], 3)} / {_f(fl['lag_ms']['max'], 3)} | – | "
             f"{_f(fl['loop_lag_ms']['p99'], 3)} | not judged |"
         )
         for m in modes:
@@ -166,7 +178,8 @@ def markdown(report: dict[str, Any]) -> str:
                     f"{_f(v['lag_ms']['p50'], 3)} / {_f(v['lag_ms']['p99'], 3)} / {_f(v['lag_ms']['max'], 3)} | "
                     f"{_f(v['server_interval_ms']['p50'], 2)} / {_f(v['server_interval_ms']['p99'], 2)} | "
                     f"{_f((v['loop_lag_ms'] or {}).get('p99'), 3)} | "
-                    f"{_yes(v['pass']) if v['judged'] else 'not judged (' + ('within' if v['pass'] else 'over') + ')'} |"
+                    f"{_yes(v['pass']) if v['judged'] else 'not judged (' + ('within' if v['pass'] else 'over') + ')'}"
+                    " |"
                 )
     out += [
         "",
@@ -179,8 +192,9 @@ def markdown(report: dict[str, Any]) -> str:
         out += [
             "",
             (
-                f"Goal 5, OpenAI SDK {sdk['openai']} (`AsyncOpenAI(...).chat.completions.create(stream=True)`) against vlmperf's "
-                f"client, same server, order alternating per round; floor = {sdk['floor_requests']} single-stream requests, "
+                f"Goal 5, OpenAI SDK {sdk['openai']} (`AsyncOpenAI(...).chat.completions.create(stream=True)`) "
+                f"against vlmperf's client, same server, order alternating per round; "
+                f"floor = {sdk['floor_requests']} single-stream requests, "
                 f"throughput = {sdk['concurrency']} in flight for {sdk['duration_s']:g} s:"
             ),
             "",
@@ -189,8 +203,10 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for i, r in enumerate(sdk["rounds"], 1):
             out.append(
-                f"| {i} | {r['order']} | {_f(r['vlmperf_floor']['e2e_ms']['p50'], 3)} / {_f(r['sdk_floor']['e2e_ms']['p50'], 3)} "
-                f"| {r['e2e_p50_ratio']:.3f} | {_f(r['vlmperf_closed']['achieved_rate'], 0)} / {_f(r['sdk_closed']['achieved_rate'], 0)} "
+                f"| {i} | {r['order']} | {_f(r['vlmperf_floor']['e2e_ms']['p50'], 3)} "
+                f"/ {_f(r['sdk_floor']['e2e_ms']['p50'], 3)} "
+                f"| {r['e2e_p50_ratio']:.3f} | {_f(r['vlmperf_closed']['achieved_rate'], 0)} "
+                f"/ {_f(r['sdk_closed']['achieved_rate'], 0)} "
                 f"| {r['throughput_ratio']:.2f} |"
             )
         out.append(f"| median | | | {sdk['median_e2e_p50_ratio']:.3f} | | {sdk['median_throughput_ratio']:.2f} |")
@@ -199,8 +215,9 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         (
             f"Environment: {env['date']}; `{env['command']}`; Python {env['python']}, aiohttp {env['aiohttp']}, "
-            f"openai {env['openai']}; {env['cpu']} ({env['cpu_count']} cores); load average {env.get('load_average_start')} → "
-            f"{env.get('load_average_end')}; commit {git.get('commit', '?')[:12]}{' (dirty)' if git.get('dirty') else ''}. "
+            f"openai {env['openai']}; {env['cpu']} ({env['cpu_count']} cores); "
+            f"load average {env.get('load_average_start')} → {env.get('load_average_end')}; "
+            f"commit {git.get('commit', '?')[:12]}{' (dirty)' if git.get('dirty') else ''}. "
             f"Took {report['wall_s']:.0f} s."
         ),
         "",

@@ -113,7 +113,8 @@ def goal_sdk(base_url: str, args: argparse.Namespace) -> dict[str, Any]:
         entry["throughput_ratio"] = entry["vlmperf_closed"]["achieved_rate"] / entry["sdk_closed"]["achieved_rate"]
         rounds.append(entry)
         print(
-            f"  round {number + 1} ({entry['order']}): e2e p50 vlmperf {entry['vlmperf_floor']['e2e_ms']['p50']:.3f} ms, "
+            f"  round {number + 1} ({entry['order']}): "
+            f"e2e p50 vlmperf {entry['vlmperf_floor']['e2e_ms']['p50']:.3f} ms, "
             f"SDK {entry['sdk_floor']['e2e_ms']['p50']:.3f} ms; {args.sdk_concurrency} in flight vlmperf "
             f"{entry['vlmperf_closed']['achieved_rate']:.0f}/s, SDK {entry['sdk_closed']['achieved_rate']:.0f}/s",
             flush=True,

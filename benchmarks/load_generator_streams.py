@@ -142,7 +142,8 @@ def goal_streams(base_url: str, args: argparse.Namespace, mode: str, folder: Pat
         + _target(base_url)
         + WORKLOAD
         + f"scenario: {{kind: concurrent, concurrency: {args.streams}}}\n"
-        f"measure: {{warmup_runs: {args.streams}, min_runs: {args.streams}, max_runs: 100000000, min_duration_s: {args.stream_s:g}, "
+        f"measure: {{warmup_runs: {args.streams}, min_runs: {args.streams}, max_runs: 100000000, "
+        f"min_duration_s: {args.stream_s:g}, "
         "every_sample: false}\n"
         "sweep:\n  cells:\n" + cells
     )

@@ -45,7 +45,10 @@ from vlmperf.store.sqlite import Store
 REPO = Path(__file__).resolve().parent.parent
 GOAL_S, GOAL_BYTES = 5.0, 10 * 2**20
 BATCH_SIZES, INPUT_LENS = (1, 2, 4, 8, 16), (50, 100, 200, 400)
-WORDS = ["a", "man", "woman", "dog", "cat", "sitting", "on", "the", "grass", "next", "to", "red", "car", "street", "table", "with", "plate", "of", "food"]
+WORDS = [
+    "a", "man", "woman", "dog", "cat", "sitting", "on", "the", "grass", "next", "to", "red", "car", "street", "table",
+    "with", "plate", "of", "food",
+]  # fmt: skip
 HOSTILE = "<script>alert(1)</script> a caption"
 
 
@@ -69,7 +72,11 @@ def base_config(batch_size: int, max_input_len: int) -> dict[str, Any]:
 def make_record(rng: np.random.Generator, seq: int, batch: int, length: int) -> dict[str, Any]:
     latency = float(rng.lognormal(np.log(0.05 + 0.01 * batch + 0.0002 * length), 0.15))
     stages = dict(
-        zip(("vision_s", "projector_s", "prefill_s", "decode_s"), (latency * s for s in (0.1, 0.02, 0.2, 0.6)), strict=True)
+        zip(
+            ("vision_s", "projector_s", "prefill_s", "decode_s"),
+            (latency * s for s in (0.1, 0.02, 0.2, 0.6)),
+            strict=True,
+        )
     )
     ids = [f"sample-{(seq * batch + i) % 500}" for i in range(batch)]
     outputs = [" ".join(rng.choice(WORDS, size=int(rng.integers(8, 24)))) for _ in ids]
@@ -196,26 +203,29 @@ def write_results(out: Path, figures: dict[str, Any]) -> None:
         f"# HTML report of a run with {figures['records']:,} records",
         "",
         f"Criterion (issue 6, Speed): the report builds in at most {GOAL_S:.0f} s and stays under 10 MB. "
-        f"Cold build **{figures['cold_build_s']:.2f} s**, page **{figures['page_bytes'] / 2**20:.2f} MB**. **{verdict}**.",
+        f"Cold build **{figures['cold_build_s']:.2f} s**, page **{figures['page_bytes'] / 2**20:.2f} MB**. "
+        f"**{verdict}**.",
         "",
         "Timed: `run_document(store, run_id)` + `render_html(document, records=store)` (reads and reduces every "
         f"record of {figures['cells']} cells in SQLite). Cold: the first build in the process (imports plotly, "
-        "reads its bundle; the store's file is in the OS cache, just written). Synthetic store built through the `Store` API; see `benchmarks/report_html.py`.",
+        "reads its bundle; the store's file is in the OS cache, just written). "
+        "Synthetic store built through the `Store` API; see `benchmarks/report_html.py`.",
         "",
         "| figure | value |",
         "|---|---:|",
         f"| records | {figures['records']:,} |",
         f"| cells (ok + failed) | {figures['cells']} |",
         f"| cold build s | {figures['cold_build_s']:.2f} |",
-        f"| warm build s (median of {len(figures['warm_build_s'])}) | {statistics.median(figures['warm_build_s']):.2f} |",
+        f"| warm build s (median of {len(figures['warm_build_s'])}) | "
+        f"{statistics.median(figures['warm_build_s']):.2f} |",
         f"| reading the records alone s (`store.records` per cell) | {figures['read_records_s']:.2f} |",
         f"| page bytes | {figures['page_bytes']:,} |",
         f"| of which plotly.js | {figures['plotly_js_bytes']:,} |",
         f"| plots | {figures['plots']} |",
         "",
         f"Machine: {figures['environment']['cpu']}, {figures['environment']['cpu_count']} cores; python "
-        f"{figures['environment']['python']}, plotly {figures['environment']['plotly']}; commit {figures['git_commit']}; "
-        f"{figures['date']}.",
+        f"{figures['environment']['python']}, plotly {figures['environment']['plotly']}; "
+        f"commit {figures['git_commit']}; {figures['date']}.",
         "",
     ]
     (out / "report_html.md").write_text("\n".join(lines))

@@ -325,7 +325,10 @@ def test_source_choice_errors_and_none():
 
 
 def test_importing_the_package_loads_neither_torch_nor_pynvml():
-    code = "import sys, vlmperf.meters.energy, vlmperf.meters.gpu_telemetry; print('torch' in sys.modules, 'pynvml' in sys.modules)"
+    code = (
+        "import sys, vlmperf.meters.energy, vlmperf.meters.gpu_telemetry; "
+        "print('torch' in sys.modules, 'pynvml' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False"]
 

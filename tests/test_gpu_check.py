@@ -19,10 +19,11 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import gpu_check
-import gpu_check_energy as energy
-import gpu_check_steps as steps
-import harness_overhead
+# the benchmark modules are found through the sys.path entry just above, so they are imported after it
+import gpu_check  # noqa: E402
+import gpu_check_energy as energy  # noqa: E402
+import gpu_check_steps as steps  # noqa: E402
+import harness_overhead  # noqa: E402
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -113,7 +114,10 @@ def test_a_step_out_of_time_or_without_cuda_is_skipped(tmp_path):
 
 def test_a_hanging_step_is_killed_at_its_limit_with_its_children(tmp_path):
     ctx = steps.Context(out=tmp_path, work=tmp_path, device="cpu")
-    code = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    code = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+    )
     started = time.monotonic()
     call = ctx.call("hang", ["-c", code], limit_s=2)
     assert call.timed_out and time.monotonic() - started < 30
@@ -156,7 +160,9 @@ def test_nvidia_smi_lines_are_read_with_their_timestamps(tmp_path):
 
 
 def test_windows_from_records_compare_with_sampled_power():
-    record = lambda seq, start, e=None: {"cell_id": "c", "seq": seq, "started_unix_s": start, "energy": e}
+    def record(seq, start, e=None):
+        return {"cell_id": "c", "seq": seq, "started_unix_s": start, "energy": e}
+
     records = [
         record(0, 10.0),
         record(1, 11.0, {"energy_j": 600.0, "duration_s": 2.0, "runs": 2, "window": 0}),

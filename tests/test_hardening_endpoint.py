@@ -105,7 +105,8 @@ def test_request_failure_names_classes_counts_and_a_hint():
     )
     assert request_failure([record(None)] * 3 + [record("http_4xx")], None, 0.5) is None
     assert request_failure([record(None)] * 3 + [record("http_4xx")] * 2, None, 0.2).startswith(
-        "error rate 0.40 passed measure.max_error_rate 0.2: 2 http_4xx; check the endpoint's URL, model name and API key"
+        "error rate 0.40 passed measure.max_error_rate 0.2: 2 http_4xx; "
+        "check the endpoint's URL, model name and API key"
     )
     stopped = "stopped early: 6 of 10 requests failed, past max_error_rate 0.5"
     assert request_failure([record(None)] * 6 + [record("http_5xx")] * 6, stopped, 0.5).startswith(

@@ -2,7 +2,8 @@
 agreement with lmms-eval's textvqa task and LLaVA's m4c evaluator.
 
 Both references are transcribed in tests/data/textvqa/ (reference_textvqa_eval.py and
-reference_m4c_evaluator.py); each hand-written vector below is also checked against them, so a wrong expectation here cannot hide a wrong scorer.
+reference_m4c_evaluator.py); each hand-written vector below is also checked against them, so a wrong
+expectation here cannot hide a wrong scorer.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def test_process_answer(text, expected):
 
 
 def test_every_contraction_in_the_table():
-    for key, value in vqa.CONTRACTIONS.items():
+    for key, _value in vqa.CONTRACTIONS.items():
         # lower-cased first, so capitalised keys stay as they are, lower-cased; keys with "'s" in
         # them are split before the lookup ("let's" -> "let 's", "she's" -> "she 's")
         assert process_answer(key) == _LMMS(key) == _M4C(key)

@@ -367,7 +367,10 @@ def test_normalisation_equals_jiwer_transforms_on_any_unicode(prediction: str, r
 
 
 def _random_set(n: int, seed: int) -> tuple[dict[str, str], dict[str, list[str]]]:
-    words = ["a", "The", "dog", "cat", "man", "woman", "red", "blue", "runs", "sits", "on", "in", "near", "big", "small", "two,", "three.", "Park!", "beach?"]
+    words = [
+        "a", "The", "dog", "cat", "man", "woman", "red", "blue", "runs", "sits", "on", "in", "near", "big", "small",
+        "two,", "three.", "Park!", "beach?",
+    ]  # fmt: skip
     rng = random.Random(seed)
 
     def sentence() -> str:

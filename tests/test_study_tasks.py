@@ -79,7 +79,8 @@ def test_study_prompts_follow_lmms_eval():
 
     mcq = Sample("s", (), References(question="Which is a mammal?", choices=("cat", "fish")), {"hint": "Animals."})
     assert get_task("scienceqa-img").prompt_for(mcq) == (
-        "Context: Animals.\nWhich is a mammal?\nA. cat\nB. fish\nAnswer with the option's letter from the given choices directly."
+        "Context: Animals.\nWhich is a mammal?\nA. cat\nB. fish\n"
+        "Answer with the option's letter from the given choices directly."
     )
     vqa = Sample("v", (), References(question="what brand is it?"), {"ocr_tokens": ["acme", "co"]})
     assert get_task("textvqa").prompt_for(vqa, ocr=True) == (

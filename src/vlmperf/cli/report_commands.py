@@ -27,9 +27,7 @@ def report(
             "report extra), or study (the studies' markdown tables)",
         ),
     ] = "table",
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="write to this file instead of stdout")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write to this file instead of stdout")] = None,
     out: OutOption = DEFAULT_DIR,
 ) -> None:
     """Show a stored run."""
@@ -97,8 +95,8 @@ def compare(
             "--fail-on-regression",
             metavar="PCT",
             min=0,
-            help="exit 1 when a matched cell's metric got worse by more than PCT percent and its 95% bootstrap interval "
-            "of the difference excludes 0",
+            help="exit 1 when a matched cell's metric got worse by more than PCT percent and its 95% bootstrap "
+            "interval of the difference excludes 0",
         ),
     ] = None,
     format: Annotated[
@@ -109,9 +107,7 @@ def compare(
             help="table, json, or html (a self-contained page with a forest plot: needs the report extra)",
         ),
     ] = "table",
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="write to this file instead of stdout")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write to this file instead of stdout")] = None,
     out: OutOption = DEFAULT_DIR,
     out_b: Annotated[Path | None, typer.Option("--out-b", help="results store of RUN_B, when not --out")] = None,
     allow_unstable: Annotated[

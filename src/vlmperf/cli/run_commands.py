@@ -69,7 +69,8 @@ def run(
         document = run_document(store, outcome.run_id)
     out_console.print(rich_table(document))
     out_console.print(
-        f"stored in {Path(out) / 'vlmperf.db'} as run {outcome.run_id}; `vlmperf report {outcome.run_id}` shows it again"
+        f"stored in {Path(out) / 'vlmperf.db'} as run {outcome.run_id}; "
+        f"`vlmperf report {outcome.run_id}` shows it again"
     )
     _write_html_report(outcome.run_id, out)
     for line in stability_lines(document):
@@ -81,8 +82,8 @@ def run(
         bound = cell["metrics"].get("client_bound") or {}
         if bound.get("value"):
             err_console.print(
-                f"[yellow]cell {cell['id']} was client-bound[/yellow] ({'; '.join(bound['why'])}): its figures show this "
-                "machine's limit, not the server's; lower the load or run `vlmperf calibrate`",
+                f"[yellow]cell {cell['id']} was client-bound[/yellow] ({'; '.join(bound['why'])}): its figures show "
+                "this machine's limit, not the server's; lower the load or run `vlmperf calibrate`",
                 markup=True,
                 highlight=False,
             )

@@ -24,9 +24,7 @@ def score(
         str | None, typer.Option("--run", help="re-score a stored run's outputs: run id, or latest")
     ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="write to this file instead of stdout")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write to this file instead of stdout")] = None,
     per_sample: Annotated[
         bool, typer.Option("--per-sample", help="add each sample's own score to the JSON (with --format json)")
     ] = False,

@@ -101,7 +101,8 @@ def _check_nodes(root: yaml.Node) -> None:
                         )
                         dotted = f"{path}.{key_node.value}" if path else key_node.value
                         raise _Refused(
-                            f"key {shorten(dotted, 80)!r} appears twice: {at}; keep one (YAML would silently use the last)",
+                            f"key {shorten(dotted, 80)!r} appears twice: {at}; "
+                            "keep one (YAML would silently use the last)",
                             line,
                         )
                     seen[key] = mark
@@ -146,8 +147,8 @@ def load_yaml(text: str, where: str, what: str = "") -> Any:
     except ValueError as exc:  # a value YAML cannot build, such as an integer of more than 4300 digits
         if "integer string conversion" in str(exc):
             raise ConfigError(
-                f"{where}: an integer of thousands of digits cannot be read: a config integer must fit in signed 64 bits "
-                "(-2**63 .. 2**63-1), which the results store can hold"
+                f"{where}: an integer of thousands of digits cannot be read: a config integer must fit in signed "
+                "64 bits (-2**63 .. 2**63-1), which the results store can hold"
             ) from None
         raise ConfigError(f"{where}: a value cannot be read: {shorten(str(exc), 200)}") from None
     except (RecursionError, MemoryError) as exc:  # defensive: the bounds above should make these unreachable

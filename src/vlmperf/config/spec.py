@@ -161,7 +161,7 @@ class Workload(Spec):
         0, SEED_WHY, "seed of the procedural generator and of a dataset's subset", ge=INT64_MIN, le=INT64_MAX
     )
     prompt: str | None = Field(
-        None, description="prompt template; fields: " + " ".join("{%s}" % name for name in PROMPT_FIELDS)
+        None, description="prompt template; fields: " + " ".join(f"{{{name}}}" for name in PROMPT_FIELDS)
     )
     ocr_tokens: bool = Field(False, description="textvqa: give the OCR tokens in the prompt, as lmms-eval's ocr option")
     max_input_len: PositiveInt | None = bounded(
@@ -408,9 +408,9 @@ class Sweep(Spec):
         if count > self.max_cells:
             axes = " x ".join(str(len(values)) for values in self.grid.values()) or "1"
             raise ValueError(
-                f"the sweep would make {count:,} cells ({axes} grid values x {max(1, len(self.cells))} explicit cells), "
-                f"more than sweep.max_cells ({self.max_cells:,}): narrow the grid, or raise sweep.max_cells if you "
-                "mean it"
+                f"the sweep would make {count:,} cells ({axes} grid values x {max(1, len(self.cells))} explicit "
+                f"cells), more than sweep.max_cells ({self.max_cells:,}): narrow the grid, or raise sweep.max_cells "
+                "if you mean it"
             )
         return self
 
@@ -438,8 +438,8 @@ class Executor(Spec):
         1,
         "more restarts only hide a crashing group",
         le=100,
-        description="process, ray: times a group is started again after its process or Ray worker died; the cell it was "
-        "running is charged and fails once charged more than this",
+        description="process, ray: times a group is started again after its process or Ray worker died; the cell it "
+        "was running is charged and fails once charged more than this",
     )
     memory_gb: PositiveFloat | None = bounded(
         None,

@@ -8,7 +8,8 @@ loopback and drives it with the same driver and client a run uses:
    were sent at ((n - 1) / (last start - first start)), the achieved rate (completed requests per
    second of the whole window), scheduler lateness (p50, p99) and event-loop lag (how late a 1 ms
    timer fires while the load runs). A step holds when the send rate is within 1% of the offered
-   one, p99 lateness is at most 2 ms and no request failed; `max_rate` is the highest step that held (the steps stop at the first that fails).
+   one, p99 lateness is at most 2 ms and no request failed; `max_rate` is the highest step that
+   held (the steps stop at the first that fails).
 """
 
 from __future__ import annotations

@@ -3,12 +3,12 @@ level and formula.
 
 A metric reads measurement records and yields values: one per record (`level="batch"`: a
 generate call over a batch for a local model, one request for an endpoint), one per sample in
-the record (`level="sample"`), one per gap between an endpoint's token chunks (`level="gap"`), or one per energy window of
-consecutive timed runs (`level="window"`). A record says which backend made it (`backend`, "local" when
-absent); a metric has one extractor per target kind it applies to, whose docstring is its
-definition there (`ttft_s` of a local model and of an endpoint are measured differently and say
-so). docs/metrics.md is generated from them. Local metrics are here, endpoint metrics in
-`vlmperf.metrics.endpoint`, and metrics of the output text, the same for both, in
+the record (`level="sample"`), one per gap between an endpoint's token chunks (`level="gap"`), or
+one per energy window of consecutive timed runs (`level="window"`). A record says which backend made
+it (`backend`, "local" when absent); a metric has one extractor per target kind it applies to, whose
+docstring is its definition there (`ttft_s` of a local model and of an endpoint are measured
+differently and say so). docs/metrics.md is generated from them. Local metrics are here, endpoint
+metrics in `vlmperf.metrics.endpoint`, and metrics of the output text, the same for both, in
 `vlmperf.metrics.outputs`.
 """
 

@@ -77,8 +77,9 @@ SPEED_UNITS = {"s", "1/s", "FLOP/s"}
 def direction(metric: str) -> Literal["lower", "higher"] | None:
     """Which way is better, the one rule every comparison uses.
 
-    Error rates (wer, cer, their normalised variants, error_rate, the parse failure rates) and every time, energy, power, memory,
-    FLOP count, cost, recompile or retry figure: lower is better, so an increase is a regression.
+    Error rates (wer, cer, their normalised variants, error_rate, the parse failure rates) and every
+    time, energy, power, memory, FLOP count, cost, recompile or retry figure: lower is better, so an
+    increase is a regression.
     Rates (throughput, FLOP/s, achieved_rate), ratios (mfu, acceptance_rate), mean_accepted_tokens
     and the other quality scores (bleu, cider, vqa_accuracy, agreement_vs_reference, ...): higher is
     better. Counts that describe the work rather than judge it (tokens, chars, words, captions,

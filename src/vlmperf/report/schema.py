@@ -5,9 +5,10 @@
 `config` holds the resolved configuration as flat dotted keys, `metrics` maps each metric name to its
 summary (`p50 p90 p99 mean min max std n ci95`) and `stability` says how far the figures can be
 trusted (`metrics.stability`: the main latency's variation, CPU contention, GPU throttling, and its
-`flags`; null for a cell stored before it was kept, or failed before it was measured). Only finished cells (`ok` or `failed`) are listed; a run
-cut short names the others in `unfinished_cells`. A run with damaged rows in its store (a cell whose
-blobs are not JSON, ...) lists them, skipped, in `skipped_rows` (the key is there only then).
+`flags`; null for a cell stored before it was kept, or failed before it was measured). Only finished
+cells (`ok` or `failed`) are listed; a run cut short names the others in `unfinished_cells`. A run
+with damaged rows in its store (a cell whose blobs are not JSON, ...) lists them, skipped, in
+`skipped_rows` (the key is there only then).
 """
 
 from __future__ import annotations

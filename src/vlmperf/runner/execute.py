@@ -2,11 +2,11 @@
 
 Everything a user can get wrong (model paths, datasets, an energy source named explicitly) is
 checked before the run is created, so a mistake never leaves a half-made run behind; what this
-machine lacks for some cells (a GPU, flash-attn, bitsandbytes) fails those cells and the rest run. Cells run in groups, as their backend
-says (`runner.backends`): local cells that share how the model is loaded run on one loaded model,
-so a batch-size sweep never reloads; endpoint cells that differ only in target share one time
-window. The run's executor (`runner.executors`) decides where the groups run. Ctrl-C marks the run
-partial.
+machine lacks for some cells (a GPU, flash-attn, bitsandbytes) fails those cells and the rest run.
+Cells run in groups, as their backend says (`runner.backends`): local cells that share how the model
+is loaded run on one loaded model, so a batch-size sweep never reloads; endpoint cells that differ
+only in target share one time window. The run's executor (`runner.executors`) decides where the
+groups run. Ctrl-C marks the run partial.
 """
 
 from __future__ import annotations

@@ -57,12 +57,14 @@ def expand(run: RunSpec, where: str = "config") -> list[Cell]:
     count = run.sweep.cell_count()  # refused before the product is made: the spec checks it, and so does this
     if count > run.sweep.max_cells:
         raise ConfigError(
-            f"{where}: sweep: the sweep would make {count:,} cells, more than sweep.max_cells ({run.sweep.max_cells:,}): "
-            "narrow the grid, or raise sweep.max_cells if you mean it"
+            f"{where}: sweep: the sweep would make {count:,} cells, more than sweep.max_cells "
+            f"({run.sweep.max_cells:,}): narrow the grid, or raise sweep.max_cells if you mean it"
         )
     base = run.model_dump(mode="json", include=set(CELL_SECTIONS))
     axes = list(run.sweep.grid.items())
-    grid_points = [dict(zip([k for k, _ in axes], combo, strict=True)) for combo in itertools.product(*[v for _, v in axes])]
+    grid_points = [
+        dict(zip([k for k, _ in axes], combo, strict=True)) for combo in itertools.product(*[v for _, v in axes])
+    ]
     explicit = run.sweep.cells or [{}]
     cells: dict[str, Cell] = {}
     problems: dict[str, list[str]] = {}  # one problem, the cells it occurs in

@@ -5,9 +5,10 @@ references with the task's scoring (`vlmperf.scoring.by_task`), and the figures 
 summary beside its speed, each with its bootstrap interval. One scoring session serves the whole
 run, so METEOR's Java process starts once. A group measured in a child process or on a Ray worker
 scores nothing there: `DeferredQuality` sends the cell's outputs up with its info, and the parent
-scores them with the run's one session (`complete_pending`), so no child starts Java of its own. Without the `quality` extra (or without Java for the
-caption metrics) the cell keeps its speed figures and its info says why quality is missing: a
-quality figure is never replaced by a different one.
+scores them with the run's one session (`complete_pending`), so no child starts Java of its own.
+Without the `quality` extra (or without Java for the caption metrics) the cell keeps its speed
+figures and its info says why quality is missing: a quality figure is never replaced by a different
+one.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ answers once both sides went through the task's own answer normalisation (VQAv2'
 normalisation for `vqa`, the EvalAI answer processor for `textvqa`). Per sample 1.0 or 0.0: one
 matching human answer is enough, where `vqa_accuracy` needs three. lmms-eval calls its TextVQA
 accuracy `exact_match`, so vlmperf reports no figure under that name.
-"""
+"""  # noqa: E501 - the rows of the Markdown table above cannot be wrapped
 
 from __future__ import annotations
 

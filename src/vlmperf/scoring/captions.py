@@ -42,6 +42,7 @@ Quirks of pycocoevalcap that are kept, since they are the published numbers:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
 import subprocess
@@ -264,7 +265,8 @@ def ptb_tokenize(java: str, ptb_module, sentences: Sequence[str]) -> list[str]:
     if len(lines) < len(sentences) or any(line.strip() for line in lines[len(sentences) :]):
         raise java_failure(
             "the PTB tokenizer (Java)",
-            f"returned {len(lines)} lines for {len(sentences)} captions, refusing to pair captions with the wrong images",
+            f"returned {len(lines)} lines for {len(sentences)} captions, "
+            "refusing to pair captions with the wrong images",
         )
     punctuations = set(ptb_module.PUNCTUATIONS)
     return [" ".join(w for w in line.rstrip().split(" ") if w not in punctuations) for line in lines[: len(sentences)]]
@@ -336,10 +338,8 @@ class _Meteor:
 
     def _failure(self, what: str) -> JavaError:
         """A one-line JavaError saying `what` happened, with the exit code and stderr's last lines."""
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(timeout=2)  # it is ending: let its exit code and last words arrive
-        except subprocess.TimeoutExpired:
-            pass
         self._stderr.seek(0)
         err = self._stderr.read()[-20_000:].decode("utf-8", "replace")
         return java_failure("METEOR (Java)", what, self._proc.poll(), err)

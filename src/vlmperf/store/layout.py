@@ -115,8 +115,8 @@ def inspect_file(path: Path) -> tuple[str, int]:
         if app_id != 0 or version != 0 or not set(COLUMNS) <= set(tables):
             listed = ", ".join(sorted(tables)[:5]) or "none"
             raise InputError(
-                f"{path} is a foreign SQLite file, not a vlmperf store (its tables: {listed}): point --out at a vlmperf "
-                "results folder, or a new one"
+                f"{path} is a foreign SQLite file, not a vlmperf store (its tables: {listed}): point --out at a "
+                "vlmperf results folder, or a new one"
             )
         version = 0  # a store made before the version stamp
     elif version > SCHEMA_VERSION:

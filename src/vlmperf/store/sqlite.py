@@ -181,7 +181,8 @@ class Store:
         kind, version = inspect_file(path) if path.is_file() else ("empty", 0)
         if kind == "empty" and not create:
             raise InputError(
-                f"no results store at {path} (the file is empty): run `vlmperf run` first, or point --out at the folder of one"
+                f"no results store at {path} (the file is empty): run `vlmperf run` first, "
+                "or point --out at the folder of one"
             )
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -206,7 +207,9 @@ class Store:
         """A runs row, or None (noted in `skipped`) when it is damaged; a manifest that is not a mapping
         is read as empty (noted), so the run's cells stay readable."""
         try:
-            run_id, created, name, status = (_text(v, n) for v, n in zip(row[:4], ("id", "created", "name", "status"), strict=True))
+            run_id, created, name, status = (
+                _text(v, n) for v, n in zip(row[:4], ("id", "created", "name", "status"), strict=True)
+            )
         except _BadRow as bad:
             self._skip(f"run {row[0]!r}: {bad}")
             return None
@@ -244,7 +247,8 @@ class Store:
             run = self.run(run_id)
             if run.stored_status == "running" and owner_alive(run.owner):
                 raise InputError(
-                    f"run {run_id} is being measured by process {run.owner}; wait for it to finish or stop it, then resume"
+                    f"run {run_id} is being measured by process {run.owner}; "
+                    "wait for it to finish or stop it, then resume"
                 )
             self._db.execute("UPDATE runs SET status = 'running', owner = ? WHERE id = ?", (this_process(), run_id))
         return run
@@ -292,7 +296,8 @@ class Store:
     def add_cell(self, run_id: str, cell_id: str, position: int, config: dict[str, Any], swept: dict[str, Any]) -> None:
         """Declare a planned cell (status `pending`); declaring it again on resume changes nothing."""
         self._write(
-            "INSERT OR IGNORE INTO cells (run_id, cell_id, position, config, swept, status) VALUES (?, ?, ?, ?, ?, 'pending')",
+            "INSERT OR IGNORE INTO cells (run_id, cell_id, position, config, swept, status) "
+            "VALUES (?, ?, ?, ?, ?, 'pending')",
             (run_id, cell_id, position, to_blob(config), to_blob(swept)),
         )
 
@@ -331,7 +336,8 @@ class Store:
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
         self._write(
-            "UPDATE cells SET status = 'ok', error = NULL, summary = ?, info = ?, finished = ? WHERE run_id = ? AND cell_id = ?",
+            "UPDATE cells SET status = 'ok', error = NULL, summary = ?, info = ?, finished = ? "
+            "WHERE run_id = ? AND cell_id = ?",
             (to_blob(summary), to_blob(info), _now(), run_id, cell_id),
         )
 

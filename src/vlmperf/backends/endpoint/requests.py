@@ -72,7 +72,9 @@ def _image_parts(sample: Sample, target: EndpointTarget) -> list[EncodedImage]:
             "(target.image_transport: url); map a dataset column of image URLs with "
             "workload.columns.meta: {image_urls: <column>}, or use image_transport: data_url"
         )
-    return [EncodedImage(str(url), 0, image.width * image.height) for url, image in zip(urls, sample.images, strict=True)]
+    return [
+        EncodedImage(str(url), 0, image.width * image.height) for url, image in zip(urls, sample.images, strict=True)
+    ]
 
 
 def request_body(

@@ -2,7 +2,8 @@
 
 The key is read from its environment variable when the group of cells starts sending and lives
 only in the request headers in memory (and the endpoint's `Redactor`, which cuts it out of
-whatever the server echoes): it is never part of a config, a record, a manifest or a log. `check_target` runs before a run is created, so a missing key is an error before anything is
+whatever the server echoes): it is never part of a config, a record, a manifest or a log.
+`check_target` runs before a run is created, so a missing key is an error before anything is
 sent.
 """
 

@@ -166,7 +166,10 @@ def timed_generate(
     ttft = clock.elapsed_s(start, marker.first_token_mark) if marker.first_token_mark is not None else None
     generated = sequences[:, batch.prompt_length :].cpu()
     counts = count_output_tokens(generated, eos_ids(config))
-    outputs = [loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip() for row, n in zip(generated, counts, strict=True)]
+    outputs = [
+        loaded.tokenizer.decode(row[:n], skip_special_tokens=True).strip()
+        for row, n in zip(generated, counts, strict=True)
+    ]
     return GenerateResult(
         latency,
         ttft,

@@ -90,8 +90,8 @@ def check_same_vocabulary(target: LoadedModel, draft: LoadedModel, assistant_mod
     if sizes[0] != sizes[1] or lengths[0] != lengths[1]:
         raise InputError(
             f"assistant_model {assistant_model!r} has another vocabulary (vocab_size {sizes[1]}, tokenizer "
-            f"{lengths[1]} tokens) than the target (vocab_size {sizes[0]}, tokenizer {lengths[0]} tokens): a draft must "
-            "use the target's tokenizer; pick a smaller model of the same family, or speculative prompt-lookup"
+            f"{lengths[1]} tokens) than the target (vocab_size {sizes[0]}, tokenizer {lengths[0]} tokens): a draft "
+            "must use the target's tokenizer; pick a smaller model of the same family, or speculative prompt-lookup"
         )
     if draft.multimodal and draft.image_token_id != target.image_token_id:
         raise InputError(

@@ -14,7 +14,35 @@ import string
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
-_COMMON_WORDS = ["a", "an", "the", "and", "or", "but", "of", "in", "on", "at", "to", "from", "with", "without", "by", "for", "about", "over", "under", "above", "below", "near", "into", "onto", "out", "up", "down", "left", "right", "front", "back", "top", "bottom", "middle", "center", "side", "inside", "outside", "between", "is", "are", "was", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "can", "could", "will", "would", "should", "may", "might", "this", "that", "these", "those", "there", "here", "it", "its", "they", "them", "their", "he", "she", "his", "her", "we", "our", "you", "your", "i", "my", "me", "what", "which", "who", "whom", "whose", "where", "when", "why", "how", "many", "much", "some", "any", "all", "each", "every", "no", "not", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "first", "second", "third", "last", "few", "several", "more", "most", "less", "image", "picture", "photo", "photograph", "describe", "description", "caption", "sentence", "question", "answer", "short", "long", "word", "words", "briefly", "detail", "detailed", "provide", "give", "write", "list", "shown", "show", "shows", "showing", "see", "seen", "looking", "look", "looks", "appears", "appear", "visible", "background", "foreground", "scene", "view", "close", "closeup", "man", "woman", "person", "people", "child", "boy", "girl", "astronaut", "suit", "space", "helmet", "flag", "rocket", "launch", "pad", "sky", "cloud", "clouds", "smoke", "fire", "tower", "building", "house", "wall", "floor", "table", "chair", "cup", "coffee", "mug", "saucer", "spoon", "plate", "food", "drink", "cat", "kitten", "dog", "animal", "bird", "eagle", "horse", "fur", "whiskers", "eyes", "ear", "ears", "nose", "face", "head", "hand", "hands", "arm", "body", "tail", "wing", "wings", "feather", "feathers", "coin", "coins", "metal", "gold", "silver", "round", "old", "ancient", "star", "stars", "galaxy", "galaxies", "night", "dark", "light", "bright", "color", "colour", "colours", "colors", "red", "green", "blue", "yellow", "purple", "orange", "white", "black", "gray", "grey", "brown", "pink", "shape", "shapes", "circle", "circles", "square", "squares", "triangle", "triangles", "object", "objects", "thing", "things", "small", "large", "big", "tiny", "huge", "little", "flat", "brick", "bricks", "stone", "stones", "grass", "gravel", "texture", "pattern", "surface", "wood", "wooden", "glass", "water", "tree", "trees", "flower", "flowers", "leaf", "leaves", "plant", "plants", "field", "road", "street", "car", "window", "door", "sign", "text", "letters", "sitting", "standing", "lying", "holding", "wearing", "flying", "floating", "resting", "sleeping", "eating", "on", "top", "beside", "next", "behind", "against", "across", "along", "around", "through", "toward", "towards", "during", "before", "after", "while", "USER", "ASSISTANT", "SYSTEM", "User", "Assistant", "yes", "true", "false", "choice", "choices", "option", "options", "correct", "number", "count", "how", "many", "kind", "type"]
+_COMMON_WORDS = [
+    "a", "an", "the", "and", "or", "but", "of", "in", "on", "at", "to", "from", "with", "without", "by", "for", "about",
+    "over", "under", "above", "below", "near", "into", "onto", "out", "up", "down", "left", "right", "front", "back",
+    "top", "bottom", "middle", "center", "side", "inside", "outside", "between", "is", "are", "was", "were", "be",
+    "been", "being", "has", "have", "had", "do", "does", "did", "can", "could", "will", "would", "should", "may",
+    "might", "this", "that", "these", "those", "there", "here", "it", "its", "they", "them", "their", "he", "she",
+    "his", "her", "we", "our", "you", "your", "i", "my", "me", "what", "which", "who", "whom", "whose", "where", "when",
+    "why", "how", "many", "much", "some", "any", "all", "each", "every", "no", "not", "one", "two", "three", "four",
+    "five", "six", "seven", "eight", "nine", "ten", "first", "second", "third", "last", "few", "several", "more",
+    "most", "less", "image", "picture", "photo", "photograph", "describe", "description", "caption", "sentence",
+    "question", "answer", "short", "long", "word", "words", "briefly", "detail", "detailed", "provide", "give", "write",
+    "list", "shown", "show", "shows", "showing", "see", "seen", "looking", "look", "looks", "appears", "appear",
+    "visible", "background", "foreground", "scene", "view", "close", "closeup", "man", "woman", "person", "people",
+    "child", "boy", "girl", "astronaut", "suit", "space", "helmet", "flag", "rocket", "launch", "pad", "sky", "cloud",
+    "clouds", "smoke", "fire", "tower", "building", "house", "wall", "floor", "table", "chair", "cup", "coffee", "mug",
+    "saucer", "spoon", "plate", "food", "drink", "cat", "kitten", "dog", "animal", "bird", "eagle", "horse", "fur",
+    "whiskers", "eyes", "ear", "ears", "nose", "face", "head", "hand", "hands", "arm", "body", "tail", "wing", "wings",
+    "feather", "feathers", "coin", "coins", "metal", "gold", "silver", "round", "old", "ancient", "star", "stars",
+    "galaxy", "galaxies", "night", "dark", "light", "bright", "color", "colour", "colours", "colors", "red", "green",
+    "blue", "yellow", "purple", "orange", "white", "black", "gray", "grey", "brown", "pink", "shape", "shapes",
+    "circle", "circles", "square", "squares", "triangle", "triangles", "object", "objects", "thing", "things", "small",
+    "large", "big", "tiny", "huge", "little", "flat", "brick", "bricks", "stone", "stones", "grass", "gravel",
+    "texture", "pattern", "surface", "wood", "wooden", "glass", "water", "tree", "trees", "flower", "flowers", "leaf",
+    "leaves", "plant", "plants", "field", "road", "street", "car", "window", "door", "sign", "text", "letters",
+    "sitting", "standing", "lying", "holding", "wearing", "flying", "floating", "resting", "sleeping", "eating", "on",
+    "top", "beside", "next", "behind", "against", "across", "along", "around", "through", "toward", "towards", "during",
+    "before", "after", "while", "USER", "ASSISTANT", "SYSTEM", "User", "Assistant", "yes", "true", "false", "choice",
+    "choices", "option", "options", "correct", "number", "count", "how", "many", "kind", "type",
+]  # fmt: skip
 
 
 def _base_vocabulary() -> list[str]:

@@ -30,7 +30,8 @@ ASSUMED_MAX_POWER_W = 500.0  # above any single package or DRAM zone today, so w
 _TOP_ZONE = re.compile(r"^[a-z]+-rapl:(\d+)$")  # intel-rapl:0; not intel-rapl-mmio:0, not intel-rapl:0:0
 _PERMISSION_FIX = (
     "run as root, or let every user read the counters until the next reboot: "
-    "`sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj /sys/class/powercap/intel-rapl:*/intel-rapl:*/energy_uj`; "
+    "`sudo chmod a+r /sys/class/powercap/intel-rapl:*/energy_uj "
+    "/sys/class/powercap/intel-rapl:*/intel-rapl:*/energy_uj`; "
     "or set measure.energy to none"
 )
 
@@ -149,7 +150,9 @@ class RaplEnergySource:
 
     def read_j(self) -> float:
         with self._lock:
-            total_uj = sum(counter.update(zone.read_uj()) for zone, counter in zip(self._zones, self._counters, strict=True))
+            total_uj = sum(
+                counter.update(zone.read_uj()) for zone, counter in zip(self._zones, self._counters, strict=True)
+            )
         return total_uj / 1e6
 
     def describe(self) -> dict:

@@ -76,7 +76,10 @@ def page(view: RunView, plots: list[Plot]) -> str:
             sections.header(view),
             sections.notes(view),
             sections.manifest(view),
-            '<section id="cells"><h2>Cells</h2><p class="caption">Click a column to sort. Times in ms, memory in MiB.</p>',
+            (
+                '<section id="cells"><h2>Cells</h2><p class="caption">Click a column to sort. '
+                "Times in ms, memory in MiB.</p>"
+            ),
             f'<div class="table-wrap">{summary_table_html(view.document)}</div></section>',
             sections.failures(view),
             plots_section(plots),

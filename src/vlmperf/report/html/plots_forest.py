@@ -86,7 +86,9 @@ def forest_plot(
     threshold_pct: float | None = None,
 ) -> Plot | None:
     """The forest plot of the comparison's rows (None when no row has a percentage)."""
-    placed = [(row, state) for row, state in zip(comparison["rows"], states, strict=True) if row["delta_pct"] is not None]
+    placed = [
+        (row, state) for row, state in zip(comparison["rows"], states, strict=True) if row["delta_pct"] is not None
+    ]
     if not placed:
         return None
     labels = [row_label(row, keys, short) for row, _ in placed]

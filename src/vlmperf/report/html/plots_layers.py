@@ -33,7 +33,8 @@ def layer_plot(view: RunView) -> list[Plot]:
             kind="layers",
             id="plot-layers",
             title="self time per layer class (profiling pass)",
-            caption="a pass of its own with hooks on every module: they slow the call, so read the split, not the absolute ms",
+            caption="a pass of its own with hooks on every module: they slow the call, so read the split, "
+            "not the absolute ms",
             figure=figure(data, axis("layer class", type="category"), axis("self time (ms)"), barmode="group"),
         )
     ]

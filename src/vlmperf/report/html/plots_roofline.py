@@ -155,7 +155,9 @@ def _roof_traces(index: int, roof: Roof, low: float, high: float) -> list[dict[s
                 "marker": {"color": ROOF_COLOR, "symbol": "diamond-open", "size": 11},
                 "x": [round_sig(roof.ridge)],
                 "y": [round_sig(roof.peak_flops)],
-                "hovertemplate": "ridge at %{x:.3g} FLOP/B: bandwidth-bound left of it, compute-bound right<extra></extra>",
+                "hovertemplate": (
+                    "ridge at %{x:.3g} FLOP/B: bandwidth-bound left of it, compute-bound right<extra></extra>"
+                ),
             }
         )
     return traces

@@ -64,10 +64,7 @@ def cdf_points(values: np.ndarray, points: int = CDF_POINTS) -> tuple[np.ndarray
     """
     ordered = np.sort(values)
     n = ordered.size
-    if n <= points:
-        ranks = np.arange(n)
-    else:
-        ranks = np.unique(np.linspace(0, n - 1, points).round().astype(int))
+    ranks = np.arange(n) if n <= points else np.unique(np.linspace(0, n - 1, points).round().astype(int))
     return ordered[ranks], (ranks + 1) / n
 
 

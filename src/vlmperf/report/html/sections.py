@@ -67,7 +67,10 @@ def stability_note(document: dict[str, Any]) -> str:
 
 def manifest(view: RunView) -> str:
     dumped = orjson.dumps(view.document["run"]["manifest"], option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
-    return f'<details id="manifest"><summary>Manifest (versions, hardware, config)</summary><pre>{text(dumped)}</pre></details>'
+    return (
+        '<details id="manifest"><summary>Manifest (versions, hardware, config)</summary>'
+        f"<pre>{text(dumped)}</pre></details>"
+    )
 
 
 def failures(view: RunView) -> str:
@@ -136,7 +139,8 @@ def plot_block(plot: Any) -> str:
     attrs = "".join(f' data-{text(k)}="{text(v)}"' for k, v in plot.attrs.items())
     note = f'<p class="note plot-note">{text(plot.note)}</p>' if plot.note else ""
     return (
-        f'<section class="plot-box{" wide" if plot.wide else ""}"><h3>{text(plot.title)}</h3><p class="caption">{text(plot.caption)}</p>'
+        f'<section class="plot-box{" wide" if plot.wide else ""}"><h3>{text(plot.title)}</h3>'
+        f'<p class="caption">{text(plot.caption)}</p>'
         f'{note}<div class="plot" id="{text(plot.id)}" data-plot="{text(plot.kind)}" '
         f'data-traces="{plot.traces}"{attrs}></div>'
         "</section>"

@@ -113,4 +113,6 @@ def summary_table_html(document: dict[str, Any]) -> str:
     names wrapping after the dots."""
     header, rows = table_rows(document)
     attrs = [{"data-cell": cell["id"], "data-status": cell["status"]} for cell in document["cells"]]
-    return sortable_table("summary", header, list(zip(rows, attrs, strict=True)), pinned=header.index("status"), title=dotted)
+    return sortable_table(
+        "summary", header, list(zip(rows, attrs, strict=True)), pinned=header.index("status"), title=dotted
+    )

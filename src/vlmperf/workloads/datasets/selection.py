@@ -52,7 +52,8 @@ def pick(rows: Iterable[T], wanted: Sequence[int], where: str) -> list[tuple[int
 
 
 def reservoir(rows: Iterable[T], limit: int, seed: int) -> tuple[list[tuple[int, T]], int]:
-    """A seeded uniform sample of `limit` rows from a stream of unknown length, in row order, and the stream's length."""
+    """A seeded uniform sample of `limit` rows from a stream of unknown length, in row order, and the
+    stream's length."""
     rng = random.Random(seed)
     kept: list[tuple[int, T]] = []
     count = 0
