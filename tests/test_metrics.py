@@ -58,29 +58,67 @@ def test_tpot_is_null_for_a_single_token():
     assert METRICS["tpot_s"].values([{**RECORD, "decode_steps": 1}]) == [None]
 
 
-def test_every_metric_is_documented_with_a_unit():
+UNIT_OF_SUFFIX = {
+    "_s": "s",
+    "_bytes": "B",
+    "_j": "J",
+    "_w": "W",
+    "_usd": "USD",
+    "_tokens": "tokens",
+    "_chars": "chars",
+    "_words": "words",
+    "_pixels": "px",
+    "_per_request": "captions",
+    "flops": "FLOP",
+    "_per_s": "1/s",
+}
+"""A metric's name carries its unit (DESIGN: units live in the name)."""
+
+
+def test_every_metric_is_defined_with_its_unit_in_its_name_and_a_direction():
+    from vlmperf.metrics.definitions import BETTER_BY_UNIT
+
     for metric in METRICS.values():
         for target in metric.extractors:
             assert len(metric.definition(target)) > 30, (metric.name, target)
-        assert metric.unit
-        assert metric.name.endswith(
-            (
-                "_s",
-                "_bytes",
-                "_tokens",
-                "_chars",
-                "_words",
-                "_per_request",
-                "_pixels",
-                "_usd",
-                "retries",
-                "_j",
-                "_w",
-                "flops",
-                "recompiles",
-                "_per_byte",
-            )
-        ) or metric.unit in ("1/s", "FLOP/s", "ratio")
+        suffix = next((s for s in sorted(UNIT_OF_SUFFIX, key=len, reverse=True) if metric.name.endswith(s)), None)
+        if metric.name == "flops_per_s":
+            assert metric.unit == "FLOP/s"
+        elif suffix is not None:
+            assert metric.unit == UNIT_OF_SUFFIX[suffix], (metric.name, metric.unit)
+        else:  # ratios and counts name what they count
+            assert metric.unit in ("ratio", "count", "requests", "tokens", "FLOP/B"), (metric.name, metric.unit)
+        assert metric.better in ("lower", "higher", None)
+        if metric.better != BETTER_BY_UNIT.get(metric.unit):
+            assert metric.name in {
+                "limit_ratio",
+                "limit_prefill_s",
+                "limit_decode_s",
+                "limit_latency_s",
+                "response_bytes",
+                "image_bytes",
+                "mean_accepted_tokens",
+            }, metric.name
+
+
+def test_directions_that_matter():
+    assert METRICS["latency_s"].better == "lower" and METRICS["throughput_samples_per_s"].better == "higher"
+    assert METRICS["limit_ratio"].better == "lower", "1 is the limit: a smaller ratio is closer to it"
+    assert METRICS["output_tokens"].better is None, "a count of the work is never a regression"
+    assert METRICS["peak_memory_bytes"].display == (1 / 2**20, "MiB") and METRICS["ttft_s"].display == (1e3, "ms")
+
+
+def test_the_order_is_the_modules_order_whatever_is_imported_first():
+    """A fresh interpreter importing the endpoint metrics first sees the same order as one importing the registry."""
+    import subprocess
+    import sys
+
+    def order(first: str) -> str:
+        code = f"import {first}\nfrom vlmperf.metrics.definitions import METRICS\nprint(list(METRICS))"
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert order("vlmperf.metrics.endpoint") == order("vlmperf.metrics.definitions")
+    assert order("vlmperf.metrics.outputs") == order("vlmperf.metrics.definitions")
 
 
 @settings(max_examples=60, deadline=None)

@@ -21,18 +21,64 @@ from typing import Any, Literal
 Record = dict[str, Any]
 Extract = Callable[[Record], list[float | None]]
 TargetKind = Literal["local", "endpoint"]
+Better = Literal["lower", "higher"] | None
+Level = Literal["batch", "sample", "gap", "window"]
+
+BETTER_BY_UNIT: dict[str, Better] = {
+    "s": "lower",
+    "J": "lower",
+    "W": "lower",
+    "B": "lower",
+    "FLOP": "lower",
+    "USD": "lower",
+    "count": "lower",
+    "requests": "lower",
+    "1/s": "higher",
+    "FLOP/s": "higher",
+    "ratio": "higher",
+}
+"""Which way is better for a metric of each unit, unless it says otherwise (`metric(..., better=)`): times,
+energy, power, memory, FLOP counts, cost, recompiles and retries lower; rates and utilisations higher. Counts
+that describe the work rather than judge it (tokens, chars, pixels) have no direction: a change is reported,
+never a regression."""
+DISPLAY_BY_UNIT: dict[str, tuple[float, str]] = {"s": (1e3, "ms"), "B": (1 / 2**20, "MiB")}
+"""How tables and plots show a unit: (factor, unit shown); other units are shown as they are."""
+SI_UNITS = frozenset({"FLOP", "FLOP/s"})
+"""Units shown with SI prefixes (18.6M) rather than scaled."""
+MODULE_ORDER = (
+    "vlmperf.metrics.definitions",
+    "vlmperf.metrics.stages",
+    "vlmperf.metrics.energy",
+    "vlmperf.metrics.flops",
+    "vlmperf.metrics.limits",
+    "vlmperf.metrics.optimisations",
+    "vlmperf.metrics.endpoint",
+    "vlmperf.metrics.outputs",
+)
+"""The order of the metrics (CSV columns, docs, tables), by the module defining them and then the order of
+definition within it, whichever module happens to be imported first."""
 
 
 @dataclass
 class Metric:
     name: str
     unit: str
-    level: Literal["batch", "sample", "gap", "window"]
+    level: Level
+    better: Better = None
+    """Which way is better (`BETTER_BY_UNIT` unless the metric says otherwise), the one rule compare and the
+    report use."""
     extractors: dict[str, Extract] = field(default_factory=dict)
     """One extractor per target kind ("local", "endpoint") the metric applies to."""
+    rank: tuple[int, int] = (0, 0)
+    """Its place in `METRICS`: the rank of its module in `MODULE_ORDER`, then its order there."""
 
     def definition(self, target: str) -> str:
         return " ".join((self.extractors[target].__doc__ or "").split())
+
+    @property
+    def display(self) -> tuple[float, str]:
+        """(factor, unit shown) for tables and plots: seconds as ms, bytes as MiB, the rest as they are."""
+        return DISPLAY_BY_UNIT.get(self.unit, (1.0, self.unit))
 
     def values(self, records: Iterable[Record]) -> list[float | None]:
         """Every value of the records, each read by the extractor of the record's backend."""
@@ -45,24 +91,34 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {}
+_UNSET: Any = object()
+
+
+def _rank(module: str) -> int:
+    if module not in MODULE_ORDER:
+        raise ValueError(f"metrics module {module} is not in definitions.MODULE_ORDER: add it there")
+    return MODULE_ORDER.index(module)
 
 
 def metric(
-    name: str,
-    unit: str,
-    level: Literal["batch", "sample", "gap", "window"] = "batch",
-    targets: tuple[str, ...] = ("local",),
-):
-    """Register an extractor as the one definition of a metric for the given target kinds."""
+    name: str, unit: str, level: Level = "batch", targets: tuple[str, ...] = ("local",), better: Better = _UNSET
+) -> Callable[[Extract], Extract]:
+    """Register an extractor as the one definition of a metric for the given target kinds. `better`:
+    which way is better, when the unit's rule (`BETTER_BY_UNIT`) is wrong for this metric."""
+    direction = BETTER_BY_UNIT.get(unit) if better is _UNSET else better
 
     def register(extract: Extract) -> Extract:
-        known = METRICS.setdefault(name, Metric(name, unit, level))
-        if (known.unit, known.level) != (unit, level):
-            raise ValueError(f"metric {name} is registered with two units or levels")
+        rank = (_rank(extract.__module__), len(METRICS))
+        known = METRICS.setdefault(name, Metric(name, unit, level, direction, rank=rank))
+        if (known.unit, known.level, known.better) != (unit, level, direction):
+            raise ValueError(f"metric {name} is registered with two units, levels or directions")
         for target in targets:
             if target in known.extractors:
                 raise ValueError(f"metric {name} is defined twice for {target} targets")
             known.extractors[target] = extract
+        ordered = sorted(METRICS.values(), key=lambda m: m.rank)
+        METRICS.clear()
+        METRICS.update((m.name, m) for m in ordered)
         return extract
 
     return register
@@ -71,6 +127,30 @@ def metric(
 def metrics_for(target: str) -> dict[str, Metric]:
     """The metrics that apply to a target kind, in definition order."""
     return {name: m for name, m in METRICS.items() if target in m.extractors}
+
+
+@dataclass(frozen=True)
+class CellFigure:
+    """A figure of a cell as a whole (one per cell, `{"value": ...}` in its summary), not a distribution over
+    records: an endpoint cell's rates and errors, a compiled model's compile time."""
+
+    name: str
+    unit: str
+    better: Better
+    definition: str
+
+
+CELL_FIGURES: dict[str, CellFigure] = {}
+
+
+def cell_figure(name: str, unit: str, definition: str, better: Better = _UNSET) -> CellFigure:
+    """Register a cell-level figure (its name is the summary key), with the unit's direction unless given."""
+    if name in METRICS or name in CELL_FIGURES:
+        raise ValueError(f"{name} is registered twice")
+    direction = BETTER_BY_UNIT.get(unit) if better is _UNSET else better
+    figure = CellFigure(name, unit, direction, " ".join(definition.split()))
+    CELL_FIGURES[name] = figure
+    return figure
 
 
 @metric("latency_s", "s")
@@ -160,7 +240,7 @@ def _preprocess(record: Record) -> list[float | None]:
     return [record["preprocess_s"]]
 
 
-# Registered after the local metrics, so tables list local figures first.
+# The other metric modules register here, so importing the registry defines every metric (MODULE_ORDER orders them).
 from vlmperf.metrics import stages as _stages  # noqa: E402,F401,I001
 from vlmperf.metrics import energy as _energy  # noqa: E402,F401
 from vlmperf.metrics import flops as _flops  # noqa: E402,F401
@@ -168,3 +248,4 @@ from vlmperf.metrics import limits as _limits  # noqa: E402,F401
 from vlmperf.metrics import optimisations as _optimisations  # noqa: E402,F401
 from vlmperf.metrics import endpoint as _endpoint  # noqa: E402,F401
 from vlmperf.metrics import outputs as _outputs  # noqa: E402,F401
+from vlmperf.metrics import load_figures as _load_figures  # noqa: E402,F401

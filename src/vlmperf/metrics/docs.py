@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from vlmperf.meters.gpu_clock_watch import THROTTLE_REASONS
-from vlmperf.metrics import load_figures, stability
-from vlmperf.metrics.definitions import metrics_for
+from vlmperf.metrics import stability
+from vlmperf.metrics.definitions import CELL_FIGURES, metrics_for
 from vlmperf.metrics.summary import STATISTICS
 from vlmperf.metrics.summary import __doc__ as SUMMARY_DOC
 from vlmperf.scoring.definitions import QUALITY_METRICS
@@ -17,6 +17,9 @@ HEADER = """# Metrics
 Generated from the metric definitions (`src/vlmperf/metrics/`) and the quality definitions
 (`src/vlmperf/scoring/definitions.py`) by `python -m vlmperf.metrics.docs`; do not edit by hand.
 Metric names are the public schema: JSON keys, CSV column prefixes, report columns. Units live in the name.
+
+`better` says which way a change is an improvement (`-`: the figure describes the work, and a change is
+reported, never judged); `vlmperf compare` and the report read it from the same registry.
 
 `level` says what one value is: `batch` — one per record (a measured generate call over a batch
 for a local model, one request for an endpoint); `sample` — one per sample of a record; `gap` — one
@@ -29,12 +32,23 @@ of one cell, at least `measure.min_energy_window_s` long).
 def render() -> str:
     lines = [HEADER]
     for target, title in (("local", "Local models"), ("endpoint", "Endpoints")):
-        lines += [f"## {title}", "", "| metric | unit | level | definition |", "|---|---|---|---|"]
+        lines += [f"## {title}", "", "| metric | unit | level | better | definition |", "|---|---|---|---|---|"]
         for metric in metrics_for(target).values():
-            lines.append(f"| `{metric.name}` | {metric.unit} | {metric.level} | {metric.definition(target)} |")
+            lines.append(
+                f"| `{metric.name}` | {metric.unit} | {metric.level} | {metric.better or '-'} "
+                f"| {metric.definition(target)} |"
+            )
         lines.append("")
-    figures = (load_figures.__doc__ or "").strip().split("\n", 1)
-    lines += ["## Endpoint cell figures", "", figures[1].strip() if len(figures) > 1 else figures[0], ""]
+    lines += [
+        "## Cell figures",
+        "",
+        'One figure per cell, `{"value": ...}` in its summary beside the distributions (not summarised over records).',
+        "",
+        "| figure | unit | better | definition |",
+        "|---|---|---|---|",
+        *(f"| `{f.name}` | {f.unit} | {f.better or '-'} | {f.definition} |" for f in CELL_FIGURES.values()),
+        "",
+    ]
     summary = " ".join((SUMMARY_DOC or "").split())
     lines += [
         "## Summaries",

@@ -67,13 +67,13 @@ def _input_tokens(record: Record) -> list[float | None]:
     return list(record["input_tokens"])
 
 
-@metric("response_bytes", "B", targets=ENDPOINT)
+@metric("response_bytes", "B", targets=ENDPOINT, better=None)  # the size of the answer, not its cost
 def _response_bytes(record: Record) -> list[float | None]:
     """Bytes of the response body as received (stream lines or JSON body), headers excluded."""
     return [record["response_bytes"]]
 
 
-@metric("image_bytes", "B", targets=ENDPOINT)
+@metric("image_bytes", "B", targets=ENDPOINT, better=None)  # the work sent
 def _image_bytes(record: Record) -> list[float | None]:
     """Bytes of the encoded images sent inline with one request (before base64); 0 for images sent by URL."""
     return [record["image_bytes"]]

@@ -36,14 +36,14 @@ def _limit_latency(record: Record) -> float | None:
     return None if prefill is None or decode is None else prefill + decode
 
 
-@metric("limit_prefill_s", "s")
+@metric("limit_prefill_s", "s", better=None)  # the ideal of the work and the device, not a result
 def _limit_prefill_s(record: Record) -> list[float | None]:
     """The prompt pass's floor: prefill FLOPs of the batch (vision tower and projector included) /
     the device's peak FLOP/s in the model's dtype."""
     return [_limit_prefill(record)]
 
 
-@metric("limit_decode_s", "s")
+@metric("limit_decode_s", "s", better=None)  # the ideal of the work and the device, not a result
 def _limit_decode_s(record: Record) -> list[float | None]:
     """The decode steps' floor: the bytes every decode step must read (the language model's weights
     once, the key/value cache of every position each row attends to), summed over the steps / the
@@ -51,13 +51,13 @@ def _limit_decode_s(record: Record) -> list[float | None]:
     return [_limit_decode(record)]
 
 
-@metric("limit_latency_s", "s")
+@metric("limit_latency_s", "s", better=None)  # the ideal of the work and the device, not a result
 def _limit_latency_s(record: Record) -> list[float | None]:
     """limit_prefill_s + limit_decode_s: the fastest the device could run this generate call."""
     return [_limit_latency(record)]
 
 
-@metric("limit_ratio", "ratio")
+@metric("limit_ratio", "ratio", better="lower")  # 1 is the limit: lower is closer to it
 def _limit_ratio(record: Record) -> list[float | None]:
     """latency_s / limit_latency_s: how many times its physical floor the call took (1 is the roof;
     a decode-heavy call far above it is launch- or overhead-bound, not bandwidth-bound)."""

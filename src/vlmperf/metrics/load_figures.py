@@ -24,9 +24,32 @@ from typing import Any
 import numpy as np
 
 from vlmperf.config.spec import Scenario
-from vlmperf.metrics.definitions import Record
+from vlmperf.metrics.definitions import Record, cell_figure
 
 CLIENT_BOUND_S = 0.005
+
+cell_figure("requests", "requests", "Measured requests (warm-up excluded), successful or not.", better=None)
+cell_figure(
+    "error_rate", "ratio", "Failed requests / requests, with `by_class` counts of each error class.", better="lower"
+)
+cell_figure("offered_rate", "1/s", "The scenario's request rate for open-loop scenarios, else null.", better=None)
+cell_figure("achieved_rate", "1/s", "Successful requests / the window from the first start to the last end.")
+cell_figure(
+    "total_captions", "captions", "The sum of captions_per_request over the cell's successful requests.", better=None
+)
+cell_figure(
+    "served_by",
+    "requests",
+    "How many requests each provider answered (router header, or the provider the model id pinned: `source`).",
+    better=None,
+)
+cell_figure(
+    "client_bound",
+    "bool",
+    "True when the client, not the server, limited the measurement (event-loop lag or scheduler lateness p99 "
+    "above 5 ms; `why` says which).",
+    better=None,
+)
 
 
 def client_bound(records: Sequence[Record], scenario: Scenario, loop_lag_s: Sequence[float]) -> dict[str, Any]:

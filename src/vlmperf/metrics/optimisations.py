@@ -10,7 +10,15 @@ of each of the two pays, and a model's whole compile cost is the sum over its ce
 
 from __future__ import annotations
 
-from vlmperf.metrics.definitions import Record, metric
+from vlmperf.metrics.definitions import Record, cell_figure, metric
+
+cell_figure(
+    "compile_s",
+    "s",
+    "torch.compile: wall time between torch._dynamo's compile-start and compile-end callbacks during the cell's "
+    "warm-up (tracing, code generation, kernel builds, CUDA-graph recording); cells sharing a loaded model share "
+    "its compiled code, so only the first cell of each compiled shape family pays.",
+)
 
 
 @metric("recompiles", "count")
@@ -31,7 +39,7 @@ def _acceptance(record: Record) -> list[float | None]:
     return [spec["accepted_tokens"] / spec["drafted_tokens"]]
 
 
-@metric("mean_accepted_tokens", "tokens")
+@metric("mean_accepted_tokens", "tokens", better="higher")
 def _mean_accepted(record: Record) -> list[float | None]:
     """Speculative decoding: accepted draft tokens per verification step of one generate call (the
     token the model adds itself at each step is not counted)."""

@@ -29,16 +29,16 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from vlmperf.errors import InputError
-from vlmperf.metrics.definitions import METRICS, Record
+from vlmperf.metrics.definitions import CELL_FIGURES, METRICS, Better, Record
 from vlmperf.metrics.stability import flags_of
 from vlmperf.metrics.summary import BOOTSTRAP_MIN_N, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from vlmperf.report.tables import varying_keys
-from vlmperf.scoring.definitions import LOWER_IS_BETTER_QUALITY, QUALITY_METRICS
+from vlmperf.scoring.definitions import QUALITY_METRICS
 
 Cell = dict[str, Any]
 DEFAULT_METRICS = ("latency_s", "e2e_s")
@@ -67,32 +67,23 @@ STATISTICS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 # direction -------------------------------------------------------------------------------------
-LOWER_IS_BETTER_UNITS = {"s", "J", "W", "B", "FLOP", "USD", "count", "requests"}
-HIGHER_IS_BETTER_UNITS = {"1/s", "FLOP/s", "ratio"}
-LOWER_IS_BETTER_NAMES = {*LOWER_IS_BETTER_QUALITY, "error_rate"}
-HIGHER_IS_BETTER_NAMES = {*QUALITY_METRICS, "achieved_rate", "mean_accepted_tokens"} - LOWER_IS_BETTER_NAMES
 SPEED_UNITS = {"s", "1/s", "FLOP/s"}
 
 
-def direction(metric: str) -> Literal["lower", "higher"] | None:
-    """Which way is better, the one rule every comparison uses.
-
-    Error rates (wer, cer, their normalised variants, error_rate, the parse failure rates) and every
-    time, energy, power, memory, FLOP count, cost, recompile or retry figure: lower is better, so an
-    increase is a regression.
-    Rates (throughput, FLOP/s, achieved_rate), ratios (mfu, acceptance_rate), mean_accepted_tokens
-    and the other quality scores (bleu, cider, vqa_accuracy, agreement_vs_reference, ...): higher is
-    better. Counts that describe the work rather than judge it (tokens, chars, words, captions,
-    pixels, requests made): None, a change is reported and never a regression.
+def direction(metric: str) -> Better:
+    """Which way is better, the one rule every comparison uses: what the metric registry says
+    (`Metric.better`, `CellFigure.better`: times, energy, memory, FLOP counts, costs lower; rates and
+    utilisations higher; counts that describe the work, none), and for quality scores their
+    definition (error rates such as wer lower, the others higher). None: a change is reported,
+    never a regression.
     """
-    if metric in LOWER_IS_BETTER_NAMES:
-        return "lower"
-    if metric in HIGHER_IS_BETTER_NAMES:
-        return "higher"
-    unit = METRICS[metric].unit if metric in METRICS else None
-    if unit in LOWER_IS_BETTER_UNITS:
-        return "lower"
-    return "higher" if unit in HIGHER_IS_BETTER_UNITS else None
+    if metric in METRICS:
+        return METRICS[metric].better
+    if metric in CELL_FIGURES:
+        return CELL_FIGURES[metric].better
+    if metric in QUALITY_METRICS:
+        return "lower" if QUALITY_METRICS[metric].lower_is_better else "higher"
+    return None
 
 
 def _verdict(metric: str, low: float, high: float) -> tuple[str, bool]:

@@ -33,7 +33,8 @@ def row_keys(comparison: dict[str, Any]) -> list[str]:
 
 def row_texts(row: dict[str, Any], keys: Sequence[str]) -> list[str]:
     """A row as the terminal table and the HTML page show it: its keys, then `COLUMNS` (times in ms)."""
-    unit = " ms" if METRICS[row["metric"]].unit == "s" else ""
+    factor, shown = METRICS[row["metric"]].display
+    unit = f" {shown}" if factor != 1 else ""  # scaled figures name their unit (ms, MiB)
     low_high = row["ci95_delta_pct"]
     return [
         *[str(row["config"].get(k, row.get(k))) for k in keys],

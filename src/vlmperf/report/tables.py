@@ -97,10 +97,9 @@ def format_value(metric: str, value: float | None) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if metric == "peak_memory_bytes":
-        return f"{value / 2**20:.1f}"
-    if metric in METRICS and METRICS[metric].unit == "s":
-        return f"{value * 1e3:.4g}"
+    if metric in METRICS:
+        factor, shown = METRICS[metric].display
+        return f"{value * factor:.1f}" if shown == "MiB" else f"{value * factor:.4g}"
     return f"{value:.4g}"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vlmperf.metrics.definitions import METRICS
+from vlmperf.metrics.definitions import METRICS, SI_UNITS
 from vlmperf.report.html.escape import plot_text
 
 PALETTE = (
@@ -25,10 +25,6 @@ PALETTE = (
     "#bcbd22",
     "#17becf",
 )
-SCALES = {"s": (1e3, "ms"), "B": (1 / 2**20, "MiB")}
-"""Units shown in a scaled form, as in the terminal table: (factor, unit shown)."""
-SI_UNITS = {"FLOP", "FLOP/s"}
-"""Units whose axes use SI prefixes (18.6M) rather than scaling."""
 FLAT_SPREAD = 1e-9
 """y values this close (relative to their size) are one value: a plot of them would only repeat a tick label."""
 HEIGHT, LEGEND_ROW, MAX_HEIGHT = 380, 19, 900
@@ -76,9 +72,9 @@ def unit_of(metric: str) -> str:
 
 
 def scale(metric: str) -> tuple[float, str]:
-    """(factor, unit shown) for a metric: seconds shown in ms, bytes in MiB, others as they are."""
-    unit = unit_of(metric)
-    return SCALES.get(unit, (1.0, unit))
+    """(factor, unit shown) for a metric, as the registry shows it (`Metric.display`); unknown: as it is."""
+    known = METRICS.get(metric)
+    return known.display if known else (1.0, "")
 
 
 def scaled(metric: str, value: float | None) -> float | None:
