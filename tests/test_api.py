@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 import vlmperf.api as vp
@@ -84,7 +86,7 @@ def test_cells_sharing_a_model_are_interleaved_in_random_order_unless_told_not_t
     outcome = vp.run(overrides=overrides, out=out)
     records = vp.records_frame(outcome.run_id, out=out).sort_values("started_unix_s")
     order = list(records["batch_size"])
-    switches = sum(a != b for a, b in zip(order, order[1:], strict=True))
+    switches = sum(a != b for a, b in itertools.pairwise(order))
     assert sorted(order) == [1] * 6 + [3] * 6
     if interleave:
         assert switches >= 3, f"runs of the two cells alternate: {order}"

@@ -14,7 +14,7 @@ from vlmperf.report.html import render_html
 from vlmperf.report.html.budget import budget_bar
 from vlmperf.report.html.figures import flat_value
 from vlmperf.report.html.plots_quality import frontier_trace, pareto_front
-from vlmperf.report.html.records import CDF_POINTS, cdf_points
+from vlmperf.report.html.records import CDF_POINTS, cdf_points, reduce_records
 from vlmperf.report.html.table import summary_table_html, table_rows
 
 plotly = pytest.importorskip("plotly", reason="the HTML report needs the report extra (plotly)")
@@ -240,6 +240,15 @@ def test_cdf_points_keep_the_extremes_and_at_most_200_points():
     assert abs(np.interp(0.5, y, x) - np.median(values)) < 0.02
     small_x, small_y = cdf_points(np.array([3.0, 1.0, 2.0]))
     assert small_x.tolist() == [1.0, 2.0, 3.0] and small_y.tolist() == pytest.approx([1 / 3, 2 / 3, 1.0])
+
+
+def test_records_stored_before_outputs_were_recorded_show_no_samples_instead_of_failing():
+    old = [
+        {"seq": 0, "sample_ids": ["a", "b"], "latency_s": 1.0},
+        {"seq": 1, "sample_ids": ["a"], "latency_s": 2.0, "outputs": None},
+    ]
+    reduced = reduce_records(old, "local")
+    assert reduced.records == 2 and reduced.samples == [] and reduced.cdf_n == 2
 
 
 def test_pareto_front_keeps_the_cells_no_other_beats_on_both():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
+from typing import Protocol, runtime_checkable
 
 import typer
 
@@ -18,6 +19,13 @@ __all__ = ["app", "entry"]
 
 for _commands in ("run_commands", "report_commands", "tool_commands"):  # registered in the order --help lists them
     import_module(f"vlmperf.cli.{_commands}")
+
+
+@runtime_checkable
+class _UsageError(Protocol):
+    """What click's ClickException, vendored by typer or not, offers: printing its usage message."""
+
+    def show(self) -> None: ...
 
 
 def _click_errors() -> tuple[type[Exception], ...]:
@@ -55,6 +63,7 @@ def entry() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except _click_errors() as exc:  # unknown option, missing argument, ...: click's usage message
+        assert isinstance(exc, _UsageError)  # every class _click_errors returns is a ClickException
         exc.show()
         sys.exit(2)
     # without standalone mode, typer returns the exit code of typer.Exit and of Ctrl-C (130)

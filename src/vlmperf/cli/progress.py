@@ -53,9 +53,14 @@ class ProgressEvents:
         self.draws = 0
         self.run_id: str | None = None
 
+    def _task_id(self) -> TaskID:
+        """The cells bar, which `run_started` adds before any cell or step is reported."""
+        assert self._task is not None, "a cell or step reported before run_started"
+        return self._task
+
     def _draw(self, description: str | None = None) -> None:
         if description is not None:
-            self._progress.update(self._task, description=description)
+            self._progress.update(self._task_id(), description=description)
         self._progress.refresh()
         self._last_draw = time.monotonic()
         self.draws += 1
@@ -95,7 +100,7 @@ class ProgressEvents:
         self._stop_ticker()
         if error:
             self._progress.console.print(f"[red]cell {cell.id} failed[/red]: {error}")
-        self._progress.advance(self._task)
+        self._progress.advance(self._task_id())
         self._draw()
 
     def run_finished(self, run_id: str, status: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal, overload
 
 import typer
 
@@ -56,7 +56,11 @@ def _warn_skipped(skipped: list[str]) -> None:
         err_console.print(f"warning: {skipped_message(skipped)}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _stored(run_id: str, out: Path, records: bool = True) -> tuple[dict, list[dict] | None]:
+@overload
+def _stored(run_id: str, out: Path, records: Literal[True] = True) -> tuple[dict[str, Any], list[dict[str, Any]]]: ...
+@overload
+def _stored(run_id: str, out: Path, records: bool) -> tuple[dict[str, Any], list[dict[str, Any]] | None]: ...
+def _stored(run_id: str, out: Path, records: bool = True) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     """A stored run's document and, when asked, its records (reading never creates a store)."""
     from vlmperf.report.schema import run_document
 

@@ -75,7 +75,8 @@ def run(
     _write_html_report(outcome.run_id, out)
     for line in stability_lines(document):
         err_console.print(f"[yellow]{escape(line)}[/yellow]", markup=True, highlight=False, soft_wrap=True)
-    unscored = {(c["info"].get("quality") or {}).get("not_scored") for c in document["cells"]} - {None}
+    qualities = [c["info"].get("quality") or {} for c in document["cells"]]
+    unscored: set[str] = {q["not_scored"] for q in qualities if q.get("not_scored") is not None}
     for reason in sorted(unscored):
         err_console.print(f"[yellow]quality not scored[/yellow]: {reason}", markup=True, highlight=False)
     for cell in document["cells"]:

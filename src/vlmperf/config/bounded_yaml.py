@@ -44,7 +44,7 @@ class ConfigLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         if self._depth >= MAX_DEPTH:
             line = self.peek_event().start_mark.line + 1
             raise _Refused(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from vlmperf.config.errors_format import number_text
 
@@ -28,7 +29,7 @@ def bounded(default: Any, why: str, description: str | None = None, **bounds: An
         f"{'at most' if k == 'le' else 'at least'} {number_text(v)}" for k, v in shown.items() if k in ("le", "ge")
     )
     text = f"{description}; " if description else ""
-    extra = {"bound_why": why, "bound_keys": list(shown)}
+    extra: JsonDict = {"bound_why": why, "bound_keys": list(shown)}
     return Field(default, description=f"{text}{limits}: {why}", json_schema_extra=extra, **bounds)
 
 

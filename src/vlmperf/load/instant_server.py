@@ -61,7 +61,7 @@ _STAMP_TAIL = b' "}}]}\n\n'
 _FINISH = b"data: " + orjson.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + b"\n\n"
 
 STATS_KEY = web.AppKey("stats", dict)
-PACED_KEY = web.AppKey("paced", object)
+PACED_KEY: web.AppKey[dict[str, float] | None] = web.AppKey("paced")
 LENGTHS_KEY = web.AppKey("lengths", dict)
 
 
@@ -142,8 +142,7 @@ async def serve(port: int = 0, paced: dict[str, float] | None = None) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
     await site.start()
-    sockets = site._server.sockets if site._server else []  # aiohttp exposes no public accessor
-    print(f"PORT {sockets[0].getsockname()[1]}", flush=True)
+    print(f"PORT {runner.addresses[0][1]}", flush=True)  # the bound port: `port` may be 0
     await asyncio.Event().wait()
 
 

@@ -36,18 +36,20 @@ def device_peaks(target: Any, device_name: str | None) -> DevicePeaks:
     """The peaks of `target` (a LocalTarget) running on the device torch calls `device_name` (None: CPU)."""
     table = lookup(device_name) if device_name else None
     where = f"GPU {device_name!r} is not in vlmperf.meters.gpu_peaks" if device_name else "a CPU has no published peak"
-    missing = []
-    flops, flops_source = target.peak_flops_per_s, "config"
+    missing: list[str] = []
+    flops: float | None = target.peak_flops_per_s
+    flops_source: str | None = "config"
     if flops is None:
         flops = table.peak_flops_per_s(target.dtype) if table else None
-        flops_source = table.source if flops is not None else None
+        flops_source = table.source if table and flops is not None else None
         if flops is None:
             reason = where if table is None else f"the table has no {target.dtype} figure for the {table.model}"
             missing.append(f"peak FLOP/s: {reason}; give target.peak_flops_per_s")
-    memory, memory_source = target.peak_memory_bandwidth_bytes_per_s, "config"
+    memory: float | None = target.peak_memory_bandwidth_bytes_per_s
+    memory_source: str | None = "config"
     if memory is None:
         memory = table.memory_bytes_per_s() if table else None
-        memory_source = table.source if memory is not None else None
+        memory_source = table.source if table and memory is not None else None
         if memory is None:
             reason = where if table is None else f"the table has no memory bandwidth for the {table.model}"
             missing.append(f"peak memory bandwidth: {reason}; give target.peak_memory_bandwidth_bytes_per_s")

@@ -25,12 +25,16 @@ tensors) have no byte count torch reports reliably, so those models get no figur
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from vlmperf.errors import InputError
 from vlmperf.meters.analytic_flops import DecoderShape
 from vlmperf.meters.stages import find_stage_modules
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def _bytes(parameter: torch.Tensor) -> int:
     return parameter.numel() * parameter.element_size()
 
 
-def memory_traffic(model: torch.nn.Module) -> MemoryTraffic:
+def memory_traffic(model: PreTrainedModel) -> MemoryTraffic:
     """The byte counts of a loaded model; InputError (with why) where they cannot be known: a language
     model without a formula (`analytic_flops.DecoderShape`) or quantised tensor subclasses."""
     config = model.config

@@ -69,8 +69,9 @@ def _resolve(model: torch.nn.Module, groups: tuple[tuple[str, ...], ...]) -> tup
     for group in groups:
         for prefix in PREFIXES:
             found = [submodule(model, prefix + path) for path in group]
-            if all(module is not None for module in found):
-                return tuple(found)  # type: ignore[arg-type]
+            present = [module for module in found if module is not None]
+            if len(present) == len(found):
+                return tuple(present)
     return ()
 
 

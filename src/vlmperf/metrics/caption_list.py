@@ -57,7 +57,7 @@ def _items(lines: list[str], pattern: re.Pattern[str]) -> list[str] | None:
 
 def _inline_items(text: str) -> list[str] | None:
     """Items of a one-line numbered list whose numbers run 1, 2, 3, ...; None if there is no such run."""
-    markers = []
+    markers: list[re.Match[str]] = []
     for match in _INLINE_NUMBER.finditer(text):
         if int(match.group(1) or match.group(2)) == len(markers) + 1:
             markers.append(match)

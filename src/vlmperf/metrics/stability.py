@@ -85,8 +85,8 @@ def stability(
         )
     if noisy:
         reasons["noisy"] = "; ".join(noisy) + ": measure again on a quiet machine, or with more runs"
-    share = (contention or {}).get("other_cpu_share")
-    if contention_counts and share is not None and share > CONTENDED_SHARE:
+    share = contention.get("other_cpu_share") if contention else None
+    if contention and contention_counts and share is not None and share > CONTENDED_SHARE:
         reasons["contended"] = (
             f"other processes used {share:.1%} of this process's {contention['cpus']} CPU(s) during the timed "
             f"windows (over {CONTENDED_SHARE:.0%}): measure again when the machine is quiet"

@@ -48,9 +48,14 @@ def _plain(metric: str, stat: str, fmt: str = "{:.4g}", unit: str = "") -> Calla
     return show
 
 
+def _ci95(cell: Cell, metric: str) -> list[float] | None:
+    """The 95% interval of a cell's metric, [low, high], or None when the cell lacks one."""
+    return (cell["metrics"].get(metric) or {}).get("ci95")
+
+
 def _interval(metric: str, digits: int = 3) -> Callable[[Cell], str]:
     def show(cell: Cell) -> str:
-        ci = _stat(cell, metric, "ci95")
+        ci = _ci95(cell, metric)
         return "-" if not ci else f"{ci[0]:.{digits}g} – {ci[1]:.{digits}g}s"
 
     return show
@@ -155,9 +160,18 @@ def point_keys(cells: list[Cell]) -> list[str]:
     return keys or varying_keys(cells) or ["target.model"]
 
 
+def _config_value(key: str) -> Callable[[Cell], str]:
+    """A cell's value of config `key`, `-` where it has none."""
+
+    def show(cell: Cell) -> str:
+        return str(cell["config"].get(key, "-"))
+
+    return show
+
+
 def local_columns(cells: list[Cell]) -> list[Column]:
     keys = point_keys(cells)
-    columns: list[Column] = [(key, lambda c, key=key: str(c["config"].get(key, "-"))) for key in keys]
+    columns: list[Column] = [(key, _config_value(key)) for key in keys]
     if any(name in c["metrics"] for c in cells for name in HEADLINE_QUALITY):
         columns.append(("quality", _quality))
     if any("wer" in c["metrics"] for c in cells):
@@ -181,7 +195,7 @@ def no_limit(cells: list[Cell]) -> list[str]:
     """Why some points have no limit ratio: each distinct reason their `info.limits` gives, once
     (a missing peak, or no byte count for the model), so a `-` in that column is explained."""
     unlimited = [c for c in cells if _stat(c, "limit_ratio", "p50") is None]
-    reasons: dict[str, None] = {}
+    reasons: dict[str | None, None] = {}
     for cell in unlimited:
         limits = (cell.get("info") or {}).get("limits") or {}
         reasons.update(dict.fromkeys([*(limits.get("missing") or []), limits.get("why_no_memory_traffic")]))

@@ -15,10 +15,10 @@ from vlmperf.runner.plan import Cell
 if TYPE_CHECKING:
     from vlmperf.runner.events import RunEvents
     from vlmperf.runner.execute import Plan
-    from vlmperf.runner.quality import RunQuality
+    from vlmperf.runner.quality import CellQuality
     from vlmperf.runner.sink import CellSink
 
-GroupRunner = Callable[["list[Cell]", "Plan", "CellSink", str, "RunEvents", "RunQuality"], int]
+GroupRunner = Callable[["list[Cell]", "Plan", "CellSink", str, "RunEvents", "CellQuality"], int]
 
 
 @dataclass(frozen=True)

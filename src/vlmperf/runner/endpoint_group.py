@@ -36,7 +36,7 @@ from vlmperf.metrics.summary import tail
 from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
-from vlmperf.runner.quality import RunQuality
+from vlmperf.runner.quality import CellQuality
 from vlmperf.runner.record_writer import RecordWriter
 from vlmperf.runner.sink import CellSink
 from vlmperf.workloads.system_prompts import system_text
@@ -97,7 +97,7 @@ async def _drive(driver: Driver) -> None:
 
 
 def run_endpoint_group(
-    group: list[Cell], plan: Plan, store: CellSink, run_id: str, events: RunEvents, quality: RunQuality
+    group: list[Cell], plan: Plan, store: CellSink, run_id: str, events: RunEvents, quality: CellQuality
 ) -> int:
     """Send the group's load and store its cells; returns how many failed."""
     loads: list[tuple[Cell, TargetLoad, str]] = []
@@ -215,7 +215,7 @@ def _finish(
     store: CellSink,
     run_id: str,
     events: RunEvents,
-    quality: RunQuality,
+    quality: CellQuality,
     drive_s: float,
     contention: CpuContention,
 ) -> bool:

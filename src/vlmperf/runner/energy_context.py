@@ -77,7 +77,8 @@ class GroupEnergy:
             try:
                 idle = measure_idle_power_w(source, IDLE_WINDOW_S) if source is not None else None
             except BaseException:
-                source.close()
+                if source is not None:
+                    source.close()
                 raise
             finally:
                 self.idle_s += time.perf_counter() - started
@@ -128,4 +129,5 @@ class RunWindow:
             except CounterError as exc:
                 self._failed, runs_s = str(exc), self._window.elapsed_s()
         source = self._energy.source
+        assert source is not None  # a counter failed, so there was a source to read
         return EnergyReading(None, runs_s, source.name, self._energy.idle_power_w, self._failed).as_dict()

@@ -118,7 +118,7 @@ class FlopPass:
             return self._counts[key]
         check = self._check
         analytic = check.analytic(self._model.config, batch, decode_steps) if check is not None else None
-        if analytic is not None and check.status == "agrees":
+        if check is not None and analytic is not None and check.status == "agrees":
             self.analytic_shapes += 1
             if self._first is None:  # the split by stage, from the formula (by module / class / op need the counter)
                 self._first = {"sample_ids": batch.sample_ids, "source": "analytic", "by_stage": analytic.by_stage}
@@ -126,7 +126,7 @@ class FlopPass:
             self._counts[key] = {**figures, "source": "analytic"}
             return self._counts[key]
         counted = self._counter(batch)
-        if analytic is not None:  # the loaded model's first count: the cross-check
+        if check is not None and analytic is not None:  # the loaded model's first count: the cross-check
             check.record(batch, counted, analytic)
         self._counts[key] = counted
         return counted

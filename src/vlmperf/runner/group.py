@@ -8,6 +8,7 @@ Ctrl-C marks every unfinished cell as interrupted and stops.
 
 from __future__ import annotations
 
+import functools
 import gc
 import random
 import time
@@ -20,9 +21,9 @@ from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.energy_context import GroupEnergy
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.flop_pass import AnalyticCheck
-from vlmperf.runner.measure import CellMeasurement
+from vlmperf.runner.measure import CellMeasurement, local_target
 from vlmperf.runner.plan import Cell
-from vlmperf.runner.quality import RunQuality
+from vlmperf.runner.quality import CellQuality
 from vlmperf.runner.sink import CellSink
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class _ActiveCell:
         self._workload = plan.workload_for(cell)
         store.start_cell(run_id, cell.id)
         events.cell_started(cell)
-        target = cell.spec.target
+        target = local_target(cell.spec)
         idle_before = energy.idle_s
         cell_energy = energy.for_cell(target.device, cell.spec.measure.energy)
         self._group_time_s = {"load": load_s, "idle_power": energy.idle_s - idle_before}
@@ -62,12 +63,22 @@ class _ActiveCell:
             loaded, cell.spec, self._workload.samples, self._keep, cell_energy, flop_check
         )
 
+    def warm_up(self) -> bool:
+        """The cell's warm-up runs; True once they ran (`attempt` gives None for a step that raised)."""
+        self.measurement.warm_up()
+        return True
+
+    def measure_once(self) -> bool:
+        """One measured window; True once it ran."""
+        self.measurement.measure_once()
+        return True
+
     def _keep(self, seq: int, record: dict[str, Any]) -> None:
         self._store.add_records(self._run_id, self.cell.id, [(seq, record)])
         self.records.append(record)
         self._events.record_measured(self.cell, seq)
 
-    def finish(self, quality: RunQuality) -> None:
+    def finish(self, quality: CellQuality) -> None:
         where = f"run {self._run_id}, cell {self.cell.id}"
         workload = self._workload
         started = time.perf_counter()
@@ -94,13 +105,13 @@ class _ActiveCell:
 
 
 def run_group(
-    group: list[Cell], plan: Plan, store: CellSink, run_id: str, events: RunEvents, quality: RunQuality
+    group: list[Cell], plan: Plan, store: CellSink, run_id: str, events: RunEvents, quality: CellQuality
 ) -> int:
     """Load the group's model once and measure its cells; returns how many failed."""
     events.step_started(None, "load")
     started = time.perf_counter()
     try:
-        loaded = load_model(group[0].spec.target)
+        loaded = load_model(local_target(group[0].spec))
     except Exception as exc:  # a model that will not load fails its cells, not the sweep
         for cell in group:
             store.start_cell(run_id, cell.id)
@@ -133,7 +144,7 @@ def _measure_together(
     store: CellSink,
     run_id: str,
     events: RunEvents,
-    quality: RunQuality,
+    quality: CellQuality,
     energy: GroupEnergy,
     load_s: float,
     flop_check: AnalyticCheck,
@@ -165,7 +176,7 @@ def _measure_together(
 
         started = attempt(cell, start, "prepare")
         load_s = 0.0 if started is not None else load_s
-        if started is not None and attempt(cell, lambda a=started: a.measurement.warm_up() or True, "warm-up"):
+        if started is not None and attempt(cell, started.warm_up, "warm-up"):
             active.append(started)
         else:
             _free_device_memory()  # out of the except block, so the traceback's tensors can be freed
@@ -173,12 +184,12 @@ def _measure_together(
         order = list(active)
         rng.shuffle(order)
         for current in order:
-            measured = attempt(current.cell, lambda a=current: a.measurement.measure_once() or True, "measure")
+            measured = attempt(current.cell, current.measure_once, "measure")
             if measured and not current.measurement.done():
                 continue
             active.remove(current)
             if measured:
-                attempt(current.cell, lambda a=current: a.finish(quality), "summary")
+                attempt(current.cell, functools.partial(current.finish, quality), "summary")
             else:
                 _free_device_memory()
     return failed

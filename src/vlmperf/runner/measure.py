@@ -24,12 +24,12 @@ from typing import Any
 
 import torch
 
-from vlmperf.backends.local.compile import CompileMonitor
+from vlmperf.backends.local.compile import CompileMonitor, CompileSnapshot
 from vlmperf.backends.local.generate import generate_kwargs, generation_config, timed_generate
 from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loading import LoadedModel
 from vlmperf.backends.local.prompt_budget import within_budget
-from vlmperf.config.spec import CellSpec
+from vlmperf.config.spec import CellSpec, LocalTarget
 from vlmperf.errors import InputError
 from vlmperf.meters.clock import clock_for
 from vlmperf.meters.cpu_contention import CpuContention
@@ -54,6 +54,13 @@ WINDOW_MARGIN = 1.25
 """Energy windows are sized from the typical latency with this margin, so they reach their minimum."""
 
 
+def local_target(spec: CellSpec) -> LocalTarget:
+    """The cell's target, a local one: only a local cell's model is loaded and measured in this process."""
+    if not isinstance(spec.target, LocalTarget):
+        raise TypeError(f"a {spec.target.kind} cell has no model loaded in this process")
+    return spec.target
+
+
 def counts_flops(spec: CellSpec) -> bool:
     return why_no_flops(spec) is None
 
@@ -62,7 +69,7 @@ def why_no_flops(spec: CellSpec) -> str | None:
     """Why a cell has no FLOP count, or None when it is counted."""
     if not spec.measure.flops:
         return "measure.flops is false"
-    if spec.target.attn_implementation == "flash_attention_2":
+    if local_target(spec).attn_implementation == "flash_attention_2":
         return (
             "the FLOP counter has no formula for flash-attn's kernels, so attention would be missing from the "
             "count; count an sdpa cell of the same shapes instead (the work is the same)"
@@ -131,6 +138,7 @@ class CellMeasurement:
         self._system = system_text(workload.system_prompt)
         self._loaded = loaded
         self._spec = spec
+        self._target = target = local_target(spec)
         # samples whose prompt cannot fit max_input_len are left out and named in the info, not cut wrong
         samples, self._over_budget = within_budget(loaded.tokenizer, samples, self._prompts, workload.max_input_len)
         self._samples = samples
@@ -138,18 +146,18 @@ class CellMeasurement:
         self._config = generation_config(loaded, spec.generation)
         self._uncompiled = copy.deepcopy(self._config)
         self._uncompiled.disable_compile = True
-        self._extra = generate_kwargs(loaded, spec.target)
-        self._clock = clock_for(spec.target.device)
-        self._memory = memory_meter_for(spec.target.device)
+        self._extra = generate_kwargs(loaded, target)
+        self._clock = clock_for(target.device)
+        self._memory = memory_meter_for(target.device)
         self._energy = energy
         self._contention = CpuContention()
-        self._gpu_clocks = GpuClockWatch(spec.target.device)
-        speculative = spec.target.speculative != "off"
+        self._gpu_clocks = GpuClockWatch(target.device)
+        speculative = target.speculative != "off"
         check = None if speculative else (flop_check or AnalyticCheck())
         self._flops = FlopPass(loaded.model, self._untimed_generate, check) if counts_flops(spec) else None
-        self._peaks = device_peaks(spec.target, device_name(spec.target.device))
+        self._peaks = device_peaks(target, device_name(target.device))
         self._traffic, self._why_no_traffic = _traffic_of(loaded.model, speculative)
-        self._compile = CompileMonitor() if spec.target.compile != "off" else None
+        self._compile = CompileMonitor() if target.compile != "off" else None
         self._timed = batches(samples, spec.scenario.batch_size)
         self._latencies: list[float] = []  # of timed runs: they size the energy windows
         self._warm_latency: float | None = None
@@ -157,7 +165,7 @@ class CellMeasurement:
         self.runs = 0
         self.windows = 0
         self.measured_s = 0.0
-        self._stages_in_window = stages_in_window(spec.target.device)
+        self._stages_in_window = stages_in_window(target.device)
         self._stage_replays: dict[tuple[Any, ...], dict[str, float | None] | None] = {}
         self.time_s = {"warm_up": 0.0, "timed": 0.0, "flop_pass": 0.0, "stage_pass": 0.0, "profile": 0.0}
         """Wall time of each of the cell's passes, for the run's time budget (`report.time_budget`)."""
@@ -177,7 +185,7 @@ class CellMeasurement:
             group,
             [self._prompts[s.id] for s in group],
             max_input_len=spec.workload.max_input_len,
-            device=spec.target.device,
+            device=self._target.device,
         )
         self._clock.synchronize()  # inputs are on the device before the window opens
         return batch, (time.perf_counter_ns() - started) / 1e9
@@ -211,7 +219,7 @@ class CellMeasurement:
             "output_tokens": result.output_tokens,
             "outputs": result.outputs,
             "captions": [count_captions(o) for o in result.outputs] if self._answers_captions else None,
-            "recompiles": self._compile.since(compiled)["recompiles"] if self._compile else None,
+            "recompiles": self._recompiles(compiled),
             "speculative": result.speculative,
             "peak_flops_per_s": self._peaks.flops_per_s,
             "peak_memory_bandwidth_bytes_per_s": self._peaks.memory_bandwidth_bytes_per_s,
@@ -220,19 +228,25 @@ class CellMeasurement:
             "bytes": None,
         }
 
+    def _recompiles(self, compiled: CompileSnapshot | None) -> int | None:
+        """Compile events since the snapshot `compiled` (None without torch.compile)."""
+        if self._compile is None or compiled is None:
+            return None
+        return self._compile.since(compiled)["recompiles"]
+
     def _shape(self, batch: PreparedBatch, seq: int, decode_steps: int) -> tuple[Any, ...]:
         """What a replay of the batch's timed run stands for: its shape (`flop_pass.shape_key`), or for
         speculative cells, whose forward passes depend on the content, the batch itself."""
         generation = self._spec.generation
-        if self._spec.target.speculative != "off":
+        if self._target.speculative != "off":
             return batch_key(batch, seq if generation.do_sample else None)
         return shape_key(batch, decode_steps)
 
-    def _count_flops(self, batch: PreparedBatch, seq: int, decode_steps: int) -> dict[str, Any]:
+    def _count_flops(self, flops: FlopPass, batch: PreparedBatch, seq: int, decode_steps: int) -> dict[str, Any] | None:
         """The batch's FLOPs: counted on a replay of its timed run (same sampling seed) the first time
-        its shape comes, reused after."""
+        its shape comes, reused after (None: ops ran that `flops` could not count)."""
         torch.manual_seed(self._spec.generation.seed + seq)
-        return self._flops.count(batch, self._shape(batch, seq, decode_steps), decode_steps)
+        return flops.count(batch, self._shape(batch, seq, decode_steps), decode_steps)
 
     def _replayed_stages(self, batch: PreparedBatch, seq: int, decode_steps: int) -> dict[str, float | None] | None:
         """The stages of a replay of the batch's timed run (same sampling seed) with the stage hooks,
@@ -263,7 +277,7 @@ class CellMeasurement:
         for seq in range(self._spec.measure.warmup_runs):
             record = self._run_batch(*self._prepare(next(warmup)), -1 - seq)
             self._warm_latency = record["latency_s"]  # the last one: past first-call and compile costs
-        if self._compile:
+        if self._compile and compiled is not None:
             self.compile_costs = self._compile.since(compiled)
         self.measured_s = 0.0
         self.time_s["warm_up"] += time.perf_counter() - started
@@ -288,7 +302,9 @@ class CellMeasurement:
             return 1
         return max(1, math.ceil(self._spec.measure.min_energy_window_s / max(typical, 1e-6) * WINDOW_MARGIN))
 
-    def _fill_window(self, window: RunWindow, prepared: list, records: list[dict[str, Any]]) -> int:
+    def _fill_window(
+        self, window: RunWindow, prepared: list[tuple[PreparedBatch, float]], records: list[dict[str, Any]]
+    ) -> int:
         """Runs more batches while the window is shorter than its minimum (the batches prepared before
         it were too few: the latency estimate was high). Their preprocessing is then inside the window;
         the count is recorded as `prepared_inside`."""
@@ -331,7 +347,7 @@ class CellMeasurement:
         self._latencies += [r["latency_s"] for r in records]
         for (batch, _), record in zip(prepared, records, strict=True):
             if self._flops is not None:
-                record["flops"] = self._count_flops(batch, self.runs, record["decode_steps"])
+                record["flops"] = self._count_flops(self._flops, batch, self.runs, record["decode_steps"])
             if not self._stages_in_window:
                 replay_started = time.perf_counter()
                 record["stages"] = self._replayed_stages(batch, self.runs, record["decode_steps"])
@@ -360,7 +376,7 @@ class CellMeasurement:
                 f"{spec.workload.max_input_len} without cutting choices or instructions "
                 "(over_budget: the budget each needs)"
             )
-        if spec.target.compile != "off" and spec.measure.warmup_runs == 0:
+        if self._target.compile != "off" and spec.measure.warmup_runs == 0:
             warnings.append(
                 "compile with measure.warmup_runs 0: compiling happened inside the first timed run (see recompiles); "
                 "set warmup_runs to 1 or more so compile_s is paid in warm-up"
@@ -389,8 +405,8 @@ class CellMeasurement:
                 "why_no_memory_traffic": self._why_no_traffic,
             },
             "compile": self.compile_costs,
-            "device_name": device_name(spec.target.device),
-            "gpu_telemetry": gpu_telemetry(spec.target.device),
+            "device_name": device_name(self._target.device),
+            "gpu_telemetry": gpu_telemetry(self._target.device),
             "threads": torch.get_num_threads(),
             "stability": self.stability(),
         }
@@ -417,7 +433,7 @@ class CellMeasurement:
         torch.manual_seed(seed)
         modules = profile_generate(model, lambda: self._untimed_generate(batch), self._clock)
         torch.manual_seed(seed)
-        trace = export_trace(lambda: self._untimed_generate(batch), trace_path, self._spec.target.device, model=model)
+        trace = export_trace(lambda: self._untimed_generate(batch), trace_path, self._target.device, model=model)
         return {"sample_ids": batch.sample_ids, "modules": modules, "trace": trace}
 
     def figures(self) -> dict[str, Any]:

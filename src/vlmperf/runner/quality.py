@@ -14,11 +14,20 @@ one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from vlmperf.errors import VlmperfError
 from vlmperf.store.outputs import first_outputs
 from vlmperf.workloads.sample import Sample
+
+
+class CellQuality(Protocol):
+    """What a group's runner needs of quality: a finished cell's scores (`RunQuality` scores them; in a
+    child, `DeferredQuality` hands the outputs up instead)."""
+
+    def score(
+        self, task: str, records: list[dict[str, Any]], samples: list[Sample], where: str
+    ) -> tuple[dict, dict]: ...
 
 
 class RunQuality:

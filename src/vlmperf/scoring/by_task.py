@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypedDict
 
 from vlmperf.errors import InputError
 from vlmperf.scoring import text_error, textvqa, vqa
@@ -329,18 +329,26 @@ class TaskScoring:
         return {"id": "1", "prediction": "...", **{f.name: f.example for f in self.fields}}
 
 
-_CAPTIONS = {
+class _Declared(TypedDict):
+    """A task family's metrics, fields and scorer, shared by the tasks that score alike."""
+
+    metrics: tuple[str, ...]
+    fields: tuple[ReferenceField, ...]
+    scorer: Scorer
+
+
+_CAPTIONS: _Declared = {
     "metrics": (*CAPTION_METRICS, "wer", "cer"),
     "fields": (REFERENCES,),
     "scorer": _score_captions,
 }
 _VQA_METRICS = ("vqa_accuracy", "any_answer_match")
-_MCQ = {
+_MCQ: _Declared = {
     "metrics": ("mcq_accuracy", "parse_failure_rate", "mcq_accuracy_lenient", "parse_failure_rate_lenient"),
     "fields": (CHOICES, ANSWER_INDEX),
     "scorer": _score_mcq,
 }
-_TEXT = {"metrics": ("wer", "cer"), "fields": (FIRST_REFERENCE,), "scorer": _score_text}
+_TEXT: _Declared = {"metrics": ("wer", "cer"), "fields": (FIRST_REFERENCE,), "scorer": _score_text}
 
 SCORING: dict[str, TaskScoring] = {
     scoring.name: scoring

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.table import Table
 
 from vlmperf.errors import InputError
@@ -149,12 +149,16 @@ def _table_text(table: Table, notes: list[str]) -> str:
     return console.export_text()
 
 
+_RUN_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("cell", "left"), ("task", "left"), ("n", "right"), ("metric", "left"), ("value", "right"), ("ci95", "right"),
+)  # fmt: skip
+
+
 def render_table(document: dict[str, Any]) -> str:
     """A scored set, or a re-scored run, as a terminal table (plain text)."""
     if "cells" in document:
         table = Table(title=f"run {document['run']}: quality of the stored outputs", title_justify="left")
-        for column, justify in (("cell", "left"), ("task", "left"), ("n", "right"), ("metric", "left"),
-                                ("value", "right"), ("ci95", "right")):  # fmt: skip
+        for column, justify in _RUN_COLUMNS:
             table.add_column(column, justify=justify)
         for cell_id, scored in document["cells"].items():
             for name, metric in scored["metrics"].items():

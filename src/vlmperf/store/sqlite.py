@@ -423,6 +423,6 @@ class Store:
                         bad[r[0], str(why)] = bad.get((r[0], str(why)), 0) + 1
         except sqlite3.DatabaseError as exc:
             raise InputError(f"the store at {self.path} is damaged ({exc}): {FIX}") from exc
-        for (cell, why), count in bad.items():
-            self._skip(f"run {run_id}, cell {cell}: {count} record(s), {why}")
+        for (cell, reason), count in bad.items():
+            self._skip(f"run {run_id}, cell {cell}: {count} record(s), {reason}")
         return records

@@ -33,6 +33,13 @@ class LoadedWorkload:
     provenance: dict[str, Any] | None = None
 
 
+def _column_preset(task: Task) -> str:
+    """The generic column map of a task without a dataset preset (every task names one or the other)."""
+    if task.column_preset is None:
+        raise RuntimeError(f"task {task.name!r} names neither a dataset preset nor a column preset")
+    return task.column_preset
+
+
 def _dataset(workload: Workload) -> LoadedWorkload:
     from vlmperf.workloads.datasets import load_dataset_samples
     from vlmperf.workloads.datasets.presets import GENERIC_COLUMNS, get_preset
@@ -45,7 +52,7 @@ def _dataset(workload: Workload) -> LoadedWorkload:
             f"workload.source dataset with task {task.name!r} needs workload.dataset (kind and path): "
             "only coco-caption, textvqa and scienceqa-img have a default dataset"
         )
-    columns = workload.columns or (preset.columns if preset else GENERIC_COLUMNS[task.column_preset])
+    columns = workload.columns or (preset.columns if preset else GENERIC_COLUMNS[_column_preset(task)])
     fallback_paths = preset.fallback_paths if preset and workload.dataset is None else ()  # a user's id: as given
     subset = load_dataset_samples(
         source.model_copy(update={"limit": workload.limit, "seed": workload.seed}),

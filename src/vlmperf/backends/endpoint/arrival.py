@@ -17,6 +17,7 @@ doing so, `arrival_of` returns None and the reader stamps the time itself, as be
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from typing import Any
@@ -54,10 +55,15 @@ class StampingProtocol(ResponseHandler):
         super().data_received(data)
 
 
+def _stamping_protocol(loop: asyncio.AbstractEventLoop) -> ResponseHandler:
+    """A `StampingProtocol`, typed as the `ResponseHandler` the connector's factory makes."""
+    return StampingProtocol(loop=loop)
+
+
 def connector(**kwargs: Any) -> aiohttp.TCPConnector:
     """An aiohttp TCPConnector (same arguments) whose connections stamp the arrival of their bytes."""
     made = aiohttp.TCPConnector(**kwargs)
-    made._factory = functools.partial(StampingProtocol, loop=made._loop)  # noqa: SLF001 - see the module docstring
+    made._factory = functools.partial(_stamping_protocol, loop=made._loop)  # noqa: SLF001 - see the module docstring
     return made
 
 

@@ -57,7 +57,7 @@ def request_record(
     output_tokens, source = _output_tokens(attempt)
     input_tokens = (attempt.usage or {}).get("prompt_tokens")
     cost = None
-    if price is not None and input_tokens is not None and source == "usage":
+    if price is not None and input_tokens is not None and output_tokens is not None and source == "usage":
         cost = (input_tokens * price[0] + output_tokens * price[1]) / 1e6
     served_by = next(iter(attempt.headers.values()), None)
     served_by_source = "header" if served_by else ("requested" if served_by_fallback else None)

@@ -35,7 +35,9 @@ from vlmperf.errors import InputError
 def compile_config(mode: str) -> CompileConfig:
     """The compile config generate() uses for the decoding steps, for one of LocalTarget.compile's modes."""
     config = CompileConfig(fullgraph=False, dynamic=True, backend="inductor", mode=mode)
-    config._compile_all_devices = True  # transformers compiles on GPUs only unless told; vlmperf compiles where asked
+    # transformers compiles on GPUs only unless told; vlmperf compiles where asked. transformers declares this
+    # private flag `= None`, so its inferred type is None although generate() reads it as a bool.
+    config._compile_all_devices = True  # type: ignore[assignment]
     return config
 
 

@@ -57,7 +57,8 @@ class FirstTokenMarker(StoppingCriteria):
             self.first_token_mark = self._clock.mark()
             self._never = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         self.steps += 1
-        return self._never  # type: ignore[return-value]
+        assert self._never is not None  # made at the first step
+        return self._never
 
 
 @dataclass

@@ -36,6 +36,10 @@ class PreparedBatch:
     """Per sample, the prompt fields cut to fit max_input_len, first to last (`end`: a plain prompt cut at its end)."""
 
 
+Content = str | list[dict[str, str]]
+"""A chat message's content: its text, or its parts (`{"type": "image"}`, `{"type": "text", "text": ...}`)."""
+
+
 def chat_text(loaded: LoadedModel, sample: Sample, prompt: str, system: str | None = None) -> str:
     """The prompt in the model's own chat template, after a system message when `system` is given
     (a text-only model without a template reads the prompt raw, after the system sentence and a space)."""
@@ -44,19 +48,18 @@ def chat_text(loaded: LoadedModel, sample: Sample, prompt: str, system: str | No
     if not loaded.multimodal:
         if not has_template:
             return f"{system} {prompt}" if system else prompt
-        messages = [{"role": "user", "content": prompt}]
-        system_message = {"role": "system", "content": system}
+        user: Content = prompt
     else:
         if not has_template:
             raise InputError(
                 "this model's processor has no chat template, so vlmperf cannot place images and text for it; "
                 "use a model whose processor ships one (most -hf / -Instruct models do)"
             )
-        content = [{"type": "image"} for _ in sample.images] + [{"type": "text", "text": prompt}]
-        messages = [{"role": "user", "content": content}]
-        system_message = {"role": "system", "content": [{"type": "text", "text": system}]}
+        user = [{"type": "image"} for _ in sample.images] + [{"type": "text", "text": prompt}]
+    messages: list[dict[str, Content]] = [{"role": "user", "content": user}]
     if system:
-        messages.insert(0, system_message)
+        said: Content = [{"type": "text", "text": system}] if loaded.multimodal else system
+        messages.insert(0, {"role": "system", "content": said})
     text = owner.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     if system and system not in text:
         raise InputError(

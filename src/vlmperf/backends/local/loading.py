@@ -226,13 +226,14 @@ def _load(target: LocalTarget) -> LoadedModel:
         **placement,
     )
     if not quantization:
-        model = model.to(target.device)
+        # transformers decorates `to` with functools.wraps, and typeshed's _Wrapped binds no `self`
+        model = model.to(target.device)  # type: ignore[arg-type]
     processor = (AutoProcessor if multimodal else AutoTokenizer).from_pretrained(
         source, revision=target.revision, trust_remote_code=target.trust_remote_code
     )
     weights = "random (built-in model)" if preset is TINY_LLAVA else "pretrained"
     tokenizer_kind = "synthetic stand-in (built-in model)" if preset is TINY_LLAVA else "model's own"
-    info = {"weights": weights, "config_source": source, "tokenizer": tokenizer_kind}
+    info: dict[str, Any] = {"weights": weights, "config_source": source, "tokenizer": tokenizer_kind}
     if quantization:
         info["quantization"] = quantization_info(model, target.quantization, "from_pretrained quantization_config")
     return _finish(model, processor, multimodal, info)
@@ -266,7 +267,11 @@ def _build_replica(target: LocalTarget, preset: Preset | None, dtype: torch.dtyp
             source, revision=target.revision, trust_remote_code=target.trust_remote_code
         )
         tokenizer_kind = "model's own"
-    info = {"weights": "random (no_weights replica)", "config_source": config_source, "tokenizer": tokenizer_kind}
+    info: dict[str, Any] = {
+        "weights": "random (no_weights replica)",
+        "config_source": config_source,
+        "tokenizer": tokenizer_kind,
+    }
     if quantization is not None:
         info["quantization"] = quantization
     return _finish(model, processor, multimodal, info)

@@ -18,6 +18,7 @@ applied, without special tokens; `cut_tokens` is the full count minus the count 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,7 @@ def fit_prompt(tokenizer: Any, prompt: Prompt | str, max_tokens: int | None, sam
 
 
 def within_budget(
-    tokenizer: Any, samples: list[Sample], prompts: dict[str, Prompt | str], max_tokens: int | None
+    tokenizer: Any, samples: list[Sample], prompts: Mapping[str, Prompt | str], max_tokens: int | None
 ) -> tuple[list[Sample], dict[str, int]]:
     """The samples whose prompt fits `max_tokens` (all of them without a budget), and for each other
     sample the smallest budget its prompt needs. When none fits, an InputError says what to raise it to."""

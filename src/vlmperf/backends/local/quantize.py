@@ -20,9 +20,12 @@ process-wide, so every cell compiled after an int8 cell would be compiled differ
 from __future__ import annotations
 
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 SCHEMES = {
     "torchao-int8": "int8 weights, symmetric per output channel; activations stay in the model dtype "
@@ -58,13 +61,13 @@ def pretrained_quantization_config(kind: str, dtype: torch.dtype) -> Any:
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype)
 
 
-def output_head_names(model: torch.nn.Module) -> set[str]:
+def output_head_names(model: PreTrainedModel) -> set[str]:
     """The qualified names of the model's output head (what stays in full precision)."""
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     return {name for name, module in model.named_modules() if head is not None and module is head}
 
 
-def quantize_built_model(model: torch.nn.Module) -> None:
+def quantize_built_model(model: PreTrainedModel) -> None:
     """torchao int8 weight-only on a model built in memory (a no_weights replica), output head excluded."""
     from torchao.quantization import quantize_
 
@@ -99,7 +102,7 @@ def is_quantized(module: torch.nn.Module) -> bool:
     return type(weight) not in (torch.nn.Parameter, torch.Tensor) or not weight.dtype.is_floating_point
 
 
-def quantization_info(model: torch.nn.Module, kind: str, applied: str) -> dict[str, Any]:
+def quantization_info(model: PreTrainedModel, kind: str, applied: str) -> dict[str, Any]:
     """What was quantized, read back from the model: counts, and every Linear left in full precision and why."""
     heads = output_head_names(model)
     quantized, full = 0, {}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForImageTextToText, LlavaProcessor, PretrainedConfig
+from transformers import AutoConfig, AutoModelForImageTextToText, LlavaProcessor, PretrainedConfig, PreTrainedModel
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 
 from vlmperf.backends.local.presets import Preset
@@ -52,7 +52,7 @@ def to_pretrained_config(config: dict[str, Any]) -> PretrainedConfig:
     return AutoConfig.for_model(model_type, **config)
 
 
-def build_random_model(config: PretrainedConfig, *, dtype: torch.dtype, device: str) -> torch.nn.Module:
+def build_random_model(config: PretrainedConfig, *, dtype: torch.dtype, device: str) -> PreTrainedModel:
     """Instantiate the architecture directly on its device and dtype, with seeded random weights."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(WEIGHTS_SEED)

@@ -22,6 +22,7 @@ energy figure and says why rather than one that may have lost a wrap.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -213,8 +214,9 @@ class EnergyWindow:
         duration_s = end_t - start_t
         if self._source is None:
             return EnergyReading(None, duration_s, "none", None, self._reason)
+        assert start_j is not None and end_j is not None  # a source reads a figure every time
         times = sorted(self._read_times)
-        longest = max(later - earlier for earlier, later in zip(times, times[1:], strict=True))
+        longest = max(later - earlier for earlier, later in itertools.pairwise(times))
         if longest > self._source.max_read_interval_s:
             note = (
                 f"{longest:.0f} s between two counter readings, longer than the counter's safe "

@@ -8,7 +8,7 @@ the JSON. The tests validate every figure against plotly's schema instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from vlmperf.metrics.definitions import METRICS, SI_UNITS
 from vlmperf.report.html.escape import plot_text
@@ -77,6 +77,10 @@ def scale(metric: str) -> tuple[float, str]:
     return known.display if known else (1.0, "")
 
 
+@overload
+def scaled(metric: str, value: float) -> float: ...
+@overload
+def scaled(metric: str, value: None) -> None: ...
 def scaled(metric: str, value: float | None) -> float | None:
     return None if value is None else round_sig(value * scale(metric)[0])
 

@@ -12,6 +12,7 @@ from typing import Any
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
 from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, round_sig, scaled, unless_flat
+from vlmperf.report.html.records import CellRecords
 
 MEAN_LATENCY = {"local": ("latency_s",), "endpoint": ("e2e_s", "ttft_s")}
 STAGES = ("vision_s", "projector_s", "prefill_s", "decode_s", "generate_overhead_s")
@@ -28,9 +29,18 @@ def _each(data: list[dict[str, Any]]) -> str:
     return names[0] if len(names) == 1 else f"each of {', '.join(names)}"
 
 
+def _cdfs(view: RunView) -> list[tuple[CellView, CellRecords, str]]:
+    """The finished cells with a latency CDF, each with its reduced records and the CDF's metric."""
+    return [
+        (c, c.records, c.records.cdf_metric)
+        for c in view.ok
+        if c.records is not None and c.records.cdf_metric is not None and c.records.cdf_x
+    ]
+
+
 def cdf_plot(view: RunView) -> list[Plot]:
-    cells = [c for c in view.ok if c.records is not None and c.records.cdf_x]
-    if not cells:
+    cdfs = _cdfs(view)
+    if not cdfs:
         return []
     data = [
         {
@@ -38,13 +48,13 @@ def cdf_plot(view: RunView) -> list[Plot]:
             "mode": "lines",
             "name": plot_text(c.label),
             "line": {"shape": "hv", "color": color(i)},
-            "x": [scaled(c.records.cdf_metric, v) for v in c.records.cdf_x],
-            "y": [round_sig(v, 4) for v in c.records.cdf_y],
+            "x": [scaled(metric, v) for v in records.cdf_x],
+            "y": [round_sig(v, 4) for v in records.cdf_y],
             "hovertemplate": f"{plot_text(c.label)}<br>%{{x:.4g}} ms: %{{y:.1%}} at or below<extra></extra>",
         }
-        for i, c in enumerate(cells)
+        for i, (c, records, metric) in enumerate(cdfs)
     ]
-    metrics = sorted({c.records.cdf_metric for c in cells})
+    metrics = sorted({metric for _, _, metric in cdfs})
     per = "per provider" if view.kinds == {"endpoint"} else "per cell"
     return [
         Plot(
@@ -52,7 +62,7 @@ def cdf_plot(view: RunView) -> list[Plot]:
             id="plot-latency-cdf",
             title=f"{' / '.join(metrics)} distribution (CDF) {per}",
             caption="from the records, at most 200 points per cell; n per cell: "
-            + ", ".join(f"{c.records.cdf_n}" for c in cells),
+            + ", ".join(f"{records.cdf_n}" for _, records, _ in cdfs),
             figure=figure(data, axis(axis_title(metrics[0])), axis("share of values at or below", range=[0, 1.02])),
         )
     ]

@@ -79,7 +79,9 @@ def quality_metric(view: RunView) -> str | None:
 
 def _cost(cell: CellView, cost: str) -> tuple[str, float] | None:
     metric = COSTS[cost].get(cell.kind)
-    value = cell.stat(metric, "p50") if metric else None
+    if not metric:
+        return None
+    value = cell.stat(metric, "p50")
     return None if value is None else (metric, value)
 
 
@@ -98,14 +100,14 @@ def _error_bars(cells: list[CellView], quality: str) -> dict[str, Any] | None:
 
 
 def _plot(view: RunView, quality: str, cost: str) -> Plot | None:
-    rows = [(c, _cost(c, cost)) for c in view.ok if c.stat(quality, "value") is not None]
-    rows = [(c, found) for c, found in rows if found is not None]
+    measured = [(c, c.stat(quality, "value"), _cost(c, cost)) for c in view.ok]
+    rows = [(c, y, found) for c, y, found in measured if y is not None and found is not None]
     if len(rows) < 2:
         return None
-    cells = [c for c, _ in rows]
-    metrics = sorted({metric for _, (metric, _) in rows})
-    xs = [scaled(metric, value) for _, (metric, value) in rows]
-    ys = [c.stat(quality, "value") for c in cells]
+    cells = [c for c, _, _ in rows]
+    metrics = sorted({metric for _, _, (metric, _) in rows})
+    xs = [scaled(metric, value) for _, _, (metric, value) in rows]
+    ys = [y for _, y, _ in rows]
     front = pareto_front(list(zip(xs, ys, strict=True)), quality in LOWER_IS_BETTER_QUALITY)
     points: dict[str, Any] = {
         "type": "scatter",

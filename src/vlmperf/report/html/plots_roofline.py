@@ -36,8 +36,9 @@ class Roof:
     @property
     def ridge(self) -> float | None:
         """The intensity (FLOP/B) where bandwidth stops being the limit: peak FLOP/s / peak B/s."""
-        both = self.peak_flops and self.peak_bandwidth
-        return self.peak_flops / self.peak_bandwidth if both else None
+        if not self.peak_flops or not self.peak_bandwidth:
+            return None
+        return self.peak_flops / self.peak_bandwidth
 
     def height(self, intensity: float) -> float:
         """The most FLOP/s the device allows at this intensity: the lower of its known roofs."""
@@ -58,6 +59,13 @@ def _roof_key(cell: CellView) -> tuple[float | None, float | None]:
 def _drawn(view: RunView) -> list[CellView]:
     """The local cells that have both coordinates (endpoints and runs without FLOPs have none)."""
     return [c for c in view.ok if c.kind == "local" and c.stat(X, "p50") and c.stat(Y, "p50")]
+
+
+def _point(cell: CellView) -> tuple[float, float]:
+    """A drawn cell's coordinates: its intensity and achieved FLOP/s p50s (`_drawn` keeps cells with both)."""
+    x, y = cell.stat(X, "p50"), cell.stat(Y, "p50")
+    assert x is not None and y is not None, f"cell {cell.id} has no roofline point"
+    return x, y
 
 
 def _roofs(cells: list[CellView]) -> list[Roof]:
@@ -109,6 +117,7 @@ def _device(cells: list[CellView]) -> str:
 def _cell_trace(index: int, cell: CellView) -> dict[str, Any]:
     """The cell's point; its hover says how far from its limit it is (limit_ratio, mfu, mbu)."""
     name = plot_text(cell.label)
+    x, y = _point(cell)
     hover = (
         f"{name}<br>%{{x:.3g}} FLOP/B, %{{y:.3s}}FLOP/s"
         f"<br>limit_ratio {_ratio(cell.stat('limit_ratio', 'p50'))}"
@@ -120,8 +129,8 @@ def _cell_trace(index: int, cell: CellView) -> dict[str, Any]:
         "mode": "markers",
         "name": name,
         "marker": {"color": color(index), "size": 10},
-        "x": [round_sig(cell.stat(X, "p50"))],
-        "y": [round_sig(cell.stat(Y, "p50"))],
+        "x": [round_sig(x)],
+        "y": [round_sig(y)],
         "hovertemplate": hover,
     }
 
@@ -132,7 +141,7 @@ def _roof_traces(index: int, roof: Roof, low: float, high: float) -> list[dict[s
     peaks = f"{si(roof.peak_flops, 'FLOP/s')}, {si(roof.peak_bandwidth, 'B/s')}"
     name = plot_text(f"roof of {_device(roof.cells)}: {peaks}")
     line = {"color": ROOF_COLOR, "width": 1.5, "dash": ROOF_DASHES[index % len(ROOF_DASHES)]}
-    traces = [
+    traces: list[dict[str, Any]] = [
         {
             "type": "scatter",
             "mode": "lines",
@@ -144,7 +153,7 @@ def _roof_traces(index: int, roof: Roof, low: float, high: float) -> list[dict[s
             "hovertemplate": f"{name}<br>%{{x:.3g}} FLOP/B: at most %{{y:.3s}}FLOP/s<extra></extra>",
         }
     ]
-    if roof.ridge:
+    if roof.ridge and roof.peak_flops:  # a ridge needs both peaks
         traces.append(
             {
                 "type": "scatter",
@@ -165,7 +174,7 @@ def _roof_traces(index: int, roof: Roof, low: float, high: float) -> list[dict[s
 
 def _span(cells: list[CellView], roofs: list[Roof]) -> tuple[float, float]:
     """The x range the roofs cover: every point and every ridge, with a margin on both sides."""
-    xs = [c.stat(X, "p50") for c in cells] + [r.ridge for r in roofs if r.ridge]
+    xs = [_point(c)[0] for c in cells] + [r.ridge for r in roofs if r.ridge]
     return min(xs) / ROOF_MARGIN, max(xs) * ROOF_MARGIN
 
 

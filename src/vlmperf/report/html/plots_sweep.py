@@ -40,7 +40,7 @@ def _group_traces(name: str, index: int, cells: list[CellView], axis_key: str, m
     cells = sorted(cells, key=lambda c: c.config[axis_key])
     xs = [c.config[axis_key] for c in cells]
     shown = plot_text(name)
-    traces = [
+    traces: list[dict[str, Any]] = [
         {
             "type": "scatter",
             "mode": "lines+markers",

@@ -74,7 +74,8 @@ def _samples(records: list[Record]) -> list[tuple[str, str | None, str | None]]:
     for record in records:
         error = record.get("error")
         error_class = error.get("class") if isinstance(error, dict) else None
-        for sample_id, output in zip(record.get("sample_ids") or [], record.get("outputs") or [], strict=True):
+        # not strict: a run stored before outputs were recorded has sample ids and no outputs
+        for sample_id, output in zip(record.get("sample_ids") or [], record.get("outputs") or [], strict=False):
             key = str(sample_id)
             if key not in seen or (seen[key][1] is None and output is not None):
                 seen[key] = (key, output, None if output is not None else error_class)

@@ -58,7 +58,8 @@ def keep(references: References, kept: set[str] | None) -> References:
     """`references` with the fields outside `kept` emptied (all kept when `kept` is None)."""
     if kept is None:
         return references
-    return replace(references, **{f.name: f.default for f in fields(References) if f.name not in kept})
+    empty = References()  # every field has a default: the emptied value
+    return replace(references, **{f.name: getattr(empty, f.name) for f in fields(References) if f.name not in kept})
 
 
 def failure_reason(exc: Exception) -> str:

@@ -14,7 +14,7 @@ import orjson
 from vlmperf.report.html.budget import budget_bar
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import clipped, text
-from vlmperf.report.html.records import SAMPLES_SHOWN
+from vlmperf.report.html.records import SAMPLES_SHOWN, CellRecords
 from vlmperf.report.html.references import reference_cell, references_note
 from vlmperf.report.tables import stability_lines
 
@@ -97,14 +97,15 @@ def _output_cell(output: str | None, error_class: str | None) -> str:
     return f'<td class="output">{clipped(output, OUTPUT_CHARS)}</td>'
 
 
-def _outputs_block(cell: CellView) -> str:
-    """One cell's first outputs, each beside its sample's references when the cell has them."""
+def _outputs_block(cell: CellView, records: CellRecords) -> str:
+    """One cell's first outputs (from its reduced `records`), each beside its sample's references when the
+    cell has them."""
     shown = cell.references is not None
     rows = "".join(
         f'<tr><td class="sample">{text(sample_id)}</td>{_output_cell(output, error_class)}'
         + (reference_cell(cell.references.get(sample_id)) if cell.references is not None else "")
         + "</tr>"
-        for sample_id, output, error_class in cell.records.samples
+        for sample_id, output, error_class in records.samples
     )
     head = "<th>sample</th><th>output</th>" + ("<th>reference</th>" if shown else "")
     note = references_note(cell.references_error) if cell.references_error else ""
@@ -115,7 +116,7 @@ def _outputs_block(cell: CellView) -> str:
 
 
 def outputs(view: RunView) -> str:
-    cells = [c for c in view.cells if c.records is not None and c.records.samples]
+    cells = [(c, c.records) for c in view.cells if c.records is not None and c.records.samples]
     if not cells:
         return ""
     first = f"The first {SAMPLES_SHOWN} samples each cell answered, as the model wrote them"
@@ -127,7 +128,7 @@ def outputs(view: RunView) -> str:
         else f"{first}. References are not stored with a run: a page built by `render_run` loads them again "
         "from each cell's workload and shows them here; `vlmperf score --run` scores the outputs against them."
     )
-    blocks = "".join(_outputs_block(cell) for cell in cells)
+    blocks = "".join(_outputs_block(cell, records) for cell, records in cells)
     return (
         f'<section id="outputs"><h2>Model outputs</h2><p class="caption">{intro}</p>'
         f'<div class="outputs-grid">{blocks}</div></section>'

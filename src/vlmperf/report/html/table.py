@@ -13,7 +13,7 @@ the dots of config keys), and a table wider than its wrapper scrolls inside it w
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from vlmperf.report.html.escape import text
@@ -66,7 +66,7 @@ def _td(cell: Cell, attrs: str = "") -> str:
     return f"<td{attrs}{sort}>{text(shown)}</td>"
 
 
-def _row(cells: list[Cell], columns: int, pinned: int) -> str:
+def _row(cells: Sequence[Cell], columns: int, pinned: int) -> str:
     """A row's cells; in a row shorter than the header the last cell spans the columns left."""
     span = columns - len(cells) + 1
     return "".join(
@@ -83,7 +83,7 @@ def dotted(title: str) -> str:
 def sortable_table(
     table_id: str,
     header: list[str],
-    rows: list[tuple[list[Cell], dict[str, str]]],
+    rows: Sequence[tuple[Sequence[Cell], Mapping[str, str]]],
     pinned: int = 0,
     title: Callable[[str], str] = text,
 ) -> str:

@@ -54,8 +54,10 @@ class Launcher(Protocol):
     """Starts attempts somewhere and reports what they send and how they end."""
 
     kind: str
-    parallel: int | None
-    """Most attempts running at once (None: as many as the launcher's scheduler admits)."""
+
+    @property
+    def parallel(self) -> int | None:
+        """Most attempts running at once (None: as many as the launcher's scheduler admits)."""
 
     def launch(self, job: GroupJob) -> Any: ...
 
@@ -75,7 +77,8 @@ class Attempt:
     running_since: float | None = None
     step: tuple[str | None, str] = (None, "start")
     step_since: float = 0.0
-    charged: Counter = field(default_factory=Counter)
+    charged: dict[str, float] = field(default_factory=dict)
+    """Seconds of steps charged to each cell id."""
     ended: set[str] = field(default_factory=set)
     result: tuple[str, Any] | None = None
     """The last message: ("done", failed) or ("error", error)."""
@@ -92,7 +95,7 @@ class Supervisor:
     ):
         self._launcher, self._settings, self._plan = launcher, settings, plan
         self._store, self._run_id, self._events = store, run_id, events
-        self._tries: Counter = Counter()
+        self._tries: Counter[str] = Counter()
         self._failed = 0
         self._queue: deque[list[Cell]] = deque()
         self._running: list[Attempt] = []
@@ -156,7 +159,8 @@ class Supervisor:
             if name == "step_started":
                 now = time.monotonic()
                 if attempt.step[0] is not None:
-                    attempt.charged[attempt.step[0]] += now - attempt.step_since
+                    charged = attempt.charged.get(attempt.step[0], 0.0)
+                    attempt.charged[attempt.step[0]] = charged + now - attempt.step_since
                 attempt.step, attempt.step_since = (cell_id, args[0]), now
             getattr(self._events, name)(cell, *args)
         else:  # done or error: the attempt's last word, acted on when it ends
@@ -215,7 +219,7 @@ class Supervisor:
             if attempt.running_since is None or attempt.result is not None:
                 continue  # not started yet (a Ray task may wait for resources), or finished already
             busy, stage = attempt.step
-            spent = now - attempt.step_since + (attempt.charged[busy] if busy else 0.0)
+            spent = now - attempt.step_since + (attempt.charged.get(busy, 0.0) if busy else 0.0)
             allowed = limit if busy else limit * len(attempt.unfinished())
             if spent > allowed:
                 what = f"cell {busy} took more than {limit:g} s" if busy else f"its group took more than {allowed:g} s"

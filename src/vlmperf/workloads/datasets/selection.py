@@ -36,7 +36,7 @@ def pick(rows: Iterable[T], wanted: Sequence[int], where: str) -> list[tuple[int
     if not wanted:
         return chosen
     targets = iter(wanted)
-    target = next(targets)
+    target: int | None = next(targets)
     seen = 0
     for index, row in enumerate(rows):
         seen = index + 1

@@ -225,6 +225,8 @@ def _undecoded(datasets: Any, dataset: Any, columns: ColumnMap) -> Any:
     """Switch the image column to undecoded `{bytes, path}` cells so a broken image fails per row, here."""
     features = dataset.features
     feature = features.get(columns.image) if features and columns.image else None
+    if feature is None:
+        return dataset
     if isinstance(feature, datasets.Image):
         return dataset.cast_column(columns.image, datasets.Image(decode=False))
     inner = getattr(feature, "feature", None)
