@@ -81,7 +81,8 @@ def nvidia_smi(selectors: list[str]) -> dict[str, Any] | None:
         lines = done.stdout.strip().splitlines()
         if done.returncode == 0 and lines:
             values = (v.strip() for v in lines[0].split(","))
-            return {**dict(zip(SMI_FIELDS.split(","), values, strict=True)), "selected_by": selector}
+            # a field holding a comma would shift the rest: never a reason to fail the environment report
+            return {**dict(zip(SMI_FIELDS.split(","), values, strict=False)), "selected_by": selector}
         errors.append((done.stdout + done.stderr).strip()[-200:])
     return {"error": "; ".join(errors) or "no GPU selector"}
 
