@@ -43,7 +43,7 @@ from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
 
 if TYPE_CHECKING:
-    from vlmperf.runner.execute import Plan
+    from vlmperf.runner.plan import Plan
 
 CONNECTIONS_PER_HOST = 0
 """aiohttp's per-host connection limit: 0 is none, so the scenario alone decides what is in flight."""

@@ -3,7 +3,7 @@
 Everything a user can get wrong (model paths, datasets, an energy source named explicitly) is
 checked before the run is created, so a mistake never leaves a half-made run behind; what this
 machine lacks for some cells (a GPU, flash-attn, bitsandbytes) fails those cells and the rest run.
-Cells run in groups, as their backend says (`runner.backends`): local cells that share how the model
+Cells run in groups, as their target kind says (`runner.target_kinds`): local cells that share how the model
 is loaded run on one loaded model, so a batch-size sweep never reloads; endpoint cells that differ
 only in target share one time window. The run's executor (`runner.executors`) decides where the
 groups run. Ctrl-C marks the run partial.
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from vlmperf.config.spec import RunSpec
 from vlmperf.errors import InputError
 from vlmperf.runner.agreement import record_agreement, reference_cells
-from vlmperf.runner.backends import backend_of
 from vlmperf.runner.events import RunEvents, Silent
 from vlmperf.runner.executors import run_groups
 from vlmperf.runner.manifest import build_manifest
-from vlmperf.runner.plan import Cell, expand
+from vlmperf.runner.plan import Cell, Plan, expand
+from vlmperf.runner.target_kinds import target_kind_of
 from vlmperf.store.sqlite import Store, new_run_id
 from vlmperf.workloads.sources import LoadedWorkload, load_workload
 
@@ -36,26 +36,13 @@ class RunOutcome:
     resumed: bool
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A checked sweep: its cells, every workload's samples and the reference cell, ready to measure."""
-
-    spec: RunSpec
-    cells: list[Cell]
-    workloads: dict[str, LoadedWorkload]
-    references: dict[str, Cell] | None = None
-
-    def workload_for(self, cell: Cell) -> LoadedWorkload:
-        return self.workloads[cell.spec.workload.model_dump_json()]
-
-
 def prepare(run: RunSpec, where: str = "config") -> Plan:
     """Expand the sweep and check every cell's model reference, energy source and samples, before any work."""
     cells = expand(run, where)
     references = reference_cells(cells, run.reference, where) if run.reference else None
     workloads: dict[str, LoadedWorkload] = {}
     for cell in cells:
-        backend_of(cell).check(cell.spec)
+        target_kind_of(cell).check(cell.spec)
     if run.executor.kind != "ray":  # Ray runs cells on other machines, which may have what this one lacks
         refuse_when_no_cell_can_run(cells)
     for cell in cells:
@@ -69,7 +56,7 @@ def refuse_when_no_cell_can_run(cells: list[Cell]) -> None:
     """A sweep where some cells need what this machine lacks runs the others (those fail with the
     reason); when every cell needs it, no run is made: an all-failed run would become `latest` and
     hide the last good one."""
-    lacking = [backend_of(cell).lacks(cell.spec) for cell in cells]
+    lacking = [target_kind_of(cell).lacks(cell.spec) for cell in cells]
     if cells and all(lacking):
         reasons = list(dict.fromkeys(lacking))
         more = f" (and {len(reasons) - 1} other reason(s))" if len(reasons) > 1 else ""
@@ -128,5 +115,5 @@ def _groups(cells: list[Cell]) -> list[list[Cell]]:
     """Cells that run together (one loaded model; endpoints that differ only in target), in plan order."""
     groups: dict[tuple[str, str], list[Cell]] = {}
     for cell in cells:
-        groups.setdefault((cell.spec.target.kind, backend_of(cell).group_key(cell)), []).append(cell)
+        groups.setdefault((cell.spec.target.kind, target_kind_of(cell).group_key(cell)), []).append(cell)
     return list(groups.values())

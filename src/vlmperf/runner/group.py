@@ -27,7 +27,7 @@ from vlmperf.runner.quality import CellQuality
 from vlmperf.runner.sink import CellSink
 
 if TYPE_CHECKING:
-    from vlmperf.runner.execute import Plan
+    from vlmperf.runner.plan import Plan
 
 
 ORDER_SEED = 0

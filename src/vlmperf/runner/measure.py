@@ -27,7 +27,7 @@ import torch
 from vlmperf.backends.local.compile import CompileMonitor, CompileSnapshot
 from vlmperf.backends.local.generate import generate_kwargs, generation_config, timed_generate
 from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
-from vlmperf.backends.local.loading import LoadedModel
+from vlmperf.backends.local.loaded import LoadedModel
 from vlmperf.backends.local.prompt_budget import within_budget
 from vlmperf.config.spec import CellSpec, LocalTarget
 from vlmperf.errors import InputError

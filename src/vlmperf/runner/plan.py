@@ -10,7 +10,7 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -18,6 +18,9 @@ from vlmperf.config.errors_format import describe_validation_error, shorten
 from vlmperf.config.loader import set_dotted
 from vlmperf.config.spec import CELL_SECTIONS, CellSpec, RunSpec
 from vlmperf.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vlmperf.workloads.sources import LoadedWorkload
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,16 @@ def expand(run: RunSpec, where: str = "config") -> list[Cell]:
 
 def _describe(overrides: dict[str, Any]) -> str:
     return shorten(", ".join(f"{k}={shorten(v, 40)}" for k, v in overrides.items()), 160) or "base"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked sweep: its cells, every workload's samples and the reference cell, ready to measure."""
+
+    spec: RunSpec
+    cells: list[Cell]
+    workloads: dict[str, LoadedWorkload]
+    references: dict[str, Cell] | None = None
+
+    def workload_for(self, cell: Cell) -> LoadedWorkload:
+        return self.workloads[cell.spec.workload.model_dump_json()]

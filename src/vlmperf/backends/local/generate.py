@@ -26,7 +26,7 @@ from transformers.generation.stopping_criteria import StoppingCriteria, Stopping
 
 from vlmperf.backends.local.compile import apply_compile
 from vlmperf.backends.local.inputs import PreparedBatch
-from vlmperf.backends.local.loading import LoadedModel
+from vlmperf.backends.local.loaded import LoadedModel
 from vlmperf.config.spec import Generation, LocalTarget
 from vlmperf.meters.clock import Clock
 from vlmperf.meters.stages import StageTimer

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from vlmperf.backends.local.loading import LoadedModel
+from vlmperf.backends.local.loaded import LoadedModel
 from vlmperf.backends.local.prompt_budget import fit_prompt
 from vlmperf.errors import InputError
 from vlmperf.workloads.prompt import Prompt

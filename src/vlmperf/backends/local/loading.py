@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from vlmperf.backends.local.compile import (
     compile_info,
     fresh_compile_state,
 )
+from vlmperf.backends.local.loaded import LoadedModel
 from vlmperf.backends.local.presets import TINY_LLAVA, Preset, find_preset, preset_names
 from vlmperf.backends.local.quantize import (
     pretrained_quantization_config,
@@ -63,24 +63,6 @@ transformers_logging.disable_progress_bar()  # the run has its own progress bar
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DEFAULT_THREADS = torch.get_num_threads()
 """torch's own intra-op thread count on this machine, restored for targets that do not set threads."""
-
-
-@dataclass
-class LoadedModel:
-    """A model ready to generate, its processor (or tokenizer), and what was loaded."""
-
-    model: Any
-    processor: Any
-    tokenizer: Any
-    multimodal: bool
-    image_token_id: int | None
-    info: dict[str, Any] = field(default_factory=dict)
-    compile_config: Any = None
-    """transformers' CompileConfig for the decoding steps (None: not compiled); one object per model, so
-    generate() reuses its compiled function across calls."""
-    speculative: Speculative | None = None
-    target: LocalTarget | None = None
-    """What it was loaded for (None for a draft model)."""
 
 
 def is_local_path(model: str) -> bool:

@@ -23,16 +23,14 @@ Two things transformers 5.23 gets wrong for vision-language models are put right
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from transformers import GenerationConfig
 
+from vlmperf.backends.local.loaded import LoadedModel
 from vlmperf.config.spec import LocalTarget
 from vlmperf.errors import InputError
-
-if TYPE_CHECKING:
-    from vlmperf.backends.local.loading import LoadedModel
 
 PROMPT_LOOKUP_TOKENS = 10
 """Tokens drafted per step by prompt lookup when draft_tokens is unset (transformers' prompt-lookup default)."""

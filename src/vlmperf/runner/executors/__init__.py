@@ -19,7 +19,7 @@ from vlmperf.runner.plan import Cell
 from vlmperf.store.sqlite import Store
 
 if TYPE_CHECKING:
-    from vlmperf.runner.execute import Plan
+    from vlmperf.runner.plan import Plan
 
 
 def _process_launcher(settings: Executor) -> Launcher:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vlmperf.runner.backends import backend_of
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.executors.placement import placement
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import RunQuality
 from vlmperf.runner.sink import StampedSink
+from vlmperf.runner.target_kinds import target_kind_of
 from vlmperf.store.sqlite import Store
 
 if TYPE_CHECKING:
-    from vlmperf.runner.execute import Plan
+    from vlmperf.runner.plan import Plan
 
 
 def run_here(groups: list[list[Cell]], plan: Plan, store: Store, run_id: str, events: RunEvents) -> int:
@@ -25,6 +25,6 @@ def run_here(groups: list[list[Cell]], plan: Plan, store: Store, run_id: str, ev
     sink = StampedSink(store, placement("local"))
     quality = RunQuality(normalised_text_errors=plan.spec.scoring.normalised_text_errors)
     try:
-        return sum(backend_of(group[0]).run_group(group, plan, sink, run_id, events, quality) for group in groups)
+        return sum(target_kind_of(group[0]).run_group(group, plan, sink, run_id, events, quality) for group in groups)
     finally:
         quality.close()

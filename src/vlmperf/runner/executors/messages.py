@@ -18,15 +18,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vlmperf.runner.backends import backend_of
 from vlmperf.runner.cell_errors import error_of
 from vlmperf.runner.executors.placement import device_on_worker, placement
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import DeferredQuality
 from vlmperf.runner.sink import StampedSink
+from vlmperf.runner.target_kinds import target_kind_of
 
 if TYPE_CHECKING:
-    from vlmperf.runner.execute import Plan
+    from vlmperf.runner.plan import Plan
 
 Message = tuple
 Send = Callable[[Message], None]
@@ -126,7 +126,7 @@ def run_job(job: GroupJob, send: Send) -> None:
     quality = DeferredQuality()  # the parent scores, with the run's one scoring session
     try:
         cells = _on_worker(job.cells, where)
-        failed = backend_of(cells[0]).run_group(
+        failed = target_kind_of(cells[0]).run_group(
             cells,
             job.plan,
             StampedSink(MessageSink(send, job.store_path), where),

@@ -34,7 +34,7 @@ from vlmperf.runner.quality import RunQuality, complete_pending
 from vlmperf.store.sqlite import Store
 
 if TYPE_CHECKING:
-    from vlmperf.runner.execute import Plan
+    from vlmperf.runner.plan import Plan
 
 POLL_S = 0.1
 """Longest wait for messages before the parent checks the attempts' time again."""

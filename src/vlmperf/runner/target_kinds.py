@@ -14,7 +14,7 @@ from vlmperf.runner.plan import Cell
 
 if TYPE_CHECKING:
     from vlmperf.runner.events import RunEvents
-    from vlmperf.runner.execute import Plan
+    from vlmperf.runner.plan import Plan
     from vlmperf.runner.quality import CellQuality
     from vlmperf.runner.sink import CellSink
 
@@ -22,7 +22,7 @@ GroupRunner = Callable[["list[Cell]", "Plan", "CellSink", str, "RunEvents", "Cel
 
 
 @dataclass(frozen=True)
-class BackendRunner:
+class TargetKind:
     """check(cell spec) fails before the run on what the user can fix; group_key(cell) says which cells run
     together; run_group(...) measures one group and returns how many of its cells failed; lacks(cell
     spec) says what this machine lacks to run the cell (None: nothing)."""
@@ -93,11 +93,11 @@ def _endpoint_run(*args: Any) -> int:
     return run_endpoint_group(*args)
 
 
-BACKENDS: dict[str, BackendRunner] = {
-    "local": BackendRunner(_local_check, _local_group_key, _local_run, _local_lacks),
-    "endpoint": BackendRunner(_endpoint_check, _endpoint_group_key, _endpoint_run),
+TARGET_KINDS: dict[str, TargetKind] = {
+    "local": TargetKind(_local_check, _local_group_key, _local_run, _local_lacks),
+    "endpoint": TargetKind(_endpoint_check, _endpoint_group_key, _endpoint_run),
 }
 
 
-def backend_of(cell: Cell) -> BackendRunner:
-    return BACKENDS[cell.spec.target.kind]
+def target_kind_of(cell: Cell) -> TargetKind:
+    return TARGET_KINDS[cell.spec.target.kind]
