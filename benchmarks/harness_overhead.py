@@ -8,8 +8,8 @@ conditions run side by side:
 * vlmperf: what the runner does for one timed run, after the batch is prepared: reset the memory
   meter, `timed_generate(loaded, batch, config, clock, stages=...)` (first-token marker, clock marks,
   device sync, output counting and decoding, and on CPU the stage hooks: on CUDA the runner takes
-  the stages in a replay of their own, `runner.measure.stages_in_window`), read the memory peak. Two figures: the
-  latency vlmperf *reports* (`latency_s`), and the wall time around the whole `timed_generate`
+  the stages in a replay of their own, `backends.local.measure.stages_in_window`), read the memory
+  peak. Two figures: the latency vlmperf *reports* (`latency_s`), and the wall time around the whole `timed_generate`
   call as seen from outside it.
 * bare: `t0 = perf_counter_ns(); model.generate(**batch.inputs, generation_config=config); t1 = ...`
   (device synchronised before t1 on CUDA), nothing else.
@@ -205,16 +205,16 @@ class Bench:
         from vlmperf.backends.local.generate import FirstTokenMarker, generation_config, timed_generate
         from vlmperf.backends.local.inputs import prepare_batch
         from vlmperf.backends.local.loading import load_model
+        from vlmperf.backends.local.measure import batches
         from vlmperf.config.spec import Generation, Workload
         from vlmperf.meters.clock import clock_for
         from vlmperf.meters.memory import memory_meter_for
         from vlmperf.meters.stages import StageTimer
-        from vlmperf.runner.measure import batches
         from vlmperf.workloads.sources import load_samples
         from vlmperf.workloads.tasks import get_task
 
         self.timed_generate = timed_generate
-        from vlmperf.runner.measure import stages_in_window
+        from vlmperf.backends.local.measure import stages_in_window
 
         self.stages_in_window = stages_in_window(args.device)
         self.FirstTokenMarker = FirstTokenMarker

@@ -1,6 +1,6 @@
 """Speed of the load generator (issues 4 and 14): `vlmperf run` itself, against a loopback server that answers at once.
 
-The server is `vlmperf.load.instant_server` in its own process (`calibrate.InstantServer`), so it
+The server is `vlmperf.backends.endpoint.load.instant_server` in its own process (`calibrate.InstantServer`), so it
 shares neither the client's event loop nor its GIL. Goals 1-3 run the real command, `python -m
 vlmperf run CONFIG`, in a process of its own, with everything a user's run does: the store writes
 every record (from its writer thread), the cells are summarised and scored, and the progress bar
@@ -77,7 +77,7 @@ from load_generator_sdk import goal_sdk
 from load_generator_startup import goal_startup
 from load_generator_streams import floor, goal_streams
 
-from vlmperf.load.calibrate import InstantServer
+from vlmperf.backends.endpoint.load.calibrate import InstantServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

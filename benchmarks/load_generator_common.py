@@ -16,10 +16,10 @@ import numpy as np
 
 from vlmperf.backends.endpoint import arrival
 from vlmperf.backends.endpoint.client import trace_config
+from vlmperf.backends.endpoint.load.calibrate import LAG_PROBE_S, _endpoint
+from vlmperf.backends.endpoint.load.driver import Driver, TargetLoad
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.config.spec import Measure, Scenario
-from vlmperf.load.calibrate import LAG_PROBE_S, _endpoint
-from vlmperf.load.driver import Driver, TargetLoad
 
 REPO = Path(__file__).resolve().parent.parent
 RATE_TOLERANCE = 0.01

@@ -55,7 +55,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         (
             f"`vlmperf run` itself (store writing, cells scored, progress drawn) against "
-            f"`vlmperf.load.instant_server` in another process, on loopback. Goals 1-3 run "
+            f"`vlmperf.backends.endpoint.load.instant_server` in another process, on loopback. Goals 1-3 run "
             f"{report['settings']['repeats']} times in each mode, interleaved: output to a pipe, and inside a pseudo "
             f"terminal where the progress bar is drawn; a goal holds in a mode when most repeats pass. "
             f"{env['cpu']} ({env['cpu_count']} cores). Overall: **{'PASS' if report['pass'] else 'FAIL'}**."

@@ -15,8 +15,8 @@ from typing import Any
 
 from load_generator_common import _closed_loop, _ms, achieved, pct_ms
 
+from vlmperf.backends.endpoint.load.calibrate import _request, client_floor
 from vlmperf.config.spec import Measure
-from vlmperf.load.calibrate import _request, client_floor
 
 
 async def _sdk_one(client: Any) -> tuple[int, int | None, int | None, int, bool]:

@@ -3,7 +3,7 @@ paced streams from the instant server, each content chunk carrying the server's 
 when it wrote it, and the lag of the client's arrival stamp behind it, for every chunk.
 
 The server paces a stream when its body asks (`target.extra_body: {paced: ...}`, see
-`vlmperf.load.instant_server`). A chunk's client arrival is rebuilt from the stored record and its
+`vlmperf.backends.endpoint.load.instant_server`). A chunk's client arrival is rebuilt from the stored record and its
 cell's clock (`info.clock.epoch_perf_counter_ns` + started_s + ttft_s, then the inter-token gaps);
 perf_counter is CLOCK_MONOTONIC on Linux, one clock for both processes. Three cells in one run:
 - `varied` (judged): stream lengths vary over `--chunks` +/- `--chunk-spread` in a seeded order,

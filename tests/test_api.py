@@ -67,7 +67,7 @@ def test_resume_extends_a_sweep_without_measuring_finished_cells_again(tmp_path,
 
 
 def test_cells_sharing_a_target_share_one_loaded_model(tmp_path, monkeypatch):
-    import vlmperf.runner.group as group
+    import vlmperf.backends.local.group as group
 
     monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
     loads = []

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from vlmperf.load.calibrate import calibrate
+from vlmperf.backends.endpoint.load.calibrate import calibrate
 
 
 def test_calibration_reports_a_floor_and_rate_steps():
@@ -26,7 +26,7 @@ def test_calibration_reports_a_floor_and_rate_steps():
 
 
 def test_the_instant_server_answers_a_stream_and_a_json_body():
-    from vlmperf.load.instant_server import BODY, STREAM
+    from vlmperf.backends.endpoint.load.instant_server import BODY, STREAM
 
     assert STREAM.endswith(b"data: [DONE]\n\n") and STREAM.count(b"data: ") == 5
     assert json.loads(BODY)["usage"]["completion_tokens"] == 3

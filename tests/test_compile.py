@@ -121,9 +121,9 @@ def test_the_flop_pass_leaves_the_timed_runs_compiled(shared_cache):
     a FLOP pass on the compiled config left every later timed run eager (found in review). The passes
     run with compilation off for their own call, so the compiled decode step still runs in every timed
     run after a FLOP pass. A counting backend tells: each run of compiled code is one call of it."""
+    from vlmperf.backends.local.energy_context import CellEnergy
+    from vlmperf.backends.local.measure import CellMeasurement
     from vlmperf.config.spec import CellSpec
-    from vlmperf.runner.energy_context import CellEnergy
-    from vlmperf.runner.measure import CellMeasurement
 
     compiled_calls = []
 

@@ -99,7 +99,7 @@ class ConstantPower:
 
 
 def test_energy_windows_read_a_known_power_exactly(cache, monkeypatch):
-    import vlmperf.runner.energy_context as energy_context
+    import vlmperf.backends.local.energy_context as energy_context
 
     monkeypatch.setattr(energy_context, "open_energy_source", lambda device, requested: (ConstantPower(), None))
     monkeypatch.setattr(energy_context, "IDLE_WINDOW_S", 0.2)
@@ -192,7 +192,7 @@ class FailsAfterIdle(ConstantPower):
 
 
 def test_a_counter_that_fails_mid_run_gives_null_energy_and_keeps_the_runs(cache, monkeypatch):
-    import vlmperf.runner.energy_context as energy_context
+    import vlmperf.backends.local.energy_context as energy_context
 
     monkeypatch.setattr(energy_context, "open_energy_source", lambda device, requested: (FailsAfterIdle(), None))
     monkeypatch.setattr(energy_context, "IDLE_WINDOW_S", 0.05)
@@ -209,7 +209,7 @@ def test_on_cuda_the_stages_come_from_one_replay_per_shape_after_the_window(cach
     run of each shape is replayed with them after the window, and its stages stand for the shape.
     Exercised here on CPU by taking the CUDA decision."""
     import vlmperf.backends.local.generate as generate
-    import vlmperf.runner.measure as measure
+    import vlmperf.backends.local.measure as measure
 
     monkeypatch.setattr(measure, "stages_in_window", lambda device: False)
     hooked_in_timed_runs = []

@@ -18,8 +18,8 @@ import pytest
 from rich.console import Console
 
 import vlmperf.api as vp
+from vlmperf.backends.endpoint.load.driver import Driver
 from vlmperf.cli.progress import ProgressEvents
-from vlmperf.load.driver import Driver
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.record_writer import RecordWriter
 from vlmperf.store.sqlite import Store

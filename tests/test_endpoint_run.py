@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import vlmperf.api as vp
+from vlmperf.backends.endpoint.load.arrivals import deadlines
 from vlmperf.errors import ConfigError
-from vlmperf.load.arrivals import deadlines
 from vlmperf.workloads.builtin import load_builtin_samples
 
 from fixtures import scripted_server as ss

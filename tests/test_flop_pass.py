@@ -7,13 +7,13 @@ import dataclasses
 
 import pytest
 
-import vlmperf.runner.flop_pass as flop_pass
+import vlmperf.backends.local.flop_pass as flop_pass
+from vlmperf.backends.local.flop_pass import AnalyticCheck, FlopPass, shape_key
 from vlmperf.backends.local.generate import generation_config
 from vlmperf.backends.local.inputs import prepare_batch
 from vlmperf.config.spec import Generation, Workload
 from vlmperf.errors import InputError
 from vlmperf.meters.flops import count_generate_flops
-from vlmperf.runner.flop_pass import AnalyticCheck, FlopPass, shape_key
 from vlmperf.workloads.sources import load_samples
 from vlmperf.workloads.tasks import get_task
 

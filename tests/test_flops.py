@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import sdpa_flop_count
 
+from vlmperf.backends.local.flop_pass import batch_key, shape_key
 from vlmperf.backends.local.generate import generation_config
 from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loading import load_model
@@ -23,7 +24,6 @@ from vlmperf.meters.gpu_peaks import (
     peak_flops_per_s,
     peak_memory_bandwidth_bytes_per_s,
 )
-from vlmperf.runner.flop_pass import batch_key, shape_key
 from vlmperf.workloads.sources import load_samples
 from vlmperf.workloads.tasks import get_task
 

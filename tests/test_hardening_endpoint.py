@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import vlmperf.api as vp
-from vlmperf.runner.endpoint_group import request_failure
+from vlmperf.backends.endpoint.group import request_failure
 from vlmperf.scoring import java as java_check
 from vlmperf.scoring.java import JavaError
 from vlmperf.scoring.predictions import MAX_PREDICTION_CHARS

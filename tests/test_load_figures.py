@@ -9,9 +9,9 @@ import aiohttp
 import pytest
 
 from vlmperf.backends.endpoint.client import Endpoint, trace_config
+from vlmperf.backends.endpoint.load.driver import Driver, TargetLoad
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.config.spec import Measure, Scenario
-from vlmperf.load.driver import Driver, TargetLoad
 from vlmperf.metrics.load_figures import client_bound, load_figures
 
 from fixtures import scripted_server as ss

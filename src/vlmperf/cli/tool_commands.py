@@ -64,7 +64,7 @@ def calibrate(
 
     from rich.table import Table
 
-    from vlmperf.load.calibrate import calibrate as measure_client
+    from vlmperf.backends.endpoint.load.calibrate import calibrate as measure_client
 
     if format not in ("table", "json"):
         raise VlmperfError(f"--format {format!r} is not known; use table or json")

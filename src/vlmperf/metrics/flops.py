@@ -1,7 +1,7 @@
 """FLOPs of a local generate call: a count per sample, and the rate it was achieved at.
 
 Counted with torch's FlopCounterMode in a pass of its own, outside every timed window
-(`vlmperf.meters.flops`), once per distinct shape of a cell's batches (`runner.flop_pass`); the
+(`vlmperf.meters.flops`), once per distinct shape of a cell's batches (`backends.local.flop_pass`); the
 record of every timed run of that shape carries the count. Only matrix
 products and attention are counted (norms, activations and softmax are not), the same as the
 analytic count it is checked against: 2 x parameters x tokens plus attention.

@@ -44,7 +44,7 @@ def _local_check(spec: Any) -> None:
 
     check_model_references(spec.target)
     if spec.measure.energy not in ("auto", "none"):
-        from vlmperf.runner.energy_context import check_energy_source
+        from vlmperf.backends.local.energy_context import check_energy_source
 
         check_energy_source(spec.target.device, spec.measure.energy)
 
@@ -70,7 +70,7 @@ def _local_run(*args: Any) -> int:
     from vlmperf.backends.local.availability import silence_known_import_noise
 
     silence_known_import_noise()  # again: a group may run in a fresh process (runner.executors)
-    from vlmperf.runner.group import run_group
+    from vlmperf.backends.local.group import run_group
 
     return run_group(*args)
 
@@ -82,13 +82,13 @@ def _endpoint_check(spec: Any) -> None:
 
 
 def _endpoint_group_key(cell: Cell) -> str:
-    from vlmperf.runner.endpoint_group import group_key
+    from vlmperf.backends.endpoint.group import group_key
 
     return group_key(cell)
 
 
 def _endpoint_run(*args: Any) -> int:
-    from vlmperf.runner.endpoint_group import run_endpoint_group
+    from vlmperf.backends.endpoint.group import run_endpoint_group
 
     return run_endpoint_group(*args)
 

@@ -3,7 +3,7 @@
 Every POST to `/v1/chat/completions` gets a fixed three-chunk stream (or a JSON body when the
 request does not stream) with no waiting, so whatever time a request takes is the client's, the
 loopback's and this server's fixed cost. It runs in its own process (`python -m
-vlmperf.load.instant_server`), so it does not share the client's event loop or GIL; it prints
+vlmperf.backends.endpoint.load.instant_server`), so it does not share the client's event loop or GIL; it prints
 `PORT <n>` once it listens on 127.0.0.1.
 
 Paced mode (for measuring how late the client timestamps stream chunks): a streaming request is

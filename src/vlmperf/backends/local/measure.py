@@ -25,6 +25,8 @@ from typing import Any
 import torch
 
 from vlmperf.backends.local.compile import CompileMonitor, CompileSnapshot
+from vlmperf.backends.local.energy_context import CellEnergy, RunWindow
+from vlmperf.backends.local.flop_pass import AnalyticCheck, FlopPass, batch_key, shape_key
 from vlmperf.backends.local.generate import generate_kwargs, generation_config, timed_generate
 from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loaded import LoadedModel
@@ -42,8 +44,6 @@ from vlmperf.meters.module_times import profile_generate
 from vlmperf.meters.torch_trace import export_trace
 from vlmperf.metrics.caption_list import count_captions
 from vlmperf.metrics.stability import stability
-from vlmperf.runner.energy_context import CellEnergy, RunWindow
-from vlmperf.runner.flop_pass import AnalyticCheck, FlopPass, batch_key, shape_key
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts

@@ -21,12 +21,12 @@ import aiohttp
 
 from vlmperf.backends.endpoint import arrival
 from vlmperf.backends.endpoint.client import trace_config
+from vlmperf.backends.endpoint.load.driver import Driver, TargetLoad
 from vlmperf.backends.endpoint.presets import PRESETS
 from vlmperf.backends.endpoint.requests import prepare_requests
 from vlmperf.backends.endpoint.resolve import resolve_endpoint, served_here, target_label
 from vlmperf.config.spec import EndpointTarget
 from vlmperf.errors import VlmperfError
-from vlmperf.load.driver import Driver, TargetLoad
 from vlmperf.meters.cpu_contention import CpuContention
 from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.metrics.definitions import METRICS

@@ -33,10 +33,10 @@ from typing import Any
 import aiohttp
 
 from vlmperf.backends.endpoint.client import Endpoint, send
+from vlmperf.backends.endpoint.load.arrivals import deadlines, wait_until
 from vlmperf.backends.endpoint.record import request_record
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.config.spec import Measure, Scenario
-from vlmperf.load.arrivals import deadlines, wait_until
 from vlmperf.meters.clock import wall_clock_anchor
 
 ERROR_RATE_MIN_REQUESTS = 10

@@ -1,6 +1,6 @@
 """How much of a measurement is the client: its floor latency and the highest rate it can drive.
 
-`calibrate()` starts the instant server (`vlmperf.load.instant_server`) in a child process on
+`calibrate()` starts the instant server (`vlmperf.backends.endpoint.load.instant_server`) in a child process on
 loopback and drives it with the same driver and client a run uses:
 1. the floor: single-stream requests to a server that answers at once; their `e2e_s` is what the
    client, the loopback and a trivial server add to any measured latency;
@@ -25,10 +25,10 @@ import orjson
 
 from vlmperf.backends.endpoint import arrival
 from vlmperf.backends.endpoint.client import Endpoint, trace_config
+from vlmperf.backends.endpoint.load.driver import Driver, TargetLoad
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.config.spec import Measure, Scenario
 from vlmperf.errors import VlmperfError
-from vlmperf.load.driver import Driver, TargetLoad
 from vlmperf.metrics.load_figures import load_figures
 from vlmperf.metrics.summary import tail
 
@@ -44,7 +44,10 @@ class InstantServer:
     def __enter__(self) -> str:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "vlmperf.load.instant_server"], stdout=subprocess.PIPE, text=True, env=env
+            [sys.executable, "-m", "vlmperf.backends.endpoint.load.instant_server"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         line = self._process.stdout.readline() if self._process.stdout else ""
         if not line.startswith("PORT "):
