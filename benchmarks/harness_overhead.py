@@ -8,7 +8,7 @@ conditions run side by side:
 * vlmperf: what the runner does for one timed run, after the batch is prepared: reset the memory
   meter, `timed_generate(loaded, batch, config, clock, stages=...)` (first-token marker, clock marks,
   device sync, output counting and decoding, and on CPU the stage hooks: on CUDA the runner takes
-  the stages in a replay of their own, `backends.local.measure.stages_in_window`), read the memory
+  the stages in a replay of their own, `backends.local.after_window.stages_in_window`), read the memory
   peak. Two figures: the latency vlmperf *reports* (`latency_s`), and the wall time around the whole `timed_generate`
   call as seen from outside it.
 * bare: `t0 = perf_counter_ns(); model.generate(**batch.inputs, generation_config=config); t1 = ...`
@@ -214,7 +214,7 @@ class Bench:
         from vlmperf.workloads.tasks import get_task
 
         self.timed_generate = timed_generate
-        from vlmperf.backends.local.measure import stages_in_window
+        from vlmperf.backends.local.after_window import stages_in_window
 
         self.stages_in_window = stages_in_window(args.device)
         self.FirstTokenMarker = FirstTokenMarker

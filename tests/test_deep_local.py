@@ -208,10 +208,11 @@ def test_on_cuda_the_stages_come_from_one_replay_per_shape_after_the_window(cach
     """Where a stage mark costs the device time (CUDA events), the timed runs carry no hooks: the first
     run of each shape is replayed with them after the window, and its stages stand for the shape.
     Exercised here on CPU by taking the CUDA decision."""
+    import vlmperf.backends.local.after_window as after_window
     import vlmperf.backends.local.generate as generate
     import vlmperf.backends.local.measure as measure
 
-    monkeypatch.setattr(measure, "stages_in_window", lambda device: False)
+    monkeypatch.setattr(after_window, "stages_in_window", lambda device: False)
     hooked_in_timed_runs = []
     real = generate.timed_generate
 

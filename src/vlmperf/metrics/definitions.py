@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 Record = dict[str, Any]
 Extract = Callable[[Record], list[float | None]]
-TargetKind = Literal["local", "endpoint"]
 Better = Literal["lower", "higher"] | None
 Level = Literal["batch", "sample", "gap", "window"]
 

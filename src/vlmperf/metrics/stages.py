@@ -6,7 +6,7 @@ inside the measured window itself (a mark reads the host clock: about 1% of a ti
 on CUDA a mark is a recorded event, which cost a launch-bound model 4% of its latency, so the
 first timed run of each distinct shape is replayed once with the hooks after the window, and its
 stages stand for every run of that shape (`stages_source`: `window` or `replay`;
-`backends.local.measure.stages_in_window`). generate_overhead_s is relative to the latency of the call
+`backends.local.after_window.stages_in_window`). generate_overhead_s is relative to the latency of the call
 the stages were taken in.
 """
 

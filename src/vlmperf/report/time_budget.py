@@ -5,7 +5,7 @@ A sweep's time should be spent measuring. Each cell's info keeps the wall time o
 sharing a loaded model, booked on the group's first cell), warm-up, the timed windows (with the
 preparation of their batches and the storing of their records; an endpoint group's whole drive,
 warm-up included, on its first cell), the FLOP counting pass, the stage replays (CUDA only,
-`backends.local.measure.stages_in_window`), the profile pass and quality scoring. The run's manifest keeps
+`backends.local.after_window.stages_in_window`), the profile pass and quality scoring. The run's manifest keeps
 the wall time of the measuring (`wall_s`, from the start of the sweep to its end, summed over
 resumed attempts) and of writing the HTML report (`report_s`).
 `harness` is what no pass accounts for: planning groups, starting executors, summarising.

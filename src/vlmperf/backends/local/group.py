@@ -15,10 +15,11 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from vlmperf.backends.local.after_window import local_target
 from vlmperf.backends.local.energy_context import GroupEnergy
 from vlmperf.backends.local.flop_pass import AnalyticCheck
 from vlmperf.backends.local.loading import load_model
-from vlmperf.backends.local.measure import CellMeasurement, local_target
+from vlmperf.backends.local.measure import CellMeasurement
 from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents

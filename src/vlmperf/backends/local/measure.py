@@ -9,8 +9,9 @@ runner can interleave the cells that share a loaded model in random order (DESIG
 rules) or run them one after the other. Without an energy counter a window is one timed run; with
 one, it is as many timed runs, back to back, as fill `measure.min_energy_window_s`, their batches
 prepared before the counter is read. `min_duration_s` counts the cell's own timed runs
-(preprocessing plus generate), so it means the same in both orders. FLOPs are counted after the
-window has closed, never inside it, and so, on CUDA, are the stages (`stages_in_window`).
+(preprocessing plus generate), so it means the same in both orders. FLOPs, bytes and (on CUDA)
+stages are added to the records after the window has closed (`after_window`), never inside it;
+the per-module profile is a pass of its own after the timed runs (`profile`).
 """
 
 from __future__ import annotations
@@ -24,24 +25,23 @@ from typing import Any
 
 import torch
 
+from vlmperf.backends.local.after_window import AfterWindow, local_target
+from vlmperf.backends.local.cell_warnings import cell_warnings
 from vlmperf.backends.local.compile import CompileMonitor, CompileSnapshot
 from vlmperf.backends.local.energy_context import CellEnergy, RunWindow
-from vlmperf.backends.local.flop_pass import AnalyticCheck, FlopPass, batch_key, shape_key
+from vlmperf.backends.local.flop_pass import AnalyticCheck
 from vlmperf.backends.local.generate import generate_kwargs, generation_config, timed_generate
 from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loaded import LoadedModel
+from vlmperf.backends.local.profile_pass import profile_pass
 from vlmperf.backends.local.prompt_budget import within_budget
-from vlmperf.config.spec import CellSpec, LocalTarget
-from vlmperf.errors import InputError
+from vlmperf.config.spec import CellSpec
 from vlmperf.meters.clock import clock_for
 from vlmperf.meters.cpu_contention import CpuContention
 from vlmperf.meters.device_peaks import device_peaks
 from vlmperf.meters.gpu_clock_watch import GpuClockWatch
 from vlmperf.meters.gpu_telemetry import gpu_telemetry
 from vlmperf.meters.memory import memory_meter_for
-from vlmperf.meters.memory_traffic import MemoryTraffic, memory_traffic
-from vlmperf.meters.module_times import profile_generate
-from vlmperf.meters.torch_trace import export_trace
 from vlmperf.metrics.caption_list import count_captions
 from vlmperf.metrics.stability import stability
 from vlmperf.workloads.sample import Sample
@@ -54,58 +54,9 @@ WINDOW_MARGIN = 1.25
 """Energy windows are sized from the typical latency with this margin, so they reach their minimum."""
 
 
-def local_target(spec: CellSpec) -> LocalTarget:
-    """The cell's target, a local one: only a local cell's model is loaded and measured in this process."""
-    if not isinstance(spec.target, LocalTarget):
-        raise TypeError(f"a {spec.target.kind} cell has no model loaded in this process")
-    return spec.target
-
-
-def counts_flops(spec: CellSpec) -> bool:
-    return why_no_flops(spec) is None
-
-
-def why_no_flops(spec: CellSpec) -> str | None:
-    """Why a cell has no FLOP count, or None when it is counted."""
-    if not spec.measure.flops:
-        return "measure.flops is false"
-    if local_target(spec).attn_implementation == "flash_attention_2":
-        return (
-            "the FLOP counter has no formula for flash-attn's kernels, so attention would be missing from the "
-            "count; count an sdpa cell of the same shapes instead (the work is the same)"
-        )
-    return None
-
-
 def device_name(device: str) -> str | None:
     """The GPU's name as torch reports it (for its peak FLOP/s), None on CPU."""
     return torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None
-
-
-def stages_in_window(device: str) -> bool:
-    """Whether the stage hooks run inside the timed windows (CPU) or in a replay of their own (CUDA).
-
-    A stage mark on CUDA is a recorded event, and recording one at the start and end of every
-    forward call cost the launch-bound tiny model 4% of its latency on an H200 (about 2 ms of 46-71
-    ms; benchmarks/results/gpu/stage_hook_cost_cuda.json and harness_overhead_tiny.md), twice the
-    harness's whole budget; on CPU a mark reads the host clock and the hooks cost about 1%
-    (benchmarks/results/harness_overhead_diagnose.md). So on CUDA the first timed run of each
-    distinct shape is replayed once with the hooks, after the window (as the FLOP count is), and
-    its stages stand for every timed run of that shape.
-    """
-    return not device.startswith("cuda")
-
-
-def _traffic_of(model: Any, speculative: bool) -> tuple[MemoryTraffic | None, str | None]:
-    """The model's byte counts for the decode limit, or None and why."""
-    if speculative:
-        return None, (
-            "speculative decoding: a verification step reads the draft model's weights too and checks several tokens"
-        )
-    try:
-        return memory_traffic(model), None
-    except InputError as exc:
-        return None, str(exc)
 
 
 def batches(samples: list[Sample], batch_size: int) -> Iterator[list[Sample]]:
@@ -152,11 +103,8 @@ class CellMeasurement:
         self._energy = energy
         self._contention = CpuContention()
         self._gpu_clocks = GpuClockWatch(target.device)
-        speculative = target.speculative != "off"
-        check = None if speculative else (flop_check or AnalyticCheck())
-        self._flops = FlopPass(loaded.model, self._untimed_generate, check) if counts_flops(spec) else None
+        self._after = AfterWindow(loaded.model, spec, self._untimed_generate, self._replay_with_stages, flop_check)
         self._peaks = device_peaks(target, device_name(target.device))
-        self._traffic, self._why_no_traffic = _traffic_of(loaded.model, speculative)
         self._compile = CompileMonitor() if target.compile != "off" else None
         self._timed = batches(samples, spec.scenario.batch_size)
         self._latencies: list[float] = []  # of timed runs: they size the energy windows
@@ -165,8 +113,6 @@ class CellMeasurement:
         self.runs = 0
         self.windows = 0
         self.measured_s = 0.0
-        self._stages_in_window = stages_in_window(target.device)
-        self._stage_replays: dict[tuple[Any, ...], dict[str, float | None] | None] = {}
         self.time_s = {"warm_up": 0.0, "timed": 0.0, "flop_pass": 0.0, "stage_pass": 0.0, "profile": 0.0}
         """Wall time of each of the cell's passes, for the run's time budget (`report.time_budget`)."""
 
@@ -198,7 +144,7 @@ class CellMeasurement:
         compiled = self._compile.snapshot() if self._compile else None
         started_unix = time.time()
         result = timed_generate(
-            self._loaded, batch, self._config, self._clock, self._extra, stages=self._stages_in_window
+            self._loaded, batch, self._config, self._clock, self._extra, stages=self._after.stages_in_window
         )
         self.measured_s += preprocess_s + result.latency_s
         return {
@@ -210,7 +156,7 @@ class CellMeasurement:
             "decode_steps": result.steps,
             "preprocess_s": preprocess_s,
             "stages": result.stages,
-            "stages_source": "window" if self._stages_in_window else "replay",
+            "stages_source": "window" if self._after.stages_in_window else "replay",
             "peak_memory_bytes": self._memory.peak_bytes(),
             "input_tokens": batch.input_tokens,
             "vision_tokens": batch.vision_tokens,
@@ -234,40 +180,9 @@ class CellMeasurement:
             return None
         return self._compile.since(compiled)["recompiles"]
 
-    def _shape(self, batch: PreparedBatch, seq: int, decode_steps: int) -> tuple[Any, ...]:
-        """What a replay of the batch's timed run stands for: its shape (`flop_pass.shape_key`), or for
-        speculative cells, whose forward passes depend on the content, the batch itself."""
-        generation = self._spec.generation
-        if self._target.speculative != "off":
-            return batch_key(batch, seq if generation.do_sample else None)
-        return shape_key(batch, decode_steps)
-
-    def _count_flops(self, flops: FlopPass, batch: PreparedBatch, seq: int, decode_steps: int) -> dict[str, Any] | None:
-        """The batch's FLOPs: counted on a replay of its timed run (same sampling seed) the first time
-        its shape comes, reused after (None: ops ran that `flops` could not count)."""
-        torch.manual_seed(self._spec.generation.seed + seq)
-        return flops.count(batch, self._shape(batch, seq, decode_steps), decode_steps)
-
-    def _replayed_stages(self, batch: PreparedBatch, seq: int, decode_steps: int) -> dict[str, float | None] | None:
-        """The stages of a replay of the batch's timed run (same sampling seed) with the stage hooks,
-        the first time its shape comes, reused after (`stages_in_window`). Their generate_overhead_s
-        is relative to the replay's own latency."""
-        key = self._shape(batch, seq, decode_steps)
-        if key not in self._stage_replays:
-            torch.manual_seed(self._spec.generation.seed + seq)
-            replay = timed_generate(self._loaded, batch, self._config, self._clock, self._extra, stages=True)
-            self._stage_replays[key] = replay.stages
-        return self._stage_replays[key]
-
-    def _bytes(self, batch: PreparedBatch, decode_steps: int) -> dict[str, int] | None:
-        """The bytes the batch's generate call must move (`meters.memory_traffic`), None where unknown."""
-        if self._traffic is None:
-            return None
-        rows, length, steps = len(batch.sample_ids), batch.prompt_length, max(decode_steps - 1, 0)
-        return {
-            "prefill": self._traffic.prefill_bytes(batch_size=rows, prompt_length=length),
-            "decode": self._traffic.decode_bytes(batch_size=rows, prompt_length=length, decode_steps=steps),
-        }
+    def _replay_with_stages(self, batch: PreparedBatch) -> dict[str, float | None] | None:
+        """The timed run of `batch` again, with the stage hooks (`after_window.stages_in_window`)."""
+        return timed_generate(self._loaded, batch, self._config, self._clock, self._extra, stages=True).stages
 
     def warm_up(self) -> None:
         """Untimed runs; with torch.compile, what compiling cost is recorded here (compile_s)."""
@@ -318,8 +233,7 @@ class CellMeasurement:
 
     def measure_once(self) -> None:
         """One measured window: its timed runs, then (outside it) their FLOP counts, then their records."""
-        started, counting = time.perf_counter(), self._flops.seconds if self._flops is not None else 0.0
-        replaying = 0.0
+        started, passes = time.perf_counter(), self._after.flop_s + self._after.stage_s
         size = min(self._window_size(), self._spec.measure.max_runs - self.runs)
         prepared = [self._prepare(next(self._timed)) for _ in range(size)]
         self._gpu_clocks.sample()
@@ -346,44 +260,20 @@ class CellMeasurement:
             }
         self._latencies += [r["latency_s"] for r in records]
         for (batch, _), record in zip(prepared, records, strict=True):
-            if self._flops is not None:
-                record["flops"] = self._count_flops(self._flops, batch, self.runs, record["decode_steps"])
-            if not self._stages_in_window:
-                replay_started = time.perf_counter()
-                record["stages"] = self._replayed_stages(batch, self.runs, record["decode_steps"])
-                replaying += time.perf_counter() - replay_started
-            record["bytes"] = self._bytes(batch, record["decode_steps"])
+            self._after.complete(record, batch, self.runs)
             self._on_record(self.runs, record)
             self.runs += 1
         self.windows += 1
-        counted = (self._flops.seconds if self._flops is not None else 0.0) - counting
-        self.time_s["flop_pass"] += counted
-        self.time_s["stage_pass"] += replaying
-        self.time_s["timed"] += time.perf_counter() - started - counted - replaying
+        self.time_s["flop_pass"], self.time_s["stage_pass"] = self._after.flop_s, self._after.stage_s
+        self.time_s["timed"] += time.perf_counter() - started - (self._after.flop_s + self._after.stage_s - passes)
 
     def info(self) -> dict[str, Any]:
         """What the cell's figures were measured with (stored beside its summary)."""
         loaded, spec = self._loaded, self._spec
-        warnings = []
-        if loaded.info.get("weights", "").startswith("random") and spec.generation.mode == "natural":
-            warnings.append(
-                "random weights with generation.mode natural: output lengths (and so latency) depend on when a "
-                "random model happens to emit EOS; use generation.mode fixed for speed work"
-            )
-        if self._over_budget:
-            warnings.append(
-                f"{len(self._over_budget)} sample(s) left out: their prompt does not fit workload.max_input_len "
-                f"{spec.workload.max_input_len} without cutting choices or instructions "
-                "(over_budget: the budget each needs)"
-            )
-        if self._target.compile != "off" and spec.measure.warmup_runs == 0:
-            warnings.append(
-                "compile with measure.warmup_runs 0: compiling happened inside the first timed run (see recompiles); "
-                "set warmup_runs to 1 or more so compile_s is paid in warm-up"
-            )
+        passes = self._after.info()
         return {
             "model": loaded.info,
-            "warnings": warnings,
+            "warnings": cell_warnings(loaded, spec, self._target, self._over_budget),
             "clock": self._clock.source,
             "memory_source": self._memory.source,
             "generation_config": {k: v for k, v in self._config.to_diff_dict().items() if k != "transformers_version"},
@@ -396,13 +286,13 @@ class CellMeasurement:
             "windows": self.windows,
             "measured_s": self.measured_s,
             "energy": self._energy.info(),
-            "flops": self._flops.info() if self._flops is not None else {"not_counted": why_no_flops(spec)},
-            "stages": {"source": "window" if self._stages_in_window else "replay", "replays": len(self._stage_replays)},
+            "flops": passes["flops"],
+            "stages": passes["stages"],
             "peak_flops_per_s": self._peaks.flops_per_s,
             "limits": {
                 **self._peaks.as_dict(),
-                "memory_traffic": self._traffic.as_dict() if self._traffic is not None else None,
-                "why_no_memory_traffic": self._why_no_traffic,
+                "memory_traffic": passes["memory_traffic"],
+                "why_no_memory_traffic": passes["why_no_memory_traffic"],
             },
             "compile": self.compile_costs,
             "device_name": device_name(self._target.device),
@@ -428,13 +318,15 @@ class CellMeasurement:
 
     def _profile(self, trace_path: Path) -> dict[str, Any]:
         batch, _ = self._prepare(next(batches(self._samples, self._spec.scenario.batch_size)))
-        model, seed = self._loaded.model, self._spec.generation.seed
-        self._untimed_generate(batch)  # once unhooked first: one-time costs of this batch stay out of the profile
-        torch.manual_seed(seed)
-        modules = profile_generate(model, lambda: self._untimed_generate(batch), self._clock)
-        torch.manual_seed(seed)
-        trace = export_trace(lambda: self._untimed_generate(batch), trace_path, self._target.device, model=model)
-        return {"sample_ids": batch.sample_ids, "modules": modules, "trace": trace}
+        return profile_pass(
+            self._loaded.model,
+            batch,
+            self._untimed_generate,
+            self._clock,
+            self._target.device,
+            self._spec.generation.seed,
+            trace_path,
+        )
 
     def figures(self) -> dict[str, Any]:
         """Figures of the cell as a whole, beside the summaries of its records."""
