@@ -12,6 +12,15 @@ import pytest
 from vlmperf.config.loader import load_run_spec
 from vlmperf.runner.events import Silent
 from vlmperf.runner.executors import supervise
+from vlmperf.runner.executors.messages import (
+    CellFinished,
+    Done,
+    FinishCell,
+    GroupError,
+    StartCell,
+    Started,
+    StepStarted,
+)
 from vlmperf.runner.executors.supervise import Ended, Supervisor
 from vlmperf.runner.plan import expand
 from vlmperf.store.sqlite import Store
@@ -65,19 +74,19 @@ class Recorder(Silent):
 
 
 def started(cells):
-    return ("msgs", [("started", WHERE)] + [m for c in cells for m in (("store", "start_cell", ("r", c.id)),)])
+    return ("msgs", [Started(WHERE)] + [StartCell("r", c.id) for c in cells])
 
 
 def step(cell, stage):
-    return ("msgs", [("event", "step_started", cell.id if cell else None, (stage,))])
+    return ("msgs", [StepStarted(cell.id if cell else None, stage)])
 
 
 def finish(cell):
     return (
         "msgs",
         [
-            ("store", "finish_cell", ("r", cell.id, {}, {"executor": WHERE})),
-            ("event", "cell_finished", cell.id, ("ok", None)),
+            FinishCell("r", cell.id, {}, {"executor": WHERE}),
+            CellFinished(cell.id, "ok", None),
         ],
     )
 
@@ -125,7 +134,7 @@ def succeed(cells):
         started(cells),
         step(None, "load"),
         *[finish(c) for c in cells],
-        ("msgs", [("done", 0)]),
+        ("msgs", [Done(0)]),
         ("end", Ended(None)),
     ]
 
@@ -190,7 +199,7 @@ def test_an_exception_that_escapes_the_group_fails_its_unfinished_cells_with_it(
             step(None, "load"),
             finish(cells[0]),
             step(cells[1], "warm-up"),
-            ("msgs", [("error", error)]),
+            ("msgs", [GroupError(error)]),
             ("end", Ended("its process exited with code 1")),
         ]
 
@@ -205,7 +214,7 @@ def test_a_clean_exit_that_left_cells_unstored_loses_none_of_them(setup):
     cells, run = setup
 
     def forgetful(cells):
-        return [started(cells), finish(cells[0]), ("msgs", [("done", 0)]), ("end", Ended(None))]
+        return [started(cells), finish(cells[0]), ("msgs", [Done(0)]), ("end", Ended(None))]
 
     failed, stored, _, events = run([forgetful])
     assert failed == 2
@@ -230,3 +239,10 @@ def test_scoring_that_breaks_in_the_parent_fails_that_cell_only(setup, monkeypat
     assert stored[cells[1].id]["error"]["message"] == "the scorer broke"
     assert stored[cells[1].id]["info"]["failed_at"] == "summary"
     assert [stored[c.id]["status"] for c in (cells[0], cells[2])] == ["ok", "ok"]
+
+
+def test_anything_but_a_message_is_refused(setup):
+    """The messages are typed at the boundary: a bare tuple (the old form) is a bug, said as one."""
+    _, run = setup
+    with pytest.raises(TypeError, match="tuple, which is not a message"):
+        run([lambda cells: [("msgs", [("done", 0)])]])

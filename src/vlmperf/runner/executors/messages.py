@@ -2,13 +2,17 @@
 
 The child (a process of the `process` executor, or a Ray task) runs the same group runner as
 the in-process executor, with `MessageSink` and `MessageEvents` in place of the store and the
-progress events. Messages are plain tuples, in the order they happened:
+progress events. Messages are small frozen dataclasses (they pickle across a pipe or Ray), in the
+order they happened:
 
-- `("started", where)`: first, once the group is running (where: `placement.placement`);
-- `("store", method, args)`: a CellSink write (start_cell, add_records, finish_cell, fail_cell);
-- `("event", name, cell_id or None, args)`: a RunEvents call other than run_started/run_finished;
-- `("done", failed)` or `("error", error)`: last; an error is an exception that escaped the group
+- `Started(where)`: first, once the group is running (where: `placement.placement`);
+- a CellSink write: `StartCell`, `AddRecords`, `FinishCell`, `FailCell`, each with the write's arguments;
+- a RunEvents call other than run_started/run_finished, cells named by id: `CellStarted`,
+  `RecordMeasured`, `StepStarted`, `CellFinished`;
+- `Done(failed)` or `GroupError(error)`: last; an error is an exception that escaped the group
   runner (which stores a cell's own failures itself), with its type, message and traceback.
+
+The parent (`supervise.Supervisor`) matches on these types and refuses anything else.
 """
 
 from __future__ import annotations
@@ -28,10 +32,83 @@ from vlmperf.runner.target_kinds import target_kind_of
 if TYPE_CHECKING:
     from vlmperf.runner.plan import Plan
 
-Message = tuple
+
+@dataclass(frozen=True)
+class Started:
+    where: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StartCell:
+    run_id: str
+    cell_id: str
+
+
+@dataclass(frozen=True)
+class AddRecords:
+    run_id: str
+    cell_id: str
+    records: list[tuple[int, dict[str, Any] | bytes]]
+
+
+@dataclass(frozen=True)
+class FinishCell:
+    run_id: str
+    cell_id: str
+    summary: dict[str, Any]
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FailCell:
+    run_id: str
+    cell_id: str
+    error: dict[str, str]
+    info: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class CellStarted:
+    cell_id: str
+
+
+@dataclass(frozen=True)
+class RecordMeasured:
+    cell_id: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class StepStarted:
+    cell_id: str | None
+    stage: str
+
+
+@dataclass(frozen=True)
+class CellFinished:
+    cell_id: str
+    status: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Done:
+    failed: int
+
+
+@dataclass(frozen=True)
+class GroupError:
+    error: dict[str, str]
+
+
+StoreWrite = StartCell | AddRecords | FinishCell | FailCell
+Event = CellStarted | RecordMeasured | StepStarted | CellFinished
+Last = Done | GroupError
+Message = Started | StoreWrite | Event | Last
 Send = Callable[[Message], None]
-LAST = ("done", "error")
-"""Kinds of the message that ends a group's stream."""
+LAST = (Done, GroupError)
+"""Types of the message that ends a group's stream."""
 
 
 @dataclass(frozen=True)
@@ -61,13 +138,13 @@ class MessageSink:
         self._send, self.path = send, path
 
     def start_cell(self, run_id: str, cell_id: str) -> None:
-        self._send(("store", "start_cell", (run_id, cell_id)))
+        self._send(StartCell(run_id, cell_id))
 
     def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any] | bytes]]) -> None:
-        self._send(("store", "add_records", (run_id, cell_id, records)))
+        self._send(AddRecords(run_id, cell_id, records))
 
     def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
-        self._send(("store", "finish_cell", (run_id, cell_id, summary, info)))
+        self._send(FinishCell(run_id, cell_id, summary, info))
 
     def fail_cell(
         self,
@@ -77,7 +154,7 @@ class MessageSink:
         info: dict[str, Any] | None = None,
         summary: dict[str, Any] | None = None,
     ) -> None:
-        self._send(("store", "fail_cell", (run_id, cell_id, error, info, summary)))
+        self._send(FailCell(run_id, cell_id, error, info, summary))
 
 
 class MessageEvents:
@@ -91,16 +168,16 @@ class MessageEvents:
     def run_finished(self, run_id: str, status: str) -> None: ...
 
     def cell_started(self, cell: Cell) -> None:
-        self._send(("event", "cell_started", cell.id, ()))
+        self._send(CellStarted(cell.id))
 
     def record_measured(self, cell: Cell, seq: int) -> None:
-        self._send(("event", "record_measured", cell.id, (seq,)))
+        self._send(RecordMeasured(cell.id, seq))
 
     def step_started(self, cell: Cell | None, stage: str) -> None:
-        self._send(("event", "step_started", cell.id if cell is not None else None, (stage,)))
+        self._send(StepStarted(cell.id if cell is not None else None, stage))
 
     def cell_finished(self, cell: Cell, status: str, error: str | None) -> None:
-        self._send(("event", "cell_finished", cell.id, (status, error)))
+        self._send(CellFinished(cell.id, status, error))
 
 
 def _on_worker(cells: list[Cell], where: dict[str, Any]) -> list[Cell]:
@@ -122,7 +199,7 @@ def _on_worker(cells: list[Cell], where: dict[str, Any]) -> list[Cell]:
 def run_job(job: GroupJob, send: Send) -> None:
     """Measure the job's group here, sending everything to the parent (see the module docstring)."""
     where = placement(job.executor)
-    send(("started", where))
+    send(Started(where))
     quality = DeferredQuality()  # the parent scores, with the run's one scoring session
     try:
         cells = _on_worker(job.cells, where)
@@ -135,8 +212,8 @@ def run_job(job: GroupJob, send: Send) -> None:
             quality,
         )
     except BaseException as exc:  # the parent fails the group's unfinished cells with it
-        send(("error", error_of(exc)))
+        send(GroupError(error_of(exc)))
         if not isinstance(exc, Exception):
             raise
     else:
-        send(("done", failed))
+        send(Done(failed))

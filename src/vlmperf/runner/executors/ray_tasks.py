@@ -41,13 +41,13 @@ def group_task(job: GroupJob) -> Iterator[list[Message]]:
     while True:
         batch = [messages.get()]
         deadline = time.monotonic() + BATCH_WAIT_S
-        while batch[-1][0] not in LAST and (left := deadline - time.monotonic()) > 0:
+        while not isinstance(batch[-1], LAST) and (left := deadline - time.monotonic()) > 0:
             try:
                 batch.append(messages.get(timeout=left))
             except queue.Empty:
                 break
         yield batch
-        if batch[-1][0] in LAST:
+        if isinstance(batch[-1], LAST):
             break
     worker.join()
 

@@ -28,7 +28,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vlmperf.config.spec import Executor
 from vlmperf.runner.cell_errors import INTERRUPTED, error_of
 from vlmperf.runner.events import RunEvents
-from vlmperf.runner.executors.messages import GroupJob, Message, job_for
+from vlmperf.runner.executors.messages import (
+    AddRecords,
+    CellFinished,
+    CellStarted,
+    Done,
+    FailCell,
+    FinishCell,
+    GroupError,
+    GroupJob,
+    Message,
+    RecordMeasured,
+    StartCell,
+    Started,
+    StepStarted,
+    job_for,
+)
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import RunQuality, complete_pending
 from vlmperf.store.sqlite import Store
@@ -80,8 +95,8 @@ class Attempt:
     charged: dict[str, float] = field(default_factory=dict)
     """Seconds of steps charged to each cell id."""
     ended: set[str] = field(default_factory=set)
-    result: tuple[str, Any] | None = None
-    """The last message: ("done", failed) or ("error", error)."""
+    result: Done | GroupError | None = None
+    """The last message: Done(failed) or GroupError(error)."""
 
     def unfinished(self) -> list[Cell]:
         return [c for c in self.cells if c.id not in self.ended]
@@ -136,45 +151,77 @@ class Supervisor:
 
     # messages ----------------------------------------------------------------------------------
     def _apply(self, attempt: Attempt, message: Message) -> None:
-        kind = message[0]
-        if kind == "started":
-            attempt.where, attempt.running_since = message[1], time.monotonic()
-            attempt.step, attempt.step_since = (None, "start"), attempt.running_since
-        elif kind == "store":
-            method, args = message[1], message[2]
-            if method == "finish_cell":
+        """Act on one message of a group (`messages`): store writes go to the store (a finished cell scored
+        here first), events to the run's events, the last word is kept for when the group ends."""
+        match message:
+            case Started(where):
+                attempt.where, attempt.running_since = where, time.monotonic()
+                attempt.step, attempt.step_since = (None, "start"), attempt.running_since
+            case FinishCell(run_id, cell_id, summary, info):
                 try:
-                    args = self._scored(attempt, *args)
+                    summary, info = self._scored(attempt, cell_id, summary, info)
                 except Exception as exc:  # as a local cell's summary step: this cell fails, the sweep goes on
-                    run_id, cell_id, summary, info = args
-                    failed_info = {**info, "failed_at": "summary"}
-                    method, args = "fail_cell", (run_id, cell_id, error_of(exc), failed_info, summary)
-            getattr(self._store, method)(*args)
-            if method in ("finish_cell", "fail_cell"):
-                attempt.ended.add(args[1])
-                self._failed += method == "fail_cell"
-        elif kind == "event":
-            name, cell_id, args = message[1], message[2], message[3]
-            cell = next((c for c in attempt.cells if c.id == cell_id), None)
-            if name == "step_started":
+                    self._stored_failed(
+                        attempt, run_id, cell_id, error_of(exc), {**info, "failed_at": "summary"}, summary
+                    )
+                    return
+                self._store.finish_cell(run_id, cell_id, summary, info)
+                attempt.ended.add(cell_id)
+            case FailCell(run_id, cell_id, error, info, summary):
+                self._stored_failed(attempt, run_id, cell_id, error, info, summary)
+            case StartCell(run_id, cell_id):
+                self._store.start_cell(run_id, cell_id)
+            case AddRecords(run_id, cell_id, records):
+                self._store.add_records(run_id, cell_id, records)
+            case CellStarted() | RecordMeasured() | StepStarted() | CellFinished():
+                self._event(attempt, message)
+            case Done() | GroupError():
+                attempt.result = message
+            case _:
+                raise TypeError(f"a group sent {type(message).__name__}, which is not a message (a vlmperf bug)")
+
+    def _stored_failed(
+        self,
+        attempt: Attempt,
+        run_id: str,
+        cell_id: str,
+        error: dict[str, str],
+        info: dict | None,
+        summary: dict | None,
+    ) -> None:
+        self._store.fail_cell(run_id, cell_id, error, info, summary)
+        attempt.ended.add(cell_id)
+        self._failed += 1
+
+    def _event(self, attempt: Attempt, message: CellStarted | RecordMeasured | StepStarted | CellFinished) -> None:
+        """Pass a group's event on to the run's events, charging the time of each step to its cell."""
+        cell = next((c for c in attempt.cells if c.id == message.cell_id), None)
+        match message:
+            case StepStarted(cell_id, stage):
                 now = time.monotonic()
                 if attempt.step[0] is not None:
                     charged = attempt.charged.get(attempt.step[0], 0.0)
                     attempt.charged[attempt.step[0]] = charged + now - attempt.step_since
-                attempt.step, attempt.step_since = (cell_id, args[0]), now
-            getattr(self._events, name)(cell, *args)
-        else:  # done or error: the attempt's last word, acted on when it ends
-            attempt.result = (kind, message[1])
+                attempt.step, attempt.step_since = (cell_id, stage), now
+                self._events.step_started(cell, stage)
+            case CellStarted():
+                assert cell is not None
+                self._events.cell_started(cell)
+            case RecordMeasured(_, seq):
+                assert cell is not None
+                self._events.record_measured(cell, seq)
+            case CellFinished(_, status, error):
+                assert cell is not None
+                self._events.cell_finished(cell, status, error)
 
-    def _scored(self, attempt: Attempt, run_id: str, cell_id: str, summary: dict, info: dict) -> tuple:
-        """finish_cell's arguments with the cell's outputs scored here (see `runner.quality`)."""
+    def _scored(self, attempt: Attempt, cell_id: str, summary: dict, info: dict) -> tuple[dict, dict]:
+        """A finished cell's summary and info with its outputs scored here (see `runner.quality`)."""
         cell = next(c for c in attempt.cells if c.id == cell_id)
-        samples = lambda: self._plan.workload_for(cell).samples  # noqa: E731
-        return (
-            run_id,
-            cell_id,
-            *complete_pending(self._quality, summary, info, samples, f"run {run_id}, cell {cell_id}"),
-        )
+
+        def samples() -> list:
+            return self._plan.workload_for(cell).samples
+
+        return complete_pending(self._quality, summary, info, samples, f"run {self._run_id}, cell {cell_id}")
 
     # ending ------------------------------------------------------------------------------------
     def _end(self, attempt: Attempt, ended: Ended) -> None:
@@ -183,9 +230,9 @@ class Supervisor:
         if not unfinished:
             return
         busy, stage = attempt.step
-        if attempt.result is not None and attempt.result[0] == "error":
+        if isinstance(attempt.result, GroupError):
             for cell in unfinished:
-                self._fail(cell, attempt.result[1], stage if cell.id == busy else "pending", attempt)
+                self._fail(cell, attempt.result.error, stage if cell.id == busy else "pending", attempt)
             return
         if attempt.result is not None or ended.cause is None:  # said done, or exited cleanly, with cells unstored
             why = "its group's process ended without storing it (a vlmperf bug: please report it)"
