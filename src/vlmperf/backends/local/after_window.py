@@ -18,6 +18,7 @@ import torch
 
 from vlmperf.backends.local.flop_pass import AnalyticCheck, FlopPass, batch_key, shape_key
 from vlmperf.backends.local.inputs import PreparedBatch
+from vlmperf.backends.local.record import LocalRecord
 from vlmperf.config.spec import CellSpec, LocalTarget
 from vlmperf.errors import InputError
 from vlmperf.meters.memory_traffic import MemoryTraffic, memory_traffic
@@ -97,7 +98,7 @@ class AfterWindow:
         self.stage_s = 0.0
         """Wall time of the FLOP counting and stage replays, for the run's time budget."""
 
-    def complete(self, record: dict[str, Any], batch: PreparedBatch, seq: int) -> None:
+    def complete(self, record: LocalRecord, batch: PreparedBatch, seq: int) -> None:
         """Add the record's FLOPs, (on CUDA) stages and bytes."""
         steps = record["decode_steps"]
         if self.flops is not None:

@@ -13,13 +13,14 @@ import gc
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from vlmperf.backends.local.after_window import local_target
 from vlmperf.backends.local.energy_context import GroupEnergy
 from vlmperf.backends.local.flop_pass import AnalyticCheck
 from vlmperf.backends.local.loading import load_model
 from vlmperf.backends.local.measure import CellMeasurement
+from vlmperf.backends.local.record import LocalRecord
 from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
@@ -74,7 +75,8 @@ class _ActiveCell:
         self.measurement.measure_once()
         return True
 
-    def _keep(self, seq: int, record: dict[str, Any]) -> None:
+    def _keep(self, seq: int, typed: LocalRecord) -> None:
+        record = cast(dict[str, Any], typed)  # from here on a plain record, as the store and the metrics read it
         self._store.add_records(self._run_id, self.cell.id, [(seq, record)])
         self.records.append(record)
         self._events.record_measured(self.cell, seq)

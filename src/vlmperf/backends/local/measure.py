@@ -35,6 +35,7 @@ from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loaded import LoadedModel
 from vlmperf.backends.local.profile_pass import profile_pass
 from vlmperf.backends.local.prompt_budget import within_budget
+from vlmperf.backends.local.record import LocalRecord
 from vlmperf.config.spec import CellSpec
 from vlmperf.meters.clock import clock_for
 from vlmperf.meters.cpu_contention import CpuContention
@@ -48,7 +49,7 @@ from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
 
-OnRecord = Callable[[int, dict[str, Any]], None]
+OnRecord = Callable[[int, LocalRecord], None]
 
 WINDOW_MARGIN = 1.25
 """Energy windows are sized from the typical latency with this margin, so they reach their minimum."""
@@ -136,7 +137,7 @@ class CellMeasurement:
         self._clock.synchronize()  # inputs are on the device before the window opens
         return batch, (time.perf_counter_ns() - started) / 1e9
 
-    def _run_batch(self, batch: PreparedBatch, preprocess_s: float, seq: int) -> dict[str, Any]:
+    def _run_batch(self, batch: PreparedBatch, preprocess_s: float, seq: int) -> LocalRecord:
         """One timed generate call and its record (FLOPs and energy are added after the window)."""
         spec = self._spec
         torch.manual_seed(spec.generation.seed + seq)  # sampling is reproducible per run, in any order
@@ -218,7 +219,7 @@ class CellMeasurement:
         return max(1, math.ceil(self._spec.measure.min_energy_window_s / max(typical, 1e-6) * WINDOW_MARGIN))
 
     def _fill_window(
-        self, window: RunWindow, prepared: list[tuple[PreparedBatch, float]], records: list[dict[str, Any]]
+        self, window: RunWindow, prepared: list[tuple[PreparedBatch, float]], records: list[LocalRecord]
     ) -> int:
         """Runs more batches while the window is shorter than its minimum (the batches prepared before
         it were too few: the latency estimate was high). Their preprocessing is then inside the window;
