@@ -93,11 +93,11 @@ def _endpoint_run(*args: Any) -> int:
     return run_endpoint_group(*args)
 
 
-TARGET_KINDS: dict[str, TargetKind] = {
+RUNNERS: dict[str, TargetKind] = {
     "local": TargetKind(_local_check, _local_group_key, _local_run, _local_lacks),
     "endpoint": TargetKind(_endpoint_check, _endpoint_group_key, _endpoint_run),
 }
 
 
 def target_kind_of(cell: Cell) -> TargetKind:
-    return TARGET_KINDS[cell.spec.target.kind]
+    return RUNNERS[cell.spec.target.kind]
