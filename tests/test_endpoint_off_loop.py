@@ -19,9 +19,9 @@ from rich.console import Console
 
 import vlmperf.api as vp
 from vlmperf.backends.endpoint.load.driver import Driver
+from vlmperf.backends.endpoint.record_writer import RecordWriter
 from vlmperf.cli.progress import ProgressEvents
 from vlmperf.runner.plan import Cell
-from vlmperf.runner.record_writer import RecordWriter
 from vlmperf.store.sqlite import Store
 
 from fixtures import scripted_server as ss

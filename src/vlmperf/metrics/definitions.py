@@ -55,7 +55,8 @@ MODULE_ORDER = (
     "vlmperf.metrics.outputs",
 )
 """The order of the metrics (CSV columns, docs, tables), by the module defining them and then the order of
-definition within it, whichever module happens to be imported first."""
+definition within it, whichever module happens to be imported first. Metrics of a module not listed
+(a plug-in's) come after these."""
 
 
 @dataclass
@@ -93,10 +94,17 @@ METRICS: dict[str, Metric] = {}
 _UNSET: Any = object()
 
 
+_LATER_MODULES: list[str] = []
+
+
 def _rank(module: str) -> int:
-    if module not in MODULE_ORDER:
-        raise ValueError(f"metrics module {module} is not in definitions.MODULE_ORDER: add it there")
-    return MODULE_ORDER.index(module)
+    """A module's place: its index in MODULE_ORDER, or, for a module defined elsewhere (a plug-in's),
+    after all of them in the order such modules first registered."""
+    if module in MODULE_ORDER:
+        return MODULE_ORDER.index(module)
+    if module not in _LATER_MODULES:
+        _LATER_MODULES.append(module)
+    return len(MODULE_ORDER) + _LATER_MODULES.index(module)
 
 
 def metric(

@@ -144,7 +144,7 @@ class Store:
         self.skipped: list[str] = []
         """Damaged rows the readers skipped, each as `run X, cell Y: what is wrong` (see `skipped_message`)."""
         # One thread at a time uses the connection, but not always the one that opened it: during an
-        # endpoint load the record writer's thread inserts records (runner.record_writer).
+        # endpoint load the record writer's thread inserts records (backends.endpoint.record_writer).
         self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         if not write:
             return

@@ -23,6 +23,7 @@ from vlmperf.backends.endpoint import arrival
 from vlmperf.backends.endpoint.client import trace_config
 from vlmperf.backends.endpoint.load.driver import Driver, TargetLoad
 from vlmperf.backends.endpoint.presets import PRESETS
+from vlmperf.backends.endpoint.record_writer import RecordWriter
 from vlmperf.backends.endpoint.requests import prepare_requests
 from vlmperf.backends.endpoint.resolve import resolve_endpoint, served_here, target_label
 from vlmperf.config.spec import EndpointTarget
@@ -37,7 +38,6 @@ from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import CellQuality
-from vlmperf.runner.record_writer import RecordWriter
 from vlmperf.runner.sink import CellSink
 from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
