@@ -12,6 +12,36 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def meteor_pool():
+    """In-process runs share one METEOR process (tests/fixtures/meteor_pool.py says why and how)."""
+    from vlmperf.scoring import captions
+
+    from fixtures.meteor_pool import MeteorPool
+
+    pool = MeteorPool()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(captions, "_Meteor", pool.open)
+        yield pool
+    pool.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """After a passing test: every METEOR its own code opened was closed (a pooled one stays alive)."""
+    pool = getattr(item, "funcargs", {}).get("meteor_pool")
+    if pool is not None:
+        pool.left_open()  # opened by fixtures (a module's shared scorer, say): not this test's to close
+    outcome = yield
+    if pool is not None:
+        left = pool.left_open()
+        for handle in left:  # not back to the pool: the test may still hold it
+            handle.kill()
+            handle.close()
+        assert not left, f"{len(left)} METEOR process(es) opened by the test were never closed"
+    return outcome
+
+
 @pytest.fixture(scope="session")
 def vlmperf_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One VLMPERF_CACHE folder for the whole session, so the built-in tiny model is built once."""
