@@ -14,7 +14,8 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 @pytest.fixture(scope="session", autouse=True)
 def meteor_pool():
-    """In-process runs share one METEOR process (tests/fixtures/meteor_pool.py says why and how)."""
+    """In-process runs share one METEOR process (tests/fixtures/meteor_pool.py says why and how).
+    At the end of the session, every METEOR handed out must have been closed by its scorer."""
     from vlmperf.scoring import captions
 
     from fixtures.meteor_pool import MeteorPool
@@ -23,23 +24,15 @@ def meteor_pool():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(captions, "_Meteor", pool.open)
         yield pool
+    left = sorted({handle.opened_by for handle in pool.left_open()})
     pool.close()
+    assert not left, f"METEOR processes opened and never closed, by: {left}"
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item):
-    """After a passing test: every METEOR its own code opened was closed (a pooled one stays alive)."""
-    pool = getattr(item, "funcargs", {}).get("meteor_pool")
-    if pool is not None:
-        pool.left_open()  # opened by fixtures (a module's shared scorer, say): not this test's to close
-    outcome = yield
-    if pool is not None:
-        left = pool.left_open()
-        for handle in left:  # not back to the pool: the test may still hold it
-            handle.kill()
-            handle.close()
-        assert not left, f"{len(left)} METEOR process(es) opened by the test were never closed"
-    return outcome
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from fixtures import meteor_pool
+
+    meteor_pool.current_test = item.nodeid  # named by a METEOR left open
 
 
 @pytest.fixture(scope="session")
