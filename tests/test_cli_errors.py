@@ -163,6 +163,7 @@ def test_batch_size_zero_in_a_sweep(unchanged, env):
     assert_says(lines, "built-in default config", "sweep cell 2", "scenario.batch_size", "greater than 0")
 
 
+@pytest.mark.slow
 def test_a_run_whose_every_cell_needs_a_device_this_machine_lacks_is_refused_before_it_starts(tmp_path, env):
     """A device this machine lacks fails the cells that ask for it when their model loads (a sweep
     over devices still measures the others: tests/test_availability.py); when every cell asks for it,
@@ -294,6 +295,7 @@ def test_corrupt_image_stops_the_run_before_the_store_changes(data_copy, monkeyp
         api.run(None, overrides=SMALL_RUN[1::2], out=unchanged)
 
 
+@pytest.mark.slow
 def test_a_model_that_needs_its_own_code_is_refused_before_the_run_unless_trusted(tmp_path, vlmperf_env):
     """trust_remote_code is off: a model whose architecture exists only as code shipped with it fails
     before any run is created, with one line saying what to set."""

@@ -352,7 +352,6 @@ BAD_INPUT = {  # name: (task, lines, what the error line must contain)
 }  # fmt: skip
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", list(BAD_INPUT))
 def test_bad_input_exits_2_with_one_line_naming_the_line(tmp_path: Path, vlmperf_env, case: str) -> None:
     task, lines, wanted = BAD_INPUT[case]
@@ -363,7 +362,6 @@ def test_bad_input_exits_2_with_one_line_naming_the_line(tmp_path: Path, vlmperf
         assert text in line
 
 
-@pytest.mark.slow
 def test_bad_files_and_options(tmp_path: Path, vlmperf_env) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")

@@ -243,6 +243,7 @@ def caption_reply(index: int, body: dict) -> ss.Reply:
     return ss.stream_reply(texts, 0.001, usage=(40, len(texts)))
 
 
+@pytest.mark.slow
 def test_the_provider_study_config_against_a_local_server(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_dummy")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_dummy")
