@@ -12,6 +12,29 @@ os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def meteor_pool():
+    """In-process runs share one METEOR process (tests/fixtures/meteor_pool.py says why and how).
+    At the end of the session, every METEOR handed out must have been closed by its scorer."""
+    from vlmperf.scoring import captions
+
+    from fixtures.meteor_pool import MeteorPool
+
+    pool = MeteorPool()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(captions, "_Meteor", pool.open)
+        yield pool
+    left = sorted({handle.opened_by for handle in pool.left_open()})
+    pool.close()
+    assert not left, f"METEOR processes opened and never closed, by: {left}"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from fixtures import meteor_pool
+
+    meteor_pool.current_test = item.nodeid  # named by a METEOR left open
+
+
 @pytest.fixture(scope="session")
 def vlmperf_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One VLMPERF_CACHE folder for the whole session, so the built-in tiny model is built once."""

@@ -48,6 +48,7 @@ def test_each_cell_is_compared_with_its_counterpart_at_the_reference_setting():
         reference_cells(cells, {"scenario.batch_size": 8}, "x")
 
 
+@pytest.mark.slow
 def test_a_run_reports_agreement_with_its_reference_cell(tmp_path, monkeypatch):
     monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
     overrides = [

@@ -19,6 +19,7 @@ QUICK = [
 ]
 
 
+@pytest.mark.slow
 def test_run_report_and_frames(tmp_path, monkeypatch):
     pandas = pytest.importorskip("pandas")
     monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
@@ -38,6 +39,7 @@ def test_run_report_and_frames(tmp_path, monkeypatch):
     assert len(three["outputs"]) == 3 and all(isinstance(text, str) for text in three["outputs"])
 
 
+@pytest.mark.slow
 def test_resume_without_a_matching_run_starts_a_new_one(tmp_path, monkeypatch):
     monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "results"
@@ -54,6 +56,7 @@ def test_reading_a_store_that_does_not_exist_says_what_to_do(tmp_path):
         vp.report(out=tmp_path / "nothing-here")
 
 
+@pytest.mark.slow
 def test_resume_extends_a_sweep_without_measuring_finished_cells_again(tmp_path, monkeypatch):
     monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "results"
@@ -66,6 +69,7 @@ def test_resume_extends_a_sweep_without_measuring_finished_cells_again(tmp_path,
     assert len(document["run"]["manifest"]["resumed"]) == 1, "the resuming invocation's environment is recorded"
 
 
+@pytest.mark.slow
 def test_cells_sharing_a_target_share_one_loaded_model(tmp_path, monkeypatch):
     import vlmperf.backends.local.group as group
 
@@ -79,6 +83,7 @@ def test_cells_sharing_a_target_share_one_loaded_model(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("interleave", [True, False])
+@pytest.mark.slow
 def test_cells_sharing_a_model_are_interleaved_in_random_order_unless_told_not_to(tmp_path, monkeypatch, interleave):
     monkeypatch.setenv("VLMPERF_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "results"

@@ -11,6 +11,7 @@ import pytest
 from vlmperf.backends.endpoint.load.calibrate import calibrate
 
 
+@pytest.mark.slow
 def test_calibration_reports_a_floor_and_rate_steps():
     result = calibrate(duration_s=0.3, rates=(40, 80))
     floor = result["floor"]
@@ -32,6 +33,7 @@ def test_the_instant_server_answers_a_stream_and_a_json_body():
     assert json.loads(BODY)["usage"]["completion_tokens"] == 3
 
 
+@pytest.mark.slow
 def test_calibrate_command_prints_json(vlmperf_env):
     done = subprocess.run(
         [sys.executable, "-m", "vlmperf", "calibrate", "--duration", "0.1", "--format", "json"],

@@ -1,8 +1,11 @@
-"""Bad input, end to end through the real `vlmperf` console script.
+"""Bad input, end to end through the `vlmperf` console script.
 
 Every mistake a user can make gets exit code 2, a line starting `error:` that says what to fix,
 no traceback (unless `--debug`), and leaves an existing results store exactly as it was.
 Most cases fail before any model is loaded; one small real run makes the store they run against.
+Most call the console script's entry point in this process (`run_cli`, read back as a subprocess
+would be); a usage error, `--debug`'s traceback, a run refused for its devices and a model refused
+for its code start the real console script (`vlmperf_process`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from vlmperf import api
 from vlmperf.errors import InputError
 from vlmperf.workloads import sources
 from vlmperf.workloads.builtin import builtin_data_folder, load_builtin_samples
+
+from fixtures.cli import Ran, run_cli
 
 SMALL_RUN = [
     "--set",
@@ -49,13 +54,19 @@ def env(vlmperf_env):
     return {**vlmperf_env, "COLUMNS": "60"}
 
 
-def vlmperf(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+def vlmperf_process(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
+    """The real console script in a new process."""
     return subprocess.run(
         [*_command(), *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
     )
 
 
-def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+def vlmperf(*args: str, env: dict[str, str]) -> Ran:
+    """The console script's entry point, in this process."""
+    return run_cli(*args, env=env)
+
+
+def error_lines(result: subprocess.CompletedProcess | Ran) -> list[str]:
     """Assert the shape of a user error and return its `error:` lines."""
     where = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == 2, where
@@ -152,12 +163,15 @@ def test_batch_size_zero_in_a_sweep(unchanged, env):
     assert_says(lines, "built-in default config", "sweep cell 2", "scenario.batch_size", "greater than 0")
 
 
+@pytest.mark.slow
 def test_a_run_whose_every_cell_needs_a_device_this_machine_lacks_is_refused_before_it_starts(tmp_path, env):
     """A device this machine lacks fails the cells that ask for it when their model loads (a sweep
     over devices still measures the others: tests/test_availability.py); when every cell asks for it,
     no run is made: one line, exit 2, nothing stored (an all-failed run would become `latest`)."""
     out = tmp_path / "results"
-    result = vlmperf("run", "--out", str(out), *SMALL_RUN, "--set", "sweep.grid.target.device=[cuda:7, cuda]", env=env)
+    result = vlmperf_process(
+        "run", "--out", str(out), *SMALL_RUN, "--set", "sweep.grid.target.device=[cuda:7, cuda]", env=env
+    )
     where = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == 2, where
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, where
@@ -185,13 +199,13 @@ def test_malformed_set(unchanged, env):
 
 
 def test_unknown_option_is_a_usage_error(unchanged, env):
-    result = vlmperf("run", "--out", str(unchanged), "--bogus", env=env)
+    result = vlmperf_process("run", "--out", str(unchanged), "--bogus", env=env)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "--bogus" in result.stderr
 
 
 def test_debug_shows_the_traceback(unchanged, env):
-    result = vlmperf("--debug", "run", "--out", str(unchanged), "--set", "target.device=gpu", env=env)
+    result = vlmperf_process("--debug", "run", "--out", str(unchanged), "--set", "target.device=gpu", env=env)
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "ConfigError" in result.stderr
 
@@ -281,6 +295,7 @@ def test_corrupt_image_stops_the_run_before_the_store_changes(data_copy, monkeyp
         api.run(None, overrides=SMALL_RUN[1::2], out=unchanged)
 
 
+@pytest.mark.slow
 def test_a_model_that_needs_its_own_code_is_refused_before_the_run_unless_trusted(tmp_path, vlmperf_env):
     """trust_remote_code is off: a model whose architecture exists only as code shipped with it fails
     before any run is created, with one line saying what to set."""

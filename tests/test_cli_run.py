@@ -1,4 +1,8 @@
-"""`vlmperf run`, `report` and `runs` end to end through the console script, and the example config."""
+"""`vlmperf run`, `report` and `runs` end to end through the console script, and the example config.
+
+The README's first command (a fresh folder, a fresh model cache) and the reports on its results run
+the real console script; a failing cell and the example config call its entry point in this process.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import pytest
 
 from vlmperf.metrics.definitions import metrics_for
 from vlmperf.metrics.summary import STATISTICS
+
+from fixtures.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDS_A_SENSOR_OR_SETTING = {
@@ -132,7 +138,7 @@ def test_report_formats_and_runs_listing(default_run, env, tmp_path):
 @pytest.mark.slow
 def test_a_cell_that_fails_is_stored_and_the_sweep_goes_on(env, tmp_path):
     """flash_attention_2 is not installed here: that cell group fails to load, the sdpa group runs."""
-    result = vlmperf(
+    result = run_cli(
         "run",
         "--out",
         str(tmp_path),
@@ -144,7 +150,7 @@ def test_a_cell_that_fails_is_stored_and_the_sweep_goes_on(env, tmp_path):
         env=env,
     )
     assert result.returncode == 0, result.stderr
-    document = json.loads(vlmperf("report", "--format", "json", "--out", str(tmp_path), env=env).stdout)
+    document = json.loads(run_cli("report", "--format", "json", "--out", str(tmp_path), env=env).stdout)
     by_attention = {c["config"]["target.attn_implementation"]: c for c in document["cells"]}
     assert by_attention["flash_attention_2"]["status"] == "failed"
     assert by_attention["flash_attention_2"]["error"]["type"]
@@ -155,7 +161,7 @@ def test_a_cell_that_fails_is_stored_and_the_sweep_goes_on(env, tmp_path):
 
 @pytest.mark.slow
 def test_example_config_runs_as_a_scaled_replica_on_cpu(env, tmp_path):
-    result = vlmperf(
+    result = run_cli(
         "run",
         str(ROOT / "examples" / "llava-1.5-7b-speed.yaml"),
         "--out",
@@ -182,11 +188,12 @@ def test_example_config_runs_as_a_scaled_replica_on_cpu(env, tmp_path):
         "measure.min_duration_s=0",
         "--set",
         "measure.flops=false",
+        "--set",
+        "workload.limit=2",  # two of the ten built-in photos: one replica run each
         env=env,
-        timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    document = json.loads(vlmperf("report", "--format", "json", "--out", str(tmp_path), env=env).stdout)
+    document = json.loads(run_cli("report", "--format", "json", "--out", str(tmp_path), env=env).stdout)
     (cell,) = document["cells"]
     assert cell["status"] == "ok", cell["error"]
     assert cell["config"]["target.model"] == "llava-hf/llava-1.5-7b-hf"

@@ -66,6 +66,7 @@ def test_generate_compiles_the_decoding_steps_over_a_static_cache(shared_cache):
     assert orjson.loads(orjson.dumps(config.to_diff_dict()))["compile_config"]["mode"] == "default", "storable"
 
 
+@pytest.mark.slow
 def test_prompt_lengths_and_batch_sizes_compile_once_per_batch_class(shared_cache):
     """3 prompt lengths x batch 1, 2, 3: batch 1 compiles once, batches above 1 once more, nothing else.
 
@@ -85,6 +86,7 @@ def test_prompt_lengths_and_batch_sizes_compile_once_per_batch_class(shared_cach
     assert compiles == {key: first_calls.get(key, 0) for key in compiles}, compiles
 
 
+@pytest.mark.slow
 def test_compiled_greedy_outputs_equal_eager_ones(shared_cache):
     """The real inductor compile on CPU (the slow test of this module: one compilation)."""
     samples = load_samples(Workload(limit=2))
@@ -116,6 +118,7 @@ def test_a_quantizer_that_cannot_compile_fails_instead_of_running_eager():
     check_model_compiles(Model(), "off")
 
 
+@pytest.mark.slow
 def test_the_flop_pass_leaves_the_timed_runs_compiled(shared_cache):
     """Dynamo refuses to compile under FlopCounterMode and the refusal sticks to the model's forward:
     a FLOP pass on the compiled config left every later timed run eager (found in review). The passes

@@ -98,6 +98,7 @@ class ConstantPower:
         """Nothing to release."""
 
 
+@pytest.mark.slow
 def test_energy_windows_read_a_known_power_exactly(cache, monkeypatch):
     import vlmperf.backends.local.energy_context as energy_context
 
@@ -191,6 +192,7 @@ class FailsAfterIdle(ConstantPower):
         return super().read_j()
 
 
+@pytest.mark.slow
 def test_a_counter_that_fails_mid_run_gives_null_energy_and_keeps_the_runs(cache, monkeypatch):
     import vlmperf.backends.local.energy_context as energy_context
 

@@ -91,6 +91,7 @@ def _config(tmp_path: Path, base_url: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_no_store_write_and_no_redraw_happens_on_the_loop(instrumented, tmp_path):
     events = ProgressEvents(Console(file=io.StringIO(), force_terminal=True, width=100), refresh_hz=10)
     out = tmp_path / "results"

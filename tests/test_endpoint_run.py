@@ -35,6 +35,7 @@ def provider_reply(index: int, body: dict) -> ss.Reply:
     return ss.stream_reply(texts, 0.001, usage=(40, len(texts)), headers=headers)
 
 
+@pytest.mark.slow
 def test_the_provider_study_runs_against_a_local_server(keys, tmp_path):
     out = tmp_path / "results"
     with ss.ScriptedServer(provider_reply) as server:
@@ -165,6 +166,7 @@ def test_a_stored_run_matches_the_servers_log_and_any_preset_reads_the_provider_
     assert [round(r.received_ns - clock["epoch_perf_counter_ns"]) > 0 for r in served[1:]] == [True] * 4
 
 
+@pytest.mark.slow
 def test_a_concurrency_cap_holds_an_open_loop_back_and_its_lateness_shows(tmp_path):
     out = tmp_path / "results"
     with ss.ScriptedServer([ss.stream_reply(["a", "b"], 0.05)]) as server:
@@ -197,6 +199,7 @@ def test_an_endpoint_run_imports_neither_torch_nor_transformers(tmp_path):
         subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_sending_lets_requests_in_flight_finish_and_leaves_a_partial_run(tmp_path, vlmperf_env):
     import json
     import signal

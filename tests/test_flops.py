@@ -103,6 +103,7 @@ def test_tiny_llava_counted_flops_match_the_analytic_count(tiny_counts, attn):
     assert counted.complete, counted.uncounted_ops
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_llava_15_7b_replica_counted_flops_match_the_analytic_count(replica_counts, attn):
     counted, expected = replica_counts[attn]
@@ -113,7 +114,7 @@ def test_llava_15_7b_replica_counted_flops_match_the_analytic_count(replica_coun
     assert counted.prefill_flops > 100 * counted.decode_flops
 
 
-@pytest.mark.parametrize("counts", ["tiny_counts", "replica_counts"])
+@pytest.mark.parametrize("counts", ["tiny_counts", pytest.param("replica_counts", marks=pytest.mark.slow)])
 def test_sdpa_on_cpu_is_counted_the_same_as_eager_attention(counts, request):
     by_path = request.getfixturevalue(counts)
     sdpa, eager = by_path["sdpa"][0], by_path["eager"][0]

@@ -112,6 +112,7 @@ def test_a_step_out_of_time_or_without_cuda_is_skipped(tmp_path):
     assert gpu_check.skip_reason(cuda_step, "not in --quick", ctx, args) == "not in --quick"
 
 
+@pytest.mark.slow
 def test_a_hanging_step_is_killed_at_its_limit_with_its_children(tmp_path):
     ctx = steps.Context(out=tmp_path, work=tmp_path, device="cpu")
     code = (
@@ -306,6 +307,7 @@ with open(args[args.index("-f") + 1], "w") as sink:
 """
 
 
+@pytest.mark.slow
 def test_the_power_sampler_runs_while_its_block_runs_and_stops_after(tmp_path, monkeypatch):
     """With a stand-in nvidia-smi on PATH: the probe falls back to power.draw, the sampler's lines
     integrate to its constant power over a window inside the block, and the sampler is gone after."""

@@ -39,6 +39,7 @@ def _cells(outcome, out: Path) -> list[dict]:
     return vp.report(outcome.run_id, out=out)["cells"]
 
 
+@pytest.mark.slow
 def test_every_request_failing_fails_the_cell_and_the_cli_exits_1(tmp_path, vlmperf_env):
     out = tmp_path / "results"
     with ss.ScriptedServer([ss.error_reply(500, "the model is down")]) as server:

@@ -10,6 +10,8 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+import pytest
+
 import vlmperf.api as vp
 from vlmperf.backends.endpoint.client import Attempt, Endpoint, redact
 from vlmperf.backends.endpoint.redact import MAX_DEPTH, REDACTED, Redactor
@@ -82,6 +84,7 @@ def _config(tmp_path: Path, server: ss.ScriptedServer, stream: bool) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_server_echoing_the_key_everywhere_leaves_none_of_it_stored_exported_or_printed(
     tmp_path, monkeypatch, vlmperf_env
 ):

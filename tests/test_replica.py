@@ -54,6 +54,7 @@ def test_scaled_llava_15_7b_replica_matches_its_config(text_layers, vision_layer
     assert meta_param_count(config) == llava_params(config)
 
 
+@pytest.mark.slow
 def test_no_weights_replica_loads_through_the_runner_path_and_is_labelled():
     loaded = load_model(
         LocalTarget(model="llava-hf/llava-1.5-7b-hf", no_weights=True, text_layers=1, vision_layers=1, dtype="bf16")

@@ -131,6 +131,7 @@ def report_file(tmp_path_factory, vlmperf_cache):
     return path
 
 
+@pytest.mark.slow
 def test_every_plot_is_drawn_offline_without_console_errors(browser, report_file):
     page, refused, console_errors = open_offline(browser, report_file)
     plots = page.locator("div.plot")
@@ -151,6 +152,7 @@ def test_every_plot_is_drawn_offline_without_console_errors(browser, report_file
     page.close()
 
 
+@pytest.mark.slow
 def test_the_roofline_draws_each_cell_under_its_roof_and_hovers_its_limit(browser, report_file):
     page, _, console_errors = open_offline(browser, report_file)
     page.wait_for_function("() => document.getElementById('plot-roofline').classList.contains('js-plotly-plot')")
@@ -171,12 +173,14 @@ def test_the_roofline_draws_each_cell_under_its_roof_and_hovers_its_limit(browse
     page.close()
 
 
+@pytest.mark.slow
 def test_the_summary_table_sorts_on_a_click(browser, report_file):
     page, _, _ = open_offline(browser, report_file)
     assert_sorts_on_click(page, "summary", "latency_ms p50")
     page.close()
 
 
+@pytest.mark.slow
 def test_the_page_fits_1400_px_and_no_axis_repeats_one_label(browser, report_file):
     page, _, _ = open_offline(browser, report_file)
     assert_fits_the_page(page)
@@ -185,6 +189,7 @@ def test_the_page_fits_1400_px_and_no_axis_repeats_one_label(browser, report_fil
     page.close()
 
 
+@pytest.mark.slow
 def test_the_time_budget_bar_adds_up_to_the_whole_run(browser, report_file):
     page, _, _ = open_offline(browser, report_file)
     bar = page.locator("#time-budget .budget-bar")
@@ -199,6 +204,7 @@ def test_the_time_budget_bar_adds_up_to_the_whole_run(browser, report_file):
     page.close()
 
 
+@pytest.mark.slow
 def test_the_table_fits_with_every_stability_flag_raised(browser, report_file, tmp_path):
     """The `stability` column at its longest (a cv and all three flags) still fits at 1400 px."""
     with Store.open(report_file.parent, create=False) as store:
@@ -224,6 +230,7 @@ def _synthetic_page(tmp_path, make) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_a_table_wider_than_the_page_scrolls_with_its_cells_named(browser, tmp_path):
     """Local and endpoint columns in one table: it scrolls in its wrapper, and each row's id and swept keys
     stay in view, not covered by the figures scrolled under them."""
@@ -256,6 +263,7 @@ def test_a_table_wider_than_the_page_scrolls_with_its_cells_named(browser, tmp_p
     page.close()
 
 
+@pytest.mark.slow
 def test_a_one_cell_frontier_is_drawn_and_a_flat_plot_is_a_line(browser, tmp_path):
     from test_report_html_parts import _local_document
 
@@ -271,6 +279,7 @@ def test_a_one_cell_frontier_is_drawn_and_a_flat_plot_is_a_line(browser, tmp_pat
     page.close()
 
 
+@pytest.mark.slow
 def test_hostile_outputs_are_shown_as_text_and_never_run(browser, tmp_path):
     """Outputs, sample ids, config values and an error message carrying <script>alert(1)</script> and
     <img src=x onerror=alert(1)>: any of them running would open an alert dialog."""
@@ -311,6 +320,7 @@ def compare_file(tmp_path_factory):
     return path, comparison
 
 
+@pytest.mark.slow
 def test_the_comparison_page_draws_a_point_per_row_and_sorts_its_table(browser, compare_file):
     path, comparison = compare_file
     page, refused, console_errors = open_offline(browser, path)

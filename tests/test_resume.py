@@ -1,4 +1,8 @@
-"""A run killed with SIGKILL mid-sweep resumes: every cell exactly once, nothing finished lost."""
+"""A run killed with SIGKILL mid-sweep resumes: every cell exactly once, nothing finished lost.
+
+The run that is killed (or interrupted) is a real `vlmperf` process; the resume and the report after
+it call the console script's entry point in this process.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import time
 
 import pytest
 
+from fixtures.cli import run_cli
+
 CONFIG = """
 name: resume-test
 generation: {max_new_tokens: 4, mode: fixed}
@@ -20,17 +26,6 @@ sweep:
   grid:
     scenario.batch_size: [1, 2, 3, 4]
 """
-
-
-def _vlmperf(*args, env, **kwargs):
-    return subprocess.run(
-        [sys.executable, "-m", "vlmperf", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        **kwargs,
-    )
 
 
 def _cells(db):
@@ -93,7 +88,7 @@ def test_sigkill_then_resume_finishes_every_cell_exactly_once(tmp_path):
     assert 1 <= len(finished_before) < 4
     assert any(c[2] == "running" for c in before)
 
-    resumed = _vlmperf("run", str(config), "--out", str(out), "--resume", env=env, timeout=300)
+    resumed = run_cli("run", str(config), "--out", str(out), "--resume", env=env)
     assert resumed.returncode == 0, resumed.stderr
     assert "already finished" in resumed.stderr
 
@@ -132,7 +127,7 @@ def test_ctrl_c_leaves_a_valid_report_marked_partial(tmp_path):
             proc.kill()
     assert proc.returncode == 130
     assert "partial" in stderr and "Traceback" not in stderr
-    report = _vlmperf("report", "--format", "json", "--out", str(out), env=env)
+    report = run_cli("report", "--format", "json", "--out", str(out), env=env)
     assert report.returncode == 0, report.stderr
     document = json.loads(report.stdout)
     assert document["run"]["status"] == "partial"
@@ -191,7 +186,7 @@ def test_sigkill_mid_endpoint_load_loses_nothing_finished(tmp_path):
             if status == "ok":
                 assert _stored_records(db, cell_id) == json.loads(summary)["requests"]["value"] > 0
 
-        resumed = _vlmperf("run", str(config), "--out", str(out), "--resume", env=env, timeout=300)
+        resumed = run_cli("run", str(config), "--out", str(out), "--resume", env=env)
     assert resumed.returncode == 0, resumed.stderr
     after = _cells(db)
     assert len(after) == 3 and all(c[2] == "ok" for c in after)

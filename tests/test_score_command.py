@@ -1,7 +1,8 @@
 """`vlmperf score`: a predictions file per task, bad input, and re-scoring a stored run.
 
 The figures must be exactly what the scoring functions give on the same inputs; the command
-only reads, checks and passes data. CLI paths go through the real console script.
+only reads, checks and passes data. CLI paths go through the console script's entry point, in this
+process (`run_cli`); the output file and an unknown run go through the real console script too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from vlmperf.scoring.score_command import metrics_document, render_table, score_
 from vlmperf.scoring.text_error import char_error_rate, word_error_rate
 from vlmperf.scoring.textvqa import process_answer, textvqa_accuracy
 from vlmperf.scoring.vqa import normalize_answer, vqa_accuracy
+
+from fixtures.cli import Ran, run_cli
 
 needs_java = pytest.mark.skipif(java_check.java_executable() is None, reason="needs a Java runtime (java on PATH)")
 
@@ -58,7 +61,7 @@ def vlmperf(*args: str, env: dict[str, str], timeout: int = 300) -> subprocess.C
     )
 
 
-def error_line(result: subprocess.CompletedProcess) -> str:
+def error_line(result: subprocess.CompletedProcess | Ran) -> str:
     """Assert a user error (exit 2, exactly one `error:` line, no traceback) and return the line."""
     where = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert result.returncode == 2, where
@@ -271,7 +274,7 @@ def test_every_workload_task_has_a_scoring() -> None:
 @pytest.mark.slow
 def test_caption_file_through_the_cli_equals_the_scoring_functions(tmp_path: Path, vlmperf_env, caption_scorer) -> None:
     path = write_jsonl(tmp_path / "p.jsonl", caption_lines())
-    result = vlmperf("score", "--task", "coco-caption", "--predictions", str(path), "--format", "json", env=vlmperf_env)
+    result = run_cli("score", "--task", "coco-caption", "--predictions", path, "--format", "json", env=vlmperf_env)
     assert result.returncode == 0, result.stderr
     predictions = {k: v[0] for k, v in CAPTIONS.items()}
     references = {k: v[1] for k, v in CAPTIONS.items()}
@@ -349,18 +352,16 @@ BAD_INPUT = {  # name: (task, lines, what the error line must contain)
 }  # fmt: skip
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", list(BAD_INPUT))
 def test_bad_input_exits_2_with_one_line_naming_the_line(tmp_path: Path, vlmperf_env, case: str) -> None:
     task, lines, wanted = BAD_INPUT[case]
     path = write_jsonl(tmp_path / "p.jsonl", lines)
-    line = error_line(vlmperf("score", "--task", task, "--predictions", str(path), env=vlmperf_env))
+    line = error_line(run_cli("score", "--task", task, "--predictions", path, env=vlmperf_env))
     assert str(path) in line
     for text in wanted:
         assert text in line
 
 
-@pytest.mark.slow
 def test_bad_files_and_options(tmp_path: Path, vlmperf_env) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
@@ -383,7 +384,7 @@ def test_bad_files_and_options(tmp_path: Path, vlmperf_env) -> None:
         ("--run", "latest", "--out", str(tmp_path / "nostore")): ["no results store"],
     }
     for args, wanted in cases.items():
-        line = error_line(vlmperf("score", *args, env=vlmperf_env))
+        line = error_line(run_cli("score", *args, env=vlmperf_env))
         for text in wanted:
             assert text in line, (args, line)
 
@@ -405,7 +406,7 @@ def _store_rows(folder: Path) -> list[Any]:
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory: pytest.TempPathFactory, vlmperf_env) -> Path:
     out = tmp_path_factory.mktemp("score-run")
-    result = vlmperf("run", "--out", str(out), *SMALL_RUN, env=vlmperf_env)
+    result = run_cli("run", "--out", out, *SMALL_RUN, env=vlmperf_env)
     assert result.returncode == 0, result.stderr
     return out
 
@@ -417,7 +418,7 @@ def test_run_is_rescored_per_cell_from_its_outputs(small_run: Path, vlmperf_env,
     from vlmperf.workloads.builtin import load_builtin_samples
 
     before = _store_rows(small_run)
-    result = vlmperf("score", "--run", "latest", "--out", str(small_run), "--format", "json", env=vlmperf_env)
+    result = run_cli("score", "--run", "latest", "--out", small_run, "--format", "json", env=vlmperf_env)
     assert result.returncode == 0, result.stderr
     assert _store_rows(small_run) == before, "scoring a run writes nothing"
     document = json.loads(result.stdout)

@@ -123,6 +123,16 @@ def _coco_objects(predictions: Mapping[str, str], references: Mapping[str, Seque
     return coco, coco.loadRes(results)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def own_meteor_processes(meteor_pool) -> Iterator[None]:
+    """This module tests the scorer's handling of its own METEOR process: no pooled one here."""
+    from vlmperf.scoring import captions
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(captions, "_Meteor", meteor_pool.real)
+        yield
+
+
 @pytest.fixture(scope="module")
 def reference_meteor() -> Iterator[Any]:
     """One pycocoevalcap Meteor process for every reference evaluation of the module."""

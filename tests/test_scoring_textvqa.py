@@ -262,6 +262,7 @@ def test_question_accuracy_equals_lmms_eval(question):
 
 @settings(max_examples=300, deadline=None)
 @given(_question())
+@pytest.mark.slow
 def test_lmms_eval_and_m4c_agree(question):
     prediction, answers = question
     assert abs(lmms_question(prediction, answers) - m4c_question(prediction, answers)) <= 1e-12

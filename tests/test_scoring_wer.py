@@ -338,6 +338,7 @@ def _sets(draw, empty_references: bool):
 
 @settings(max_examples=200, deadline=None)
 @given(data=_sets(empty_references=False), measure=st.sampled_from(["wer", "cer"]), normalised=st.booleans())
+@pytest.mark.slow
 def test_first_equals_jiwer_called_directly(data, measure, normalised) -> None:
     predictions, references = data
     result = SCORERS[measure](predictions, references, pick="first", normalised=normalised)
@@ -346,6 +347,7 @@ def test_first_equals_jiwer_called_directly(data, measure, normalised) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(data=_sets(empty_references=True), measure=st.sampled_from(["wer", "cer"]), normalised=st.booleans())
+@pytest.mark.slow
 def test_closest_equals_the_per_reference_jiwer_oracle(data, measure, normalised) -> None:
     predictions, references = data
     result = SCORERS[measure](predictions, references, pick="closest", normalised=normalised)

@@ -118,6 +118,7 @@ def test_a_draft_with_another_vocabulary_is_refused(text_model_dir):
         load_model(target)
 
 
+@pytest.mark.slow
 def test_in_a_sweep_the_batch_of_two_fails_its_cell_only(tmp_path):
     outcome = vp.run(
         overrides=[

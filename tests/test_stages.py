@@ -64,6 +64,7 @@ def test_tiny_model_stages_partition_the_generate_window(tiny):
     assert _hooks(tiny.model) == before
 
 
+@pytest.mark.slow
 def test_replica_stages_sum_to_the_latency_within_5_percent(vlmperf_cache):
     loaded = load_model(LocalTarget(model="llava-1.5-7b", no_weights=True, text_layers=1, vision_layers=1))
     batch = _batch(loaded, 1)
@@ -181,6 +182,7 @@ def test_stage_modules_are_found_across_vlm_families(config, vision, projector, 
     assert found.projector_in_vision is nested
 
 
+@pytest.mark.slow
 def test_stage_hooks_leave_a_compiled_decode_alone(vlmperf_cache, monkeypatch):
     """generate compiles model.__call__ for the decoding steps; the hooks must not recompile it each step."""
     import torch._dynamo

@@ -174,6 +174,7 @@ def test_a_store_whose_tables_differ_is_refused(healthy, tmp_path, capsys, monke
     refused_everywhere(out, capsys, monkeypatch, "move it aside", *words)
 
 
+@pytest.mark.slow
 def test_the_real_console_script_refuses_a_damaged_run_target(tmp_path, vlmperf_env):
     out = tmp_path / "foreign"
     out.mkdir()

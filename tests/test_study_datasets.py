@@ -59,6 +59,7 @@ def _load_in(folder: Path, workload: dict, tmp_path: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_a_preset_reads_its_new_id_and_falls_back_to_the_former_one_recording_which(tmp_path):
     workload = {"task": "textvqa", "source": "dataset", "limit": 3}
     old_only = tmp_path / "old-only"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +10,7 @@ import vlmperf.api as vp
 from vlmperf.report.study_tables import model_type, render_study_markdown
 
 from fixtures import scripted_server as ss
+from fixtures.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 VLM_HEADER = (
@@ -211,12 +210,6 @@ def test_a_run_with_both_kinds_gets_both_tables_and_an_empty_run_says_so():
     assert "no cell finished: there is nothing to tabulate" in empty and "broken\\|model" not in empty
 
 
-def vlmperf(*args, env, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "vlmperf", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
-    )
-
-
 @pytest.mark.slow
 def test_a_real_local_run_as_the_study_table(tmp_path, vlmperf_env):
     quick = [
@@ -228,9 +221,9 @@ def test_a_real_local_run_as_the_study_table(tmp_path, vlmperf_env):
         "sweep.grid.scenario.batch_size=[1, 2]",
     ]
     out = tmp_path / "results"
-    ran = vlmperf("run", *[arg for o in quick for arg in ("--set", o)], "--out", str(out), env=vlmperf_env)
+    ran = run_cli("run", *[arg for o in quick for arg in ("--set", o)], "--out", str(out), env=vlmperf_env)
     assert ran.returncode == 0, ran.stderr
-    result = vlmperf("report", "latest", "--format", "study", "--out", str(out), env=vlmperf_env)
+    result = run_cli("report", "latest", "--format", "study", "--out", str(out), env=vlmperf_env)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[2].startswith(
@@ -250,6 +243,7 @@ def caption_reply(index: int, body: dict) -> ss.Reply:
     return ss.stream_reply(texts, 0.001, usage=(40, len(texts)))
 
 
+@pytest.mark.slow
 def test_the_provider_study_config_against_a_local_server(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_dummy")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_dummy")
