@@ -116,7 +116,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def target_for(args: argparse.Namespace) -> Any:
     """The LocalTarget both conditions load (LocalTarget's own defaults for everything not on the command line)."""
-    from vlmperf.config.spec import LocalTarget
+    from vlmperf.backends.local.target import LocalTarget
 
     return LocalTarget(
         model=args.model,

@@ -53,7 +53,7 @@ def vlmperf_env(vlmperf_cache: Path) -> dict[str, str]:
 def tiny_llava(vlmperf_cache: Path):
     """The built-in tiny LLaVA, loaded once for the session through the real loader (from the session's cache)."""
     from vlmperf.backends.local.loading import load_model
-    from vlmperf.config.spec import LocalTarget
+    from vlmperf.backends.local.target import LocalTarget
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VLMPERF_CACHE", str(vlmperf_cache))

@@ -8,7 +8,7 @@ import torch
 import vlmperf.api as vp
 from vlmperf.backends.local import availability
 from vlmperf.backends.local.loading import load_model
-from vlmperf.config.spec import LocalTarget
+from vlmperf.backends.local.target import LocalTarget
 from vlmperf.errors import InputError
 
 without_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the messages of a machine without CUDA")

@@ -300,7 +300,7 @@ def test_a_model_that_needs_its_own_code_is_refused_before_the_run_unless_truste
     """trust_remote_code is off: a model whose architecture exists only as code shipped with it fails
     before any run is created, with one line saying what to set."""
     from vlmperf.backends.local.loading import check_remote_code
-    from vlmperf.config.spec import LocalTarget
+    from vlmperf.backends.local.target import LocalTarget
 
     folder = tmp_path / "custom-vlm"
     folder.mkdir()

@@ -19,7 +19,7 @@ import aiohttp
 import orjson
 import pytest
 
-import vlmperf.metrics.endpoint  # noqa: F401 - registers the endpoint extractors
+import vlmperf.backends.endpoint.metrics  # noqa: F401 - registers the endpoint extractors
 from vlmperf.backends.endpoint import arrival, client, errors
 from vlmperf.backends.endpoint.client import Attempt, Endpoint
 from vlmperf.backends.endpoint.record import request_record

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from vlmperf.backends.endpoint.requests import prepare_requests, request_body
+from vlmperf.backends.endpoint.target import EndpointTarget
 from vlmperf.config.loader import load_run_spec
-from vlmperf.config.spec import EndpointTarget, Generation
+from vlmperf.config.spec import Generation
 from vlmperf.errors import ConfigError, InputError
 from vlmperf.workloads.sample import Sample
 

@@ -12,7 +12,8 @@ from vlmperf.backends.local.flop_pass import batch_key, shape_key
 from vlmperf.backends.local.generate import generation_config
 from vlmperf.backends.local.inputs import PreparedBatch, prepare_batch
 from vlmperf.backends.local.loading import load_model
-from vlmperf.config.spec import Generation, LocalTarget, Workload
+from vlmperf.backends.local.target import LocalTarget
+from vlmperf.config.spec import Generation, Workload
 from vlmperf.errors import InputError
 from vlmperf.meters.analytic_flops import analytic_generate_flops
 from vlmperf.meters.flops import count_generate_flops

@@ -265,7 +265,8 @@ def test_cuda_timed_generate_marks_the_first_token_and_the_stages(monkeypatch, v
     from vlmperf.backends.local.generate import generation_config, timed_generate
     from vlmperf.backends.local.inputs import prepare_batch
     from vlmperf.backends.local.loading import load_model
-    from vlmperf.config.spec import Generation, LocalTarget, Workload
+    from vlmperf.backends.local.target import LocalTarget
+    from vlmperf.config.spec import Generation, Workload
     from vlmperf.meters.clock import clock_for
     from vlmperf.workloads.sources import load_samples
     from vlmperf.workloads.tasks import get_task

@@ -8,7 +8,7 @@ import torch
 from tests.test_replica import llama_params
 from vlmperf.backends.local.presets import LLAVA_15_7B
 from vlmperf.backends.local.replica import build_random_model, to_pretrained_config
-from vlmperf.config.spec import LocalTarget
+from vlmperf.backends.local.target import LocalTarget
 from vlmperf.errors import InputError
 from vlmperf.meters.device_peaks import device_peaks
 from vlmperf.meters.memory_traffic import memory_traffic

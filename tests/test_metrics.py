@@ -117,7 +117,7 @@ def test_the_order_is_the_modules_order_whatever_is_imported_first():
         code = f"import {first}\nfrom vlmperf.metrics.definitions import METRICS\nprint(list(METRICS))"
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
-    assert order("vlmperf.metrics.endpoint") == order("vlmperf.metrics.definitions")
+    assert order("vlmperf.backends.endpoint.metrics") == order("vlmperf.metrics.definitions")
     assert order("vlmperf.metrics.outputs") == order("vlmperf.metrics.definitions")
 
 

@@ -10,7 +10,8 @@ import torch
 from vlmperf.backends.local.generate import generation_config
 from vlmperf.backends.local.inputs import prepare_batch
 from vlmperf.backends.local.loading import load_model
-from vlmperf.config.spec import Generation, LocalTarget, Workload
+from vlmperf.backends.local.target import LocalTarget
+from vlmperf.config.spec import Generation, Workload
 from vlmperf.meters.clock import WallClock
 from vlmperf.meters.module_times import ModuleTimer, profile_generate
 from vlmperf.report.module_profile import render_module_profile, render_module_profile_markdown, top_module_rows

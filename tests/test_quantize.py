@@ -9,7 +9,8 @@ from vlmperf.backends.local.generate import generation_config, timed_generate
 from vlmperf.backends.local.inputs import prepare_batch
 from vlmperf.backends.local.loading import load_model
 from vlmperf.backends.local.quantize import pretrained_quantization_config, quantization_info
-from vlmperf.config.spec import Generation, LocalTarget, Workload
+from vlmperf.backends.local.target import LocalTarget
+from vlmperf.config.spec import Generation, Workload
 from vlmperf.meters.clock import WallClock
 from vlmperf.workloads.sources import load_samples
 

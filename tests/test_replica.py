@@ -8,7 +8,7 @@ import torch
 from vlmperf.backends.local.loading import load_model
 from vlmperf.backends.local.presets import LLAVA_15_7B
 from vlmperf.backends.local.replica import build_random_model, scaled_config, to_pretrained_config
-from vlmperf.config.spec import LocalTarget
+from vlmperf.backends.local.target import LocalTarget
 
 
 def clip_vision_params(c: dict) -> int:

@@ -12,7 +12,8 @@ from vlmperf.backends.local.inputs import prepare_batch
 from vlmperf.backends.local.loading import load_model
 from vlmperf.backends.local.presets import TINY_LLAVA
 from vlmperf.backends.local.replica import build_preset_processor, to_pretrained_config
-from vlmperf.config.spec import Generation, LocalTarget, Workload
+from vlmperf.backends.local.target import LocalTarget
+from vlmperf.config.spec import Generation, Workload
 from vlmperf.errors import InputError
 from vlmperf.meters.clock import WallClock
 from vlmperf.workloads.sources import load_samples

@@ -9,7 +9,8 @@ from transformers import AutoModelForImageTextToText, Blip2Config, Idefics3Confi
 from vlmperf.backends.local.generate import generation_config, timed_generate
 from vlmperf.backends.local.inputs import prepare_batch
 from vlmperf.backends.local.loading import load_model
-from vlmperf.config.spec import Generation, LocalTarget, Workload
+from vlmperf.backends.local.target import LocalTarget
+from vlmperf.config.spec import Generation, Workload
 from vlmperf.meters.clock import WallClock
 from vlmperf.meters.stages import STAGES, StageTimer, find_stage_modules, generate_overhead_s
 from vlmperf.workloads.sample import Sample

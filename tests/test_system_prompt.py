@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from vlmperf.backends.endpoint.requests import request_body
+from vlmperf.backends.endpoint.target import EndpointTarget
 from vlmperf.backends.local.inputs import chat_text, prepare_batch
-from vlmperf.config.spec import EndpointTarget, Generation, Workload
+from vlmperf.config.spec import Generation, Workload
 from vlmperf.errors import InputError
 from vlmperf.workloads.sources import load_samples
 from vlmperf.workloads.system_prompts import SYSTEM_PROMPTS

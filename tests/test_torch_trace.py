@@ -10,7 +10,8 @@ import torch
 from vlmperf.backends.local.generate import generation_config
 from vlmperf.backends.local.inputs import prepare_batch
 from vlmperf.backends.local.loading import load_model
-from vlmperf.config.spec import Generation, LocalTarget, Workload
+from vlmperf.backends.local.target import LocalTarget
+from vlmperf.config.spec import Generation, Workload
 from vlmperf.meters.torch_trace import MODULE_RANGE_PREFIX, export_trace
 from vlmperf.workloads.sources import load_samples
 

@@ -133,7 +133,7 @@ def compare(
 
     if format not in COMPARE_FORMATS:
         raise VlmperfError(f"--format {format!r} is not known; use one of: {', '.join(COMPARE_FORMATS)}")
-    metrics = metric or list(cmp.DEFAULT_METRICS)
+    metrics = metric or cmp.default_metrics()
     cmp.check_metrics(metrics, stat)
     (doc_a, records_a), (doc_b, records_b) = _stored(run_a, out), _stored(run_b, out_b or out)
     comparison = cmp.compare_runs(

@@ -38,8 +38,8 @@ def shorten(value: Any, limit: int = SHOWN_CHARS) -> str:
 
 def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The spec class that owns the field at `loc` (to list the keys it allows); `loc` as pydantic
-    gives it, union tags included (`("target", "endpoint")` is the endpoint target's class)."""
-    from vlmperf.config.spec import TARGET_CLASSES
+    gives it, kind tags included (`("target", "endpoint")` is the endpoint target's class)."""
+    from vlmperf.backends.registry import KINDS
 
     model: type[BaseModel] = root
     parts = list(loc)
@@ -47,8 +47,8 @@ def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
         part = str(parts.pop(0))
         field = model.model_fields.get(part)
         annotation = getattr(field, "annotation", None)
-        if part == "target" and parts and parts[0] in TARGET_CLASSES:
-            model = TARGET_CLASSES[parts.pop(0)]
+        if part == "target" and parts and parts[0] in KINDS:
+            model = KINDS[parts.pop(0)].spec
         elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
         else:
@@ -88,14 +88,14 @@ def _bound_message(root: type[BaseModel], loc: tuple[Any, ...], problem: Mapping
     return f"{word} {number_text(limit)}" + (f" ({why})" if why else "")
 
 
-UNION_TAGS = {"target": {"local", "endpoint"}}  # the tags of spec.Target
-"""Tags pydantic puts in an error's location inside a tagged union (`target.endpoint.model`): not keys."""
+def _without_kind_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The location as keys: without the kind that `spec.Target` puts after `target`, as pydantic does in a
+    tagged union (`target.endpoint.model` is the key `target.model`)."""
+    from vlmperf.backends.registry import KINDS
 
-
-def _without_union_tags(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     kept: list[Any] = []
     for part in loc:
-        if not (kept and part in UNION_TAGS.get(str(kept[-1]), ())):
+        if not (kept and kept[-1] == "target" and part in KINDS):
             kept.append(part)
     return tuple(kept)
 
@@ -125,7 +125,7 @@ def describe_validation_error(
     lines = []
     for problem in error.errors():
         raw_loc = tuple(problem["loc"])
-        loc = _without_union_tags(raw_loc)
+        loc = _without_kind_tags(raw_loc)
         key = ".".join(str(part) for part in loc) or "(top level)"
         where_from = origin_of(key, where, origins)
         if problem["type"] == "extra_forbidden":

@@ -11,20 +11,22 @@ import math
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
-    Discriminator,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
+    PlainValidator,
     PositiveFloat,
     PositiveInt,
-    Tag,
+    SerializeAsAny,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
-from vlmperf.config.endpoint_target import EndpointTarget
+from vlmperf.backends.registry import DEFAULT_KIND, KINDS
+from vlmperf.backends.target_kind import ScenarioKind, TargetSpec
 from vlmperf.config.errors_format import shown
-from vlmperf.config.local_target import LocalTarget
 from vlmperf.config.spec_base import INT64_MAX, INT64_MIN, SEED_WHY, WEEK_S, Spec, bounded
 from vlmperf.workloads.datasets.spec import ColumnMap, DatasetSource
 from vlmperf.workloads.tasks import PROMPT_FIELDS, TASKS
@@ -35,18 +37,40 @@ else:
     TaskName = Literal[tuple(TASKS)]  # the registry is the one list of tasks
 
 
-def _target_kind(value: Any) -> str:
-    """Targets without a `kind` are local models (the default target)."""
-    kind = value.get("kind", "local") if isinstance(value, dict) else getattr(value, "kind", "local")
-    return kind if kind in TARGET_KINDS else "local"
+def _registered_target(value: Any) -> TargetSpec:
+    """The target as the spec of its kind, looked up in the registry when the config is read (a kind
+    registered at run time is accepted like a built-in one). A target without `kind` is the default
+    kind's. Errors inside it carry the kind in their location (`target.endpoint.model`), as pydantic
+    writes a tagged union's, so the error message can name the keys that kind allows."""
+    if isinstance(value, TargetSpec):
+        if KINDS.get(value.kind) is None or type(value) is not KINDS[value.kind].spec:
+            raise ValueError(f"{type(value).__name__} is not the spec of a registered target kind")
+        return value
+    kind = value.get("kind", DEFAULT_KIND) if isinstance(value, dict) else DEFAULT_KIND
+    if not isinstance(kind, str) or kind not in KINDS:
+        expected = " or ".join(repr(name) for name in KINDS)
+        raise ValidationError.from_exception_data(
+            "target", [{"type": "literal_error", "loc": ("kind",), "input": kind, "ctx": {"expected": expected}}]
+        )
+    try:
+        return KINDS[kind].spec.model_validate(value)
+    except ValidationError as exc:
+        raise _located_under(kind, exc) from None
 
 
-TARGET_CLASSES: dict[str, type[Spec]] = {"local": LocalTarget, "endpoint": EndpointTarget}
-TARGET_KINDS = tuple(TARGET_CLASSES)
-Target = Annotated[
-    Annotated[LocalTarget, Tag("local")] | Annotated[EndpointTarget, Tag("endpoint")],
-    Discriminator(_target_kind),
-]
+def _located_under(part: str, error: ValidationError) -> ValidationError:
+    """The same errors, with `part` put before each location."""
+    details: list[InitErrorDetails] = []
+    for problem in error.errors():
+        detail = InitErrorDetails(type=problem["type"], loc=(part, *problem["loc"]), input=problem["input"])
+        if "ctx" in problem:
+            detail["ctx"] = problem["ctx"]
+        details.append(detail)
+    return ValidationError.from_exception_data(error.title, details)
+
+
+Target = Annotated[SerializeAsAny[TargetSpec], PlainValidator(_registered_target)]
+"""Any registered kind's target spec (`vlmperf.backends.registry`), dumped with all of its kind's fields."""
 
 
 class Workload(Spec):
@@ -104,9 +128,6 @@ class Workload(Spec):
         return self
 
 
-SCENARIOS_BY_TARGET = {"local": ("offline",), "endpoint": ("single-stream", "concurrent", "rate")}
-
-
 class Scenario(Spec):
     """How load is applied.
 
@@ -118,7 +139,7 @@ class Scenario(Spec):
     The default kind is the target's first: offline for a local model, single-stream for an endpoint.
     """
 
-    kind: Literal["offline", "single-stream", "concurrent", "rate"] | None = None
+    kind: ScenarioKind | None = None
     batch_size: PositiveInt = bounded(
         1,
         "a real study never needs more; inputs this large exhaust memory",
@@ -245,7 +266,7 @@ class Measure(Spec):
 class CellSpec(Spec):
     """One fully resolved configuration: what a cell measures."""
 
-    target: Target = LocalTarget()
+    target: Target = Field(default_factory=lambda: KINDS[DEFAULT_KIND].spec.model_validate({}))
     workload: Workload = Workload()
     scenario: Scenario = Scenario()
     generation: Generation = Generation()
@@ -253,7 +274,8 @@ class CellSpec(Spec):
 
     @model_validator(mode="after")
     def _scenario_fits_the_target(self) -> CellSpec:
-        allowed = SCENARIOS_BY_TARGET[self.target.kind]
+        kind = KINDS[self.target.kind]
+        allowed = kind.scenarios
         if self.scenario.kind is None:  # validated again with its kind, so kind-specific checks apply
             resolved = Scenario.model_validate({**self.scenario.model_dump(), "kind": allowed[0]})
             object.__setattr__(self, "scenario", resolved)
@@ -263,16 +285,7 @@ class CellSpec(Spec):
                 + ", ".join(allowed)
             )
         self._resolve_task_defaults()
-        if self.target.kind == "endpoint" and self.workload.max_input_len is not None:
-            raise ValueError(
-                "workload.max_input_len applies to local models (it cuts the prompt with the model's tokenizer); "
-                "leave it out for endpoints"
-            )
-        if self.target.kind == "endpoint" and self.generation.mode == "fixed":
-            raise ValueError(
-                "generation.mode fixed applies to local models; an endpoint stops where it stops "
-                "(vLLM and SGLang accept target.extra_body: {ignore_eos: true} for fixed lengths)"
-            )
+        kind.fits(self)
         return self
 
     def _resolve_task_defaults(self) -> None:

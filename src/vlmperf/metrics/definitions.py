@@ -5,18 +5,23 @@ A metric reads measurement records and yields values: one per record (`level="ba
 generate call over a batch for a local model, one request for an endpoint), one per sample in
 the record (`level="sample"`), one per gap between an endpoint's token chunks (`level="gap"`), or
 one per energy window of consecutive timed runs (`level="window"`). A record says which backend made
-it (`backend`, "local" when absent); a metric has one extractor per target kind it applies to, whose
-docstring is its definition there (`ttft_s` of a local model and of an endpoint are measured
-differently and say so). docs/metrics.md is generated from them. Local metrics are here, endpoint
-metrics in `vlmperf.metrics.endpoint`, and metrics of the output text, the same for both, in
-`vlmperf.metrics.outputs`.
+it (`backend`, the default kind's when absent); a metric has one extractor per target kind it applies
+to, whose docstring is its definition there (`ttft_s` of a local model and of an endpoint are measured
+differently and say so). docs/metrics.md is generated from them. Local metrics are here and in the
+modules the local kind names (stages, energy, FLOPs, limits, optimisations), another kind's in the
+modules its `TargetKind.metric_modules` names (the endpoint's in `vlmperf.backends.endpoint.metrics`),
+and metrics of the output text, the same for every kind, in `vlmperf.metrics.outputs`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any, Literal
+
+from vlmperf.backends.registry import DEFAULT_KIND, when_registered
+from vlmperf.backends.target_kind import TargetKind
 
 Record = dict[str, Any]
 Extract = Callable[[Record], list[float | None]]
@@ -42,6 +47,8 @@ that describe the work rather than judge it (tokens, chars, pixels) have no dire
 never a regression."""
 DISPLAY_BY_UNIT: dict[str, tuple[float, str]] = {"s": (1e3, "ms"), "B": (1 / 2**20, "MiB")}
 """How tables and plots show a unit: (factor, unit shown); other units are shown as they are."""
+ANY_KIND = "*"
+"""`metric(..., targets=(ANY_KIND,))`: one definition for every target kind (the output text's metrics)."""
 SI_UNITS = frozenset({"FLOP", "FLOP/s"})
 """Units shown with SI prefixes (18.6M) rather than scaled."""
 MODULE_ORDER = (
@@ -51,7 +58,7 @@ MODULE_ORDER = (
     "vlmperf.metrics.flops",
     "vlmperf.metrics.limits",
     "vlmperf.metrics.optimisations",
-    "vlmperf.metrics.endpoint",
+    "vlmperf.backends.endpoint.metrics",
     "vlmperf.metrics.outputs",
 )
 """The order of the metrics (CSV columns, docs, tables), by the module defining them and then the order of
@@ -68,12 +75,17 @@ class Metric:
     """Which way is better (`BETTER_BY_UNIT` unless the metric says otherwise), the one rule compare and the
     report use."""
     extractors: dict[str, Extract] = field(default_factory=dict)
-    """One extractor per target kind ("local", "endpoint") the metric applies to."""
+    """One extractor per target kind the metric applies to (`ANY_KIND`: one for all)."""
     rank: tuple[int, int] = (0, 0)
     """Its place in `METRICS`: the rank of its module in `MODULE_ORDER`, then its order there."""
 
+    def extractor(self, target: str) -> Extract | None:
+        """How records of a target kind give this metric's values; None: it does not apply to them."""
+        return self.extractors.get(target) or self.extractors.get(ANY_KIND)
+
     def definition(self, target: str) -> str:
-        return " ".join((self.extractors[target].__doc__ or "").split())
+        extract = self.extractor(target)
+        return " ".join(((extract.__doc__ if extract else None) or "").split())
 
     @property
     def display(self) -> tuple[float, str]:
@@ -84,7 +96,7 @@ class Metric:
         """Every value of the records, each read by the extractor of the record's backend."""
         values: list[float | None] = []
         for record in records:
-            extract = self.extractors.get(record.get("backend", "local"))
+            extract = self.extractor(record.get("backend", DEFAULT_KIND))
             if extract is not None:
                 values.extend(extract(record))
         return values
@@ -108,10 +120,11 @@ def _rank(module: str) -> int:
 
 
 def metric(
-    name: str, unit: str, level: Level = "batch", targets: tuple[str, ...] = ("local",), better: Better = _UNSET
+    name: str, unit: str, level: Level = "batch", targets: tuple[str, ...] = (DEFAULT_KIND,), better: Better = _UNSET
 ) -> Callable[[Extract], Extract]:
-    """Register an extractor as the one definition of a metric for the given target kinds. `better`:
-    which way is better, when the unit's rule (`BETTER_BY_UNIT`) is wrong for this metric."""
+    """Register an extractor as the one definition of a metric for the given target kinds (by default the
+    default kind, local models, whose metrics are most). `better`: which way is better, when the unit's rule
+    (`BETTER_BY_UNIT`) is wrong for this metric."""
     direction = BETTER_BY_UNIT.get(unit) if better is _UNSET else better
 
     def register(extract: Extract) -> Extract:
@@ -133,7 +146,7 @@ def metric(
 
 def metrics_for(target: str) -> dict[str, Metric]:
     """The metrics that apply to a target kind, in definition order."""
-    return {name: m for name, m in METRICS.items() if target in m.extractors}
+    return {name: m for name, m in METRICS.items() if m.extractor(target) is not None}
 
 
 @dataclass(frozen=True)
@@ -247,12 +260,12 @@ def _preprocess(record: Record) -> list[float | None]:
     return [record["preprocess_s"]]
 
 
-# The other metric modules register here, so importing the registry defines every metric (MODULE_ORDER orders them).
-from vlmperf.metrics import stages as _stages  # noqa: E402,F401,I001
-from vlmperf.metrics import energy as _energy  # noqa: E402,F401
-from vlmperf.metrics import flops as _flops  # noqa: E402,F401
-from vlmperf.metrics import limits as _limits  # noqa: E402,F401
-from vlmperf.metrics import optimisations as _optimisations  # noqa: E402,F401
-from vlmperf.metrics import endpoint as _endpoint  # noqa: E402,F401
-from vlmperf.metrics import outputs as _outputs  # noqa: E402,F401
-from vlmperf.metrics import load_figures as _load_figures  # noqa: E402,F401
+# The other metric modules register here, so importing the registry defines every metric (MODULE_ORDER orders them):
+# the modules each target kind names, and the output text's, the same for every kind.
+def _define_metrics_of(kind: TargetKind) -> None:
+    for module in kind.metric_modules:
+        import_module(module)
+
+
+when_registered(_define_metrics_of)
+from vlmperf.metrics import outputs as _outputs  # noqa: E402,F401,I001

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from vlmperf.backends.registry import KINDS
 from vlmperf.meters.gpu_clock_watch import THROTTLE_REASONS
 from vlmperf.metrics import stability
 from vlmperf.metrics.definitions import CELL_FIGURES, metrics_for
@@ -31,8 +32,9 @@ of one cell, at least `measure.min_energy_window_s` long).
 
 def render() -> str:
     lines = [HEADER]
-    for target, title in (("local", "Local models"), ("endpoint", "Endpoints")):
-        lines += [f"## {title}", "", "| metric | unit | level | better | definition |", "|---|---|---|---|---|"]
+    for kind in KINDS.values():
+        target = kind.name
+        lines += [f"## {kind.title}", "", "| metric | unit | level | better | definition |", "|---|---|---|---|---|"]
         for metric in metrics_for(target).values():
             lines.append(
                 f"| `{metric.name}` | {metric.unit} | {metric.level} | {metric.better or '-'} "

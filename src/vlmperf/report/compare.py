@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from vlmperf.backends.registry import KINDS
 from vlmperf.errors import InputError
 from vlmperf.metrics.definitions import CELL_FIGURES, METRICS, Better, Record
 from vlmperf.metrics.stability import flags_of
@@ -41,8 +42,6 @@ from vlmperf.report.tables import varying_keys
 from vlmperf.scoring.definitions import QUALITY_METRICS
 
 Cell = dict[str, Any]
-DEFAULT_METRICS = ("latency_s", "e2e_s")
-"""Latency of a local generate call and of an endpoint request; each is compared where measured."""
 IGNORED_BY_DEFAULT = ("measure.min_runs", "measure.max_runs", "measure.min_duration_s")
 """Keys that set how many records a cell takes, not the conditions of one: never a reason not to match."""
 LEVEL = 0.95
@@ -238,12 +237,18 @@ def check_metrics(metrics: Sequence[str], stat: str) -> None:
         raise InputError(f"--stat {stat!r} is not known; use one of: {', '.join(STATISTICS)}")
 
 
+def default_metrics() -> list[str]:
+    """Each target kind's main latency (a local generate call's, an endpoint request's): what a comparison
+    compares unless told otherwise, each where it is measured."""
+    return list(dict.fromkeys(kind.report.latency for kind in KINDS.values()))
+
+
 def compare_runs(
     doc_a: dict[str, Any],
     records_a: Iterable[Record],
     doc_b: dict[str, Any],
     records_b: Iterable[Record],
-    metrics: Sequence[str] = DEFAULT_METRICS,
+    metrics: Sequence[str] | None = None,
     *,
     stat: str = "p50",
     ignore: Iterable[str] = (),
@@ -258,7 +263,9 @@ def compare_runs(
     is flagged) and `judged` (False where an unstable pair's judgement was withheld, see the module
     docstring). `skipped`: matched pairs that could not be compared
     and why. `unmatched_a` / `unmatched_b`: cells without a partner, with their closest differences.
+    `metrics`: by default each target kind's main latency (`default_metrics`).
     """
+    metrics = metrics or default_metrics()
     check_metrics(metrics, stat)
     ignored = set(IGNORED_BY_DEFAULT) | set(ignore)
     index_a, index_b = _index(doc_a, ignored, "A"), _index(doc_b, ignored, "B")

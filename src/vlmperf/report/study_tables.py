@@ -10,8 +10,10 @@
   then how far each point is from its device's limit: `limit_ratio` p50 (latency over its
   physical floor, 38.4x) and `mbu` p50 (decode's share of the peak memory bandwidth). Where a
   peak is unknown those two are `-`, and a line under the table says why (`info.limits`).
-Each table ends with the percentiles and the interval the authors did not have: latency p90, p99
-and the 95% bootstrap interval of the mean. Everything comes from the run document's summaries.
+- Cells of another kind fill a table of their kind's headline columns (`KindReport.headline`).
+Which layout a kind's cells fill is its `KindReport.study_table`. Each table ends with the percentiles
+and the interval the authors did not have: latency p90, p99 and the 95% bootstrap interval of the mean.
+Everything comes from the run document's summaries.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vlmperf.report.tables import HEADLINE_QUALITY, headline_quality, markdown_cell, varying_keys
+from vlmperf.backends.registry import KINDS
+from vlmperf.backends.target_kind import TargetKind
+from vlmperf.report.tables import (
+    HEADLINE_QUALITY,
+    format_value,
+    headline_quality,
+    kind_of,
+    markdown_cell,
+    varying_keys,
+)
 from vlmperf.workloads.tasks import TASKS
 
 Cell = dict[str, Any]
@@ -211,9 +222,29 @@ def local_table(cells: list[Cell]) -> list[str]:
     return _table(local_columns(ok), ok) + [""] + no_limit(ok) if ok else []
 
 
+def headline_table(kind: TargetKind, cells: list[Cell]) -> list[str]:
+    """A kind without a study layout of its own: one row per finished point, its headline columns."""
+    ok = [c for c in cells if c["status"] == "ok"]
+    columns: list[Column] = [(key, _config_value(key)) for key in point_keys(ok)]
+    columns += [(title, _shown(metric, stat)) for metric, stat, title in kind.report.headline]
+    return _table(columns, ok) + [""] if ok else []
+
+
+def _shown(metric: str, stat: str) -> Callable[[Cell], str]:
+    def show(cell: Cell) -> str:
+        return format_value(metric, _stat(cell, metric, stat))
+
+    return show
+
+
+LAYOUTS: dict[str, Callable[[list[Cell]], list[str]]] = {"providers": providers_tables, "points": local_table}
+"""The studies' layouts by name (`KindReport.study_table`); any other name is `headline_table`."""
+
+
 # the whole report --------------------------------------------------------------------------------
 def render_study_markdown(document: dict[str, Any]) -> str:
-    """The run as the studies' tables: provider tables for endpoint cells, the local table for local ones.
+    """The run as the studies' tables: provider tables for endpoint cells, the local table for local ones, each
+    kind's in registry order.
 
     Failed cells are listed under the tables with their error, so a missing row is explained.
     """
@@ -221,12 +252,11 @@ def render_study_markdown(document: dict[str, Any]) -> str:
     status = "" if run["status"] == "complete" else f" [{run['status']}]"
     lines = [markdown_cell(f"### run {run['id']} ({run['name']}){status}"), ""]
     cells = document["cells"]
-    endpoint = [c for c in cells if c["config"].get("target.kind") == "endpoint"]
-    local = [c for c in cells if c["config"].get("target.kind", "local") == "local"]
-    if endpoint:
-        lines += providers_tables(endpoint)
-    if local:
-        lines += local_table(local)
+    for kind in KINDS.values():
+        mine = [c for c in cells if kind_of(c) == kind.name]
+        layout = LAYOUTS.get(kind.report.study_table)
+        if mine:
+            lines += layout(mine) if layout else headline_table(kind, mine)
     for cell in cells:
         if cell["status"] != "ok":
             error = cell["error"] or {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from vlmperf.backends.registry import DEFAULT_KIND, KINDS
 from vlmperf.metrics.definitions import METRICS
 from vlmperf.metrics.summary import STATISTICS
 
@@ -43,45 +44,21 @@ def headline_quality(metrics: dict[str, Any]) -> str:
     return "-"
 
 
-LOCAL_HEADLINE: tuple[tuple[str, str, str], ...] = (
-    ("latency_s", "p50", "latency_ms p50"),
-    ("latency_s", "p90", "latency_ms p90"),
-    ("latency_per_sample_s", "p50", "ms/sample p50"),
-    ("ttft_s", "p50", "ttft_ms p50"),
-    ("tpot_s", "p50", "tpot_ms p50"),
-    ("throughput_samples_per_s", "p50", "samples/s p50"),
-    ("throughput_output_tokens_per_s", "p50", "out_tok/s p50"),
-    ("output_tokens", "mean", "out_tok mean"),
-    ("peak_memory_bytes", "max", "peak_MiB max"),
-)
-ENDPOINT_HEADLINE: tuple[tuple[str, str, str], ...] = (
-    ("e2e_s", "mean", "e2e_ms mean"),
-    ("e2e_s", "p50", "e2e_ms p50"),
-    ("e2e_s", "min", "e2e_ms min"),
-    ("e2e_s", "max", "e2e_ms max"),
-    ("ttft_s", "p50", "ttft_ms p50"),
-    ("itl_s", "p50", "itl_ms p50"),
-    ("output_chars", "mean", "chars mean"),
-    ("captions_per_request", "mean", "captions/req"),
-    ("total_captions", "value", "captions"),
-    ("requests", "value", "requests"),
-    ("error_rate", "value", "errors"),
-    ("client_bound", "value", "client_bound"),
-)
-HEADLINES = {"local": LOCAL_HEADLINE, "endpoint": ENDPOINT_HEADLINE}
-"""(metric, statistic, column title) of the summary table, by target kind; a run with both kinds
-shows both sets. Titles carry the unit shown: times are shown in milliseconds and memory in MiB
-here, while the JSON and CSV keep the metrics' own units."""
-
-
 def headline(cells: list[dict[str, Any]]) -> tuple[tuple[str, str, str], ...]:
-    """The summary columns for the target kinds among the cells (local first)."""
-    kinds = {cell["config"].get("target.kind", "local") for cell in cells}
+    """The summary columns (metric, statistic, title) for the target kinds among the cells: each kind's
+    `KindReport.headline`, in registry order. Titles carry the unit shown: times are shown in milliseconds and
+    memory in MiB here, while the JSON and CSV keep the metrics' own units."""
+    kinds = {kind_of(cell) for cell in cells}
     columns: list[tuple[str, str, str]] = []
-    for kind, chosen in HEADLINES.items():
-        if kind in kinds:
-            columns += [c for c in chosen if c not in columns]
+    for kind in KINDS.values():
+        if kind.name in kinds:
+            columns += [c for c in kind.report.headline if c not in columns]
     return tuple(columns)
+
+
+def kind_of(cell: dict[str, Any]) -> str:
+    """The target kind of a cell of the run document."""
+    return str(cell["config"].get("target.kind", DEFAULT_KIND))
 
 
 def varying_keys(cells: list[dict[str, Any]]) -> list[str]:

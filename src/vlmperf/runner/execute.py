@@ -3,7 +3,7 @@
 Everything a user can get wrong (model paths, datasets, an energy source named explicitly) is
 checked before the run is created, so a mistake never leaves a half-made run behind; what this
 machine lacks for some cells (a GPU, flash-attn, bitsandbytes) fails those cells and the rest run.
-Cells run in groups, as their target kind says (`runner.target_kinds`): local cells that share how the model
+Cells run in groups, as their target kind says (`backends.registry`): local cells that share how the model
 is loaded run on one loaded model, so a batch-size sweep never reloads; endpoint cells that differ
 only in target share one time window. The run's executor (`runner.executors`) decides where the
 groups run. Ctrl-C marks the run partial.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from vlmperf.backends.registry import target_kind_of
 from vlmperf.config.spec import RunSpec
 from vlmperf.errors import InputError
 from vlmperf.runner.agreement import record_agreement, reference_cells
@@ -21,7 +22,6 @@ from vlmperf.runner.events import RunEvents, Silent
 from vlmperf.runner.executors import run_groups
 from vlmperf.runner.manifest import build_manifest
 from vlmperf.runner.plan import Cell, Plan, expand
-from vlmperf.runner.target_kinds import target_kind_of
 from vlmperf.store.sqlite import Store, new_run_id
 from vlmperf.workloads.sources import LoadedWorkload, load_workload
 
@@ -68,8 +68,8 @@ def execute(plan: Plan, store: Store, *, resume: bool | str = False, events: Run
     events = events or Silent()
     started = time.perf_counter()
     run, cells = plan.spec, plan.cells
-    local = [c.spec.target.device for c in cells if c.spec.target.kind == "local"]
-    manifest = build_manifest(run.model_dump(mode="json"), local=bool(local), devices=local)
+    devices = [d for d in (target_kind_of(c).device(c.spec.target) for c in cells) if d is not None]
+    manifest = build_manifest(run.model_dump(mode="json"), local=bool(devices), devices=devices)
     manifest["datasets"] = [w.provenance for w in plan.workloads.values() if w.provenance is not None]
     run_id = _resumed_run(store, resume, [c.id for c in cells])
     resumed = run_id is not None

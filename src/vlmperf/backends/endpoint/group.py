@@ -26,7 +26,7 @@ from vlmperf.backends.endpoint.presets import PRESETS
 from vlmperf.backends.endpoint.record_writer import RecordWriter
 from vlmperf.backends.endpoint.requests import prepare_requests
 from vlmperf.backends.endpoint.resolve import resolve_endpoint, served_here, target_label
-from vlmperf.config.spec import EndpointTarget
+from vlmperf.backends.endpoint.target import EndpointTarget
 from vlmperf.errors import VlmperfError
 from vlmperf.meters.cpu_contention import CpuContention
 from vlmperf.metrics.cell_summary import summarize_records
@@ -47,11 +47,6 @@ if TYPE_CHECKING:
 
 CONNECTIONS_PER_HOST = 0
 """aiohttp's per-host connection limit: 0 is none, so the scenario alone decides what is in flight."""
-
-
-def group_key(cell: Cell) -> str:
-    """Endpoint cells equal in everything but the target run together."""
-    return cell.spec.model_dump_json(exclude={"target"})
 
 
 def _target_load(cell: Cell, plan: Plan, run_id: str, writer: RecordWriter) -> tuple[TargetLoad, str]:

@@ -21,7 +21,8 @@ import orjson
 from PIL import Image
 
 from vlmperf.backends.endpoint.presets import PRESETS
-from vlmperf.config.spec import EndpointTarget, Generation
+from vlmperf.backends.endpoint.target import EndpointTarget
+from vlmperf.config.spec import Generation
 from vlmperf.errors import InputError
 from vlmperf.workloads.prompt import Prompt
 from vlmperf.workloads.sample import Sample

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from vlmperf.backends.endpoint.client import Endpoint
 from vlmperf.backends.endpoint.presets import PRESETS
 from vlmperf.backends.endpoint.redact import Redactor
-from vlmperf.config.spec import EndpointTarget
+from vlmperf.backends.endpoint.target import EndpointTarget
 from vlmperf.errors import ConfigError
 
 

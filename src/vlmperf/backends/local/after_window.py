@@ -19,7 +19,8 @@ import torch
 from vlmperf.backends.local.flop_pass import AnalyticCheck, FlopPass, batch_key, shape_key
 from vlmperf.backends.local.inputs import PreparedBatch
 from vlmperf.backends.local.record import LocalRecord
-from vlmperf.config.spec import CellSpec, LocalTarget
+from vlmperf.backends.local.target import LocalTarget
+from vlmperf.config.spec import CellSpec
 from vlmperf.errors import InputError
 from vlmperf.meters.memory_traffic import MemoryTraffic, memory_traffic
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from vlmperf.config.spec import LocalTarget
+from vlmperf.backends.local.target import LocalTarget
 from vlmperf.errors import InputError
 
 QUANTIZATION_PACKAGES = {"torchao-int8": "torchao", "bnb-8bit": "bitsandbytes", "bnb-4bit": "bitsandbytes"}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from vlmperf.backends.local.loaded import LoadedModel
-from vlmperf.config.spec import CellSpec, LocalTarget
+from vlmperf.backends.local.target import LocalTarget
+from vlmperf.config.spec import CellSpec
 
 
 def cell_warnings(loaded: LoadedModel, spec: CellSpec, target: LocalTarget, over_budget: dict[str, int]) -> list[str]:

@@ -28,7 +28,7 @@ from typing import Any
 
 from transformers import CompileConfig, GenerationConfig
 
-from vlmperf.config.spec import LocalTarget
+from vlmperf.backends.local.target import LocalTarget
 from vlmperf.errors import InputError
 
 

@@ -27,7 +27,8 @@ from transformers.generation.stopping_criteria import StoppingCriteria, Stopping
 from vlmperf.backends.local.compile import apply_compile
 from vlmperf.backends.local.inputs import PreparedBatch
 from vlmperf.backends.local.loaded import LoadedModel
-from vlmperf.config.spec import Generation, LocalTarget
+from vlmperf.backends.local.target import LocalTarget
+from vlmperf.config.spec import Generation
 from vlmperf.meters.clock import Clock
 from vlmperf.meters.stages import StageTimer
 

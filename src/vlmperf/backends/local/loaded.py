@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vlmperf.config.spec import LocalTarget
+from vlmperf.backends.local.target import LocalTarget
 
 if TYPE_CHECKING:
     from vlmperf.backends.local.speculative import Speculative

@@ -54,7 +54,7 @@ from vlmperf.backends.local.replica import (
     to_pretrained_config,
 )
 from vlmperf.backends.local.speculative import Speculative, assistant_target, check_same_vocabulary
-from vlmperf.config.spec import LocalTarget
+from vlmperf.backends.local.target import LocalTarget
 from vlmperf.errors import InputError
 
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

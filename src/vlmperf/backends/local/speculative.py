@@ -29,7 +29,7 @@ import torch
 from transformers import GenerationConfig
 
 from vlmperf.backends.local.loaded import LoadedModel
-from vlmperf.config.spec import LocalTarget
+from vlmperf.backends.local.target import LocalTarget
 from vlmperf.errors import InputError
 
 PROMPT_LOOKUP_TOKENS = 10

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vlmperf.backends.registry import DEFAULT_KIND
 from vlmperf.report.html.records import CellRecords, RecordSource, reduce_records
 from vlmperf.report.html.references import ReferenceSource, failure_reason
 from vlmperf.report.tables import varying_keys
@@ -109,7 +110,7 @@ def run_view(
     cells = [
         CellView(
             id=c["id"],
-            kind=c["config"].get("target.kind", "local"),
+            kind=c["config"].get("target.kind", DEFAULT_KIND),
             status=c["status"],
             config=c["config"],
             metrics=c.get("metrics") or {},

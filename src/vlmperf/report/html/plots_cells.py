@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from vlmperf.backends.registry import KINDS
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
 from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, round_sig, scaled, unless_flat
 from vlmperf.report.html.records import CellRecords
 
-MEAN_LATENCY = {"local": ("latency_s",), "endpoint": ("e2e_s", "ttft_s")}
 STAGES = ("vision_s", "projector_s", "prefill_s", "decode_s", "generate_overhead_s")
 FLOP_PARTS = ("prefill_flops", "decode_flops")
 
@@ -55,7 +55,8 @@ def cdf_plot(view: RunView) -> list[Plot]:
         for i, (c, records, metric) in enumerate(cdfs)
     ]
     metrics = sorted({metric for _, _, metric in cdfs})
-    per = "per provider" if view.kinds == {"endpoint"} else "per cell"
+    nouns = {KINDS[kind].report.cell_noun for kind in view.kinds if kind in KINDS}
+    per = f"per {nouns.pop()}" if len(nouns) == 1 else "per cell"
     return [
         Plot(
             kind="cdf",
@@ -85,7 +86,8 @@ def target_bars(view: RunView) -> list[Plot]:
     if not view.categorical():
         return []
     data = []
-    for i, metric in enumerate(m for kind in MEAN_LATENCY if kind in view.kinds for m in MEAN_LATENCY[kind]):
+    latencies = [m for kind in KINDS.values() if kind.name in view.kinds for m in kind.report.bar_latencies]
+    for i, metric in enumerate(dict.fromkeys(latencies)):
         cells = [c for c in view.ok if c.stat(metric, "mean") is not None]
         if not cells:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vlmperf.backends.registry import KINDS
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
 from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, scaled, slug, unless_flat
@@ -30,11 +31,11 @@ QUALITY_ORDER = (
     "agreement_vs_reference",
 )
 """The quality metric drawn: the first of these that at least two ok cells have."""
-COSTS = {
-    "latency": {"local": "latency_per_sample_s", "endpoint": "e2e_s"},
-    "energy": {"local": "energy_per_sample_j"},
-}
-"""Each cost axis: the metric (its p50) that stands for it, by target kind."""
+
+
+def cost_axes() -> list[str]:
+    """The cost axes ("latency", "energy") some target kind has a metric for (`KindReport.costs`)."""
+    return list(dict.fromkeys(cost for kind in KINDS.values() for cost in kind.report.costs))
 
 
 def pareto_front(points: list[tuple[float, float]], lower_is_better: bool = False) -> list[int]:
@@ -78,7 +79,8 @@ def quality_metric(view: RunView) -> str | None:
 
 
 def _cost(cell: CellView, cost: str) -> tuple[str, float] | None:
-    metric = COSTS[cost].get(cell.kind)
+    kind = KINDS.get(cell.kind)
+    metric = kind.report.costs.get(cost) if kind else None  # the metric whose p50 stands for this cost
     if not metric:
         return None
     value = cell.stat(metric, "p50")
@@ -141,4 +143,4 @@ def quality_plots(view: RunView) -> list[Plot]:
     quality = quality_metric(view)
     if quality is None:
         return []
-    return [plot for cost in COSTS if (plot := _plot(view, quality, cost)) is not None]
+    return [plot for cost in cost_axes() if (plot := _plot(view, quality, cost)) is not None]

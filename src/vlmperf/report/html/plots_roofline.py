@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vlmperf.backends.registry import KINDS
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
 from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, round_sig, si
@@ -58,7 +59,13 @@ def _roof_key(cell: CellView) -> tuple[float | None, float | None]:
 
 def _drawn(view: RunView) -> list[CellView]:
     """The local cells that have both coordinates (endpoints and runs without FLOPs have none)."""
-    return [c for c in view.ok if c.kind == "local" and c.stat(X, "p50") and c.stat(Y, "p50")]
+    return [c for c in view.ok if _placed(c) and c.stat(X, "p50") and c.stat(Y, "p50")]
+
+
+def _placed(cell: CellView) -> bool:
+    """A cell of a kind whose cells have a place on a roofline (`KindReport.roofline`: local models)."""
+    kind = KINDS.get(cell.kind)
+    return kind is not None and kind.report.roofline
 
 
 def _point(cell: CellView) -> tuple[float, float]:
@@ -91,7 +98,7 @@ def missing_roofs(cells: list[CellView]) -> str:
 def left_out(view: RunView, drawn: list[CellView]) -> str:
     """One line: the local cells with no point (no byte count for their model), and why."""
     ids = {c.id for c in drawn}
-    missed = [c for c in view.ok if c.kind == "local" and c.id not in ids]
+    missed = [c for c in view.ok if _placed(c) and c.id not in ids]
     if not missed:
         return ""
     why = (str(_limits(c).get("why_no_memory_traffic") or "no FLOP or byte count") for c in missed)

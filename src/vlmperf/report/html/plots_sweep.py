@@ -10,24 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from vlmperf.backends.registry import KINDS
 from vlmperf.report.html.cells import CellView, RunView
 from vlmperf.report.html.escape import plot_text
 from vlmperf.report.html.figures import Plot, axis, axis_title, color, figure, scaled, slug, unless_flat
 
-HEADLINE = {
-    "local": ("latency_s", "throughput_samples_per_s", "energy_per_sample_j", "flops"),
-    "endpoint": ("e2e_s", "ttft_s", "achieved_rate"),
-}
-"""The metrics drawn against each swept axis, by target kind (only those the cells have)."""
 BANDS = (("p90", 0.25), ("p99", 0.12))
 """The band's upper edges with their fill opacity: p50-p90 darker, p90-p99 lighter."""
 
 
 def headline_metrics(view: RunView) -> list[str]:
+    """The metrics drawn against each swept axis: each target kind's `sweep_plots` (only those the cells have)."""
     names: list[str] = []
-    for kind in HEADLINE:
-        if kind in view.kinds:
-            names += [m for m in HEADLINE[kind] if m not in names]
+    for kind in KINDS.values():
+        if kind.name in view.kinds:
+            names += [m for m in kind.report.sweep_plots if m not in names]
     return names
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from vlmperf.backends.registry import KINDS
 from vlmperf.metrics.definitions import METRICS
 
 Record = dict[str, Any]
@@ -21,9 +22,6 @@ RecordSource = Callable[[str], Iterable[Record]]
 
 CDF_POINTS = 200
 SAMPLES_SHOWN = 3
-LATENCY = {"local": "latency_s", "endpoint": "e2e_s"}
-"""The latency whose distribution is drawn, by target kind: a local batch's generate call, an
-endpoint request's end-to-end time."""
 
 
 @dataclass
@@ -88,7 +86,10 @@ def reduce_records(records: Iterable[Record], kind: str) -> CellRecords:
     """One cell's records reduced to what the page shows (see the module docstring)."""
     listed = sorted(records, key=lambda r: r.get("seq", 0))
     reduced = CellRecords(records=len(listed), samples=_samples(listed))
-    name = LATENCY.get(kind)
+    known = KINDS.get(kind)
+    name = (
+        known.report.latency if known else None
+    )  # the kind's main latency (a run of a kind not registered here: none)
     if name is None or not listed:
         return reduced
     values = np.asarray([v for v in METRICS[name].values(listed) if v is not None], dtype=float)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vlmperf.backends.registry import target_kind_of
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.executors.placement import placement
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import RunQuality
 from vlmperf.runner.sink import StampedSink
-from vlmperf.runner.target_kinds import target_kind_of
 from vlmperf.store.sqlite import Store
 
 if TYPE_CHECKING:

@@ -22,12 +22,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vlmperf.backends.registry import target_kind_of
 from vlmperf.runner.cell_errors import error_of
 from vlmperf.runner.executors.placement import device_on_worker, placement
 from vlmperf.runner.plan import Cell
 from vlmperf.runner.quality import DeferredQuality
 from vlmperf.runner.sink import StampedSink
-from vlmperf.runner.target_kinds import target_kind_of
 
 if TYPE_CHECKING:
     from vlmperf.runner.plan import Plan

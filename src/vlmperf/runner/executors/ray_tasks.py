@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from vlmperf.backends.registry import target_kind_of
 from vlmperf.config.spec import Executor
 from vlmperf.errors import InputError
 from vlmperf.runner.executors.messages import LAST, GroupJob, Message, run_job
@@ -54,8 +55,8 @@ def group_task(job: GroupJob) -> Iterator[list[Message]]:
 
 def resources(job: GroupJob, settings: Executor) -> dict[str, Any]:
     """The Ray resources one group's task asks for (see the module docstring)."""
-    target = job.cells[0].spec.target
-    on_gpu = target.kind == "local" and str(getattr(target, "device", "")).startswith("cuda")
+    cell = job.cells[0]
+    on_gpu = str(target_kind_of(cell).device(cell.spec.target)).startswith("cuda")
     asked: dict[str, Any] = {
         "num_cpus": settings.cpus,
         "num_gpus": settings.gpus if settings.gpus is not None else (1 if on_gpu else 0),

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from vlmperf.backends.endpoint.presets import PRESETS as ENDPOINT_PRESETS
+from vlmperf.backends.target_kind import TargetSpec
 from vlmperf.config.spec_base import DAY_S, TIMEOUT_WHY, Spec, bounded
 
 
@@ -18,7 +19,7 @@ class Price(Spec):
     output_per_mtok: float = bounded(..., "no model costs a million dollars per million tokens", ge=0, le=1e6)
 
 
-class EndpointTarget(Spec):
+class EndpointTarget(TargetSpec):
     """A model behind an OpenAI-compatible `/chat/completions` endpoint.
 
     The preset fills the base URL, how the model id is written and which environment variable

@@ -10,13 +10,14 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from vlmperf.backends.local.presets import DEFAULT_MODEL
+from vlmperf.backends.target_kind import TargetSpec
 from vlmperf.config.errors_format import shown
-from vlmperf.config.spec_base import Spec, bounded
+from vlmperf.config.spec_base import bounded
 
 DEVICE_PATTERN = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
-class LocalTarget(Spec):
+class LocalTarget(TargetSpec):
     """A model loaded in this process with transformers."""
 
     kind: Literal["local"] = "local"
