@@ -65,7 +65,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "src")]  # the gpu_check_* modules beside this file; vlmperf uninstalled
 
-import gpu_check_steps as steps  # noqa: E402 - found through the sys.path set just above
+import gpu_check_runs as runs  # noqa: E402 - found through the sys.path set just above
+import gpu_check_steps as steps  # noqa: E402
 from gpu_check_steps import LLAVA_7B, LLAVA_7B_2L, TINY, Context  # noqa: E402
 
 REPO = steps.REPO
@@ -89,10 +90,10 @@ STEPS = (
     Step("overhead_llava7b", "Harness overhead, llava-1.5-7b replica", steps.step_overhead, 170, needs_cuda=True),
     Step("overhead_tiny", "Harness overhead, tiny model, per-piece ablation", steps.step_overhead, 100),
     Step("gpu_tests", "GPU-only tests", steps.step_gpu_tests, 120, needs_cuda=True),
-    Step("opt_cells", "Optimisation cells", steps.step_cells, 150),
-    Step("opt_compile", "Optimisation cells: torch.compile", steps.step_cells, 150, needs_cuda=True),
-    Step("profile", "vlmperf profile across batch sizes", steps.step_profile, 100),
-    Step("energy", "NVML energy against nvidia-smi power", steps.step_energy, 100, needs_cuda=True),
+    Step("opt_cells", "Optimisation cells", runs.step_cells, 150),
+    Step("opt_compile", "Optimisation cells: torch.compile", runs.step_cells, 150, needs_cuda=True),
+    Step("profile", "vlmperf profile across batch sizes", runs.step_profile, 100),
+    Step("energy", "NVML energy against nvidia-smi power", runs.step_energy, 100, needs_cuda=True),
 )
 
 

@@ -6,6 +6,11 @@ with at least `status` ("ok", "failed", "timeout"; the driver adds "skipped"). E
 a process group of its own, killed as a whole when the step's time is up, so a hang or a CUDA crash
 costs one step. Figures are read from what the children wrote (harness_overhead's JSON, vlmperf's
 store), never from their terminal output.
+
+This module holds how a step runs its children (`Context.call`, `call_result`) and the steps whose
+children write files of their own (environment facts, harness_overhead's JSON, pytest's JUnit XML);
+the steps that run vlmperf and read its store (optimisation cells, profile, energy) are in
+`gpu_check_runs.py`.
 """
 
 from __future__ import annotations
@@ -21,8 +26,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import gpu_check_energy as energy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -119,13 +122,13 @@ def call_result(call: Call, ok_codes: tuple[int, ...] = (0,)) -> dict[str, Any]:
         return {
             **result,
             "status": "failed",
-            "error": _last_line(call.tail()) or f"exit code {call.rc}",
+            "error": last_line(call.tail()) or f"exit code {call.rc}",
             "log_tail": call.tail(),
         }
     return {**result, "status": "ok"}
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1][:300] if lines else ""
 
@@ -268,245 +271,3 @@ def junit_outcomes(path: Path) -> dict[str, str]:
         outcome = "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
         outcomes[f"{case.get('classname')}::{case.get('name')}"] = outcome
     return outcomes
-
-
-# ---------------------------------------------------------------------------------------------- optimisation cells
-
-
-def cells_config(name: str, s: dict[str, Any], device: str) -> dict[str, Any]:
-    """A vlmperf run config: the base target, and one sweep cell per optimisation, each compared with
-    the base cell of its batch size (agreement_vs_reference)."""
-    base = target(s["model"], device)
-    return {
-        "name": name,
-        "target": base,
-        "workload": {"task": "vqa", "source": "builtin"},
-        "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
-        "measure": {
-            "warmup_runs": s["warmup"],
-            "min_runs": s["runs"],
-            "min_duration_s": 0,
-            "every_sample": False,
-            "energy": "none",
-            "flops": s.get("flops", True),
-        },  # FLOPs: limit_ratio and mfu need them
-        "reference": {
-            "target.attn_implementation": "sdpa",
-            "target.dtype": base["dtype"],
-            "target.compile": "off",
-            "target.quantization": "none",
-            "target.speculative": "off",
-        },
-        "sweep": {"cells": s["cells"]},
-    }
-
-
-def cell_label(overrides: dict[str, Any]) -> str:
-    """`b8 attn_implementation=eager`, `b1 base`."""
-    rest = [f"{k.split('.')[-1]}={v}" for k, v in overrides.items() if k != "scenario.batch_size"]
-    return f"b{overrides.get('scenario.batch_size', 1)} " + (", ".join(rest) or "base")
-
-
-def step_cells(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
-    """`vlmperf run` over the optimisation cells; each cell's status, latency and error from the store."""
-    name = s["label"]
-    store = ctx.work / name
-    config = write_config(ctx.work / f"{name}.yaml", cells_config(f"gpu-check-{name}", s, ctx.device))
-    call = ctx.call(name, ["-m", "vlmperf", "run", str(config), "--out", str(store)], limit_s)
-    result = call_result(call, ok_codes=(0, 1))  # 1: every cell failed, which the table shows
-    try:
-        document = stored_document(store)
-    except Exception as exc:  # noqa: BLE001 - a store that was never written: the call's output says why
-        return no_store(result, call, exc)
-    cells = cell_rows(document, s["cells"])
-    return {**result, "config": str(config), "run_id": document["run"]["id"], "cells": cells}
-
-
-def no_store(result: dict[str, Any], call: Call, exc: Exception) -> dict[str, Any]:
-    """A vlmperf command that stored no run: failed (or timed out) with the command's last words."""
-    status = "failed" if result["status"] == "ok" else result["status"]
-    error = result.get("error") or _last_line(call.tail()) or f"no stored run: {type(exc).__name__}: {exc}"
-    return {**result, "status": status, "error": error, "log_tail": call.tail()}
-
-
-def stored_document(store: Path) -> dict[str, Any]:
-    import vlmperf.api as vp
-
-    return vp.report("latest", out=store)
-
-
-OPTIONAL_METRICS = ("compile_s", "recompiles", "acceptance_rate", "limit_ratio", "mbu", "mfu")
-"""Shown when a cell's summary has them (some are newer than this script: none is required)."""
-
-
-def cell_rows(document: dict[str, Any], wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per wanted cell, in the plan's order: measured, failed, or never reached (the run ended first)."""
-    stored = document["cells"]
-    rows = []
-    for overrides in wanted:
-        cell = next(
-            (
-                c
-                for c in stored
-                if all(c["config"].get(k) == v for k, v in overrides.items()) and _most_specific(c, overrides, wanted)
-            ),
-            None,
-        )
-        row: dict[str, Any] = {"cell": cell_label(overrides), "overrides": overrides}
-        if cell is None:
-            rows.append({**row, "status": "not measured", "error": "the run ended before this cell"})
-            continue
-        metrics = cell["metrics"]
-        row.update({"id": cell["id"], "status": cell["status"], "error": _error_text(cell.get("error"))})
-        row["latency_ms_p50"] = _p50(metrics, "latency_s", 1e3)
-        row["ttft_ms_p50"] = _p50(metrics, "ttft_s", 1e3)
-        row["output_tokens_per_s_p50"] = _p50(metrics, "throughput_output_tokens_per_s")
-        row["peak_memory_mib"] = _p50(metrics, "peak_memory_bytes", 2**-20, stat="max")
-        agreement = metrics.get("agreement_vs_reference") or {}
-        row["agreement_vs_reference"] = agreement.get("value")
-        row["reference_cell"] = agreement.get("reference_cell")
-        row.update({name: _p50(metrics, name) for name in OPTIONAL_METRICS if name in metrics})
-        rows.append(row)
-    by_id = {r.get("id"): r for r in rows}
-    for row in rows:  # latency against the base cell of the same batch size (separate loads: not interleaved)
-        ref = by_id.get(row.get("reference_cell"))
-        if ref and row.get("latency_ms_p50") and ref.get("latency_ms_p50") and ref is not row:
-            row["latency_over_base"] = row["latency_ms_p50"] / ref["latency_ms_p50"]
-    return rows
-
-
-def _most_specific(cell: dict[str, Any], overrides: dict[str, Any], wanted: list[dict[str, Any]]) -> bool:
-    """No other wanted cell with more keys also matches this stored cell (b8 base matches every b8 cell)."""
-    return not any(
-        len(other) > len(overrides) and all(cell["config"].get(k) == v for k, v in other.items()) for other in wanted
-    )
-
-
-def _p50(metrics: dict[str, Any], name: str, scale: float = 1.0, stat: str = "p50") -> float | None:
-    value = metrics.get(name)
-    if isinstance(value, dict):
-        value = value.get(stat, value.get("value"))
-    return value * scale if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-def _error_text(error: Any) -> str | None:
-    if not error:
-        return None
-    if isinstance(error, dict):
-        return f"{error.get('type', 'Error')}: {error.get('message', '')}"[:400]
-    return str(error)[:400]
-
-
-# ---------------------------------------------------------------------------------------------- profile
-
-
-def step_profile(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
-    """`vlmperf profile` across batch sizes: the top layer classes by self time, one column pair per batch size."""
-    store = ctx.work / "profile"
-    config = write_config(
-        ctx.work / "profile.yaml",
-        {
-            "name": "gpu-check-profile",
-            "target": target(s["model"], ctx.device),
-            "workload": {"task": "vqa", "source": "builtin"},
-            "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
-            "measure": {
-                "warmup_runs": s["warmup"],
-                "min_runs": s["runs"],
-                "min_duration_s": 0,
-                "every_sample": False,
-                "energy": "none",
-                "flops": False,
-            },
-            "sweep": {"grid": {"scenario.batch_size": s["batch_sizes"]}},
-        },
-    )
-    call = ctx.call("profile", ["-m", "vlmperf", "profile", str(config), "--out", str(store), "--top", "8"], limit_s)
-    result = call_result(call)
-    try:
-        document = stored_document(store)
-    except Exception as exc:  # noqa: BLE001 - a store that was never written: the call's output says why
-        return no_store(result, call, exc)
-    from vlmperf.report.module_profile import run_profiles, top_module_rows
-
-    profiles = run_profiles(document)
-    traces = {c["id"]: ((c.get("info") or {}).get("profile") or {}).get("trace") for c in document["cells"]}
-    missing = [b for b in s["batch_sizes"] if not any(label.endswith(f"={b}") for label in profiles)]
-    rows = top_module_rows(profiles, top=8) if profiles else []
-    status = result["status"] if result["status"] != "ok" or not missing else "failed"
-    return {
-        **result,
-        "status": status,
-        "run_id": document["run"]["id"],
-        **(
-            {"error": f"no profile at batch size(s) {', '.join(map(str, missing))}"}
-            if missing and status == "failed"
-            else {}
-        ),
-        "cells": [
-            {
-                "id": c["id"],
-                "batch_size": c["config"].get("scenario.batch_size"),
-                "status": c["status"],
-                "error": _error_text(c.get("error")),
-                "latency_ms_p50": _p50(c["metrics"], "latency_s", 1e3),
-                "trace_bytes": (traces.get(c["id"]) or {}).get("bytes"),
-            }
-            for c in document["cells"]
-        ],
-        "totals_ms": {label: p["total_s"] * 1e3 for label, p in profiles.items()},
-        "top_modules": rows,
-    }
-
-
-# ---------------------------------------------------------------------------------------------- energy
-
-
-def step_energy(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, Any]:
-    """A vlmperf run with NVML energy while nvidia-smi samples power; each window's joules both ways."""
-    smi = ctx.env_facts.get("nvidia_smi") or {}
-    gpu = smi.get("uuid") or ctx.env_facts.get("gpu_uuid") or (ctx.device.split(":")[1] if ":" in ctx.device else "0")
-    field_name = energy.power_field(gpu)
-    if field_name is None:
-        return {"status": "failed", "error": f"nvidia-smi gives no power reading for GPU {gpu}"}
-    store, samples_path = ctx.work / "energy", ctx.work / "energy_power.csv"
-    samples_path.unlink(missing_ok=True)
-    config = write_config(
-        ctx.work / "energy.yaml",
-        {
-            "name": "gpu-check-energy",
-            "target": target(s["model"], ctx.device),
-            "workload": {"task": "vqa", "source": "builtin"},
-            "scenario": {"batch_size": s["batch_size"]},
-            "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
-            "measure": {
-                "warmup_runs": s["warmup"],
-                "min_runs": s["runs"],
-                "min_duration_s": s["min_duration_s"],
-                "every_sample": False,
-                "energy": "nvml",
-                "min_energy_window_s": s["window_s"],
-                "flops": False,
-            },
-        },
-    )
-    with energy.PowerSampler(samples_path, gpu, field_name):
-        call = ctx.call("energy", ["-m", "vlmperf", "run", str(config), "--out", str(store)], limit_s)
-    result = call_result(call)
-    if result["status"] != "ok":
-        return result
-    from vlmperf.store.sqlite import Store
-
-    with Store.open(store, create=False) as opened:
-        records = opened.records(opened.run("latest").id)
-    compared = energy.compare(energy.energy_windows(records), energy.read_samples(samples_path))
-    if not compared["windows_compared"]:
-        return {
-            **result,
-            "status": "failed",
-            "power_field": field_name,
-            **compared,
-            "error": f"no window could be compared ({compared['samples']} power samples, "
-            f"{len(compared['windows'])} windows with NVML readings)",
-        }
-    return {**result, "power_field": field_name, **compared}

@@ -26,20 +26,10 @@ from vlmperf.errors import InputError
 from vlmperf.workloads import sources
 from vlmperf.workloads.builtin import builtin_data_folder, load_builtin_samples
 
-from fixtures.cli import Ran, run_cli
+from fixtures.cli import Ran, quick_args, quick_overrides, run_cli
 
-SMALL_RUN = [
-    "--set",
-    "measure.min_runs=1",
-    "--set",
-    "measure.warmup_runs=0",
-    "--set",
-    "measure.min_duration_s=0",
-    "--set",
-    "generation.max_new_tokens=2",
-    "--set",
-    "sweep.grid.scenario.batch_size=[1]",
-]
+SMALL_RUN = quick_args()
+"""One timed run of one sample batch: the module's runs are small."""
 
 
 def _command() -> list[str]:
@@ -292,7 +282,7 @@ def test_corrupt_image_stops_the_run_before_the_store_changes(data_copy, monkeyp
         lambda w: sources.LoadedWorkload(load_builtin_samples(limit=w.limit, folder=data_copy)),
     )
     with pytest.raises(InputError, match=first):
-        api.run(None, overrides=SMALL_RUN[1::2], out=unchanged)
+        api.run(None, overrides=quick_overrides(), out=unchanged)
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 from vlmperf.metrics.definitions import metrics_for
 from vlmperf.metrics.summary import STATISTICS
 
-from fixtures.cli import run_cli
+from fixtures.cli import quick_args, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDS_A_SENSOR_OR_SETTING = {
@@ -41,7 +41,6 @@ NEEDS_A_SENSOR_OR_SETTING = {
 }
 """Null on this machine's default run: no energy counter, no known peak for a CPU (the limits and
 utilisations need one), no compile, no drafts."""
-QUICK = ["--set", "measure.min_duration_s=0", "--set", "measure.min_runs=2", "--set", "measure.warmup_runs=0"]
 
 
 def vlmperf(*args, env, cwd=None, timeout=300):
@@ -142,11 +141,13 @@ def test_a_cell_that_fails_is_stored_and_the_sweep_goes_on(env, tmp_path):
         "run",
         "--out",
         str(tmp_path),
-        *QUICK,
-        "--set",
-        "sweep.grid.scenario.batch_size=[1]",
-        "--set",
-        "sweep.grid.target.attn_implementation=[flash_attention_2, sdpa]",
+        *quick_args(
+            {
+                "measure.min_runs": 2,
+                "generation.max_new_tokens": None,
+                "sweep.grid.target.attn_implementation": "[flash_attention_2, sdpa]",
+            }
+        ),
         env=env,
     )
     assert result.returncode == 0, result.stderr
@@ -166,30 +167,19 @@ def test_example_config_runs_as_a_scaled_replica_on_cpu(env, tmp_path):
         str(ROOT / "examples" / "llava-1.5-7b-speed.yaml"),
         "--out",
         str(tmp_path),
-        "--set",
-        "target.no_weights=true",
-        "--set",
-        "target.text_layers=1",
-        "--set",
-        "target.vision_layers=1",
-        "--set",
-        "target.device=cpu",
-        "--set",
-        "target.dtype=fp32",
-        "--set",
-        "scenario.batch_size=1",
-        "--set",
-        "generation.max_new_tokens=2",
-        "--set",
-        "measure.min_runs=1",
-        "--set",
-        "measure.warmup_runs=0",
-        "--set",
-        "measure.min_duration_s=0",
-        "--set",
-        "measure.flops=false",
-        "--set",
-        "workload.limit=2",  # two of the ten built-in photos: one replica run each
+        *quick_args(
+            {
+                "target.no_weights": True,
+                "target.text_layers": 1,
+                "target.vision_layers": 1,
+                "target.device": "cpu",
+                "target.dtype": "fp32",
+                "scenario.batch_size": 1,
+                "sweep.grid.scenario.batch_size": None,  # scenario.batch_size replaces the example's sweep
+                "measure.flops": False,
+                "workload.limit": 2,  # two of the ten built-in photos: one replica run each
+            }
+        ),
         env=env,
     )
     assert result.returncode == 0, result.stderr

@@ -80,21 +80,41 @@ def test_ray_gives_the_cells_outputs_and_schema_of_the_local_executor(ray_runtim
     assert _outputs(tmp_path / "ray", remote.run_id) == _outputs(tmp_path / "local", local.run_id)
 
 
+def _parent(pid: int) -> int:
+    """The parent's pid, from /proc/<pid>/stat (the field after the name, which may hold spaces and ')')."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether `ancestor` is on `pid`'s chain of parents. The module's runtime is started from this
+    process (its raylet is our child, each worker the raylet's), so this tells our workers from
+    those of another test session running Ray on the same machine."""
+    while pid > 1:
+        pid = _parent(pid)
+        if pid == ancestor:
+            return True
+    return False
+
+
 def _group_workers() -> list[int]:
-    """Processes running a vlmperf group task (Ray titles a worker after the task it runs)."""
+    """This session's processes running a vlmperf group task (Ray titles a worker after the task it runs)."""
     found = []
     for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
         try:
             title = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except (FileNotFoundError, NotADirectoryError, PermissionError, ProcessLookupError):
+            if title.startswith(b"ray::vlmperf group") and _descends_from(int(entry), os.getpid()):
+                found.append(int(entry))
+        except (FileNotFoundError, ProcessLookupError):  # it ended while we looked: not a running worker
             continue
-        if title.startswith(b"ray::vlmperf group"):
-            found.append(int(entry))
+        except PermissionError:  # another user's process (hidden by /proc's hidepid): not one of ours
+            continue
     return found
 
 
 class KillAWorker(Silent):
-    """Kills every Ray worker running a group once the second record of the run arrives."""
+    """Kills every Ray worker of this session running a group once the second record of the run arrives."""
 
     def __init__(self) -> None:
         self.records, self.killed = 0, []

@@ -22,6 +22,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 # the benchmark modules are found through the sys.path entry just above, so they are imported after it
 import gpu_check  # noqa: E402
 import gpu_check_energy as energy  # noqa: E402
+import gpu_check_runs as runs  # noqa: E402
 import gpu_check_steps as steps  # noqa: E402
 import harness_overhead  # noqa: E402
 
@@ -211,10 +212,10 @@ def test_cells_are_matched_to_the_most_specific_wanted_cell():
             "metrics": {"latency_s": {"p50": 0.1}, "mbu": {"p50": 0.5}},
         },
     ]
-    rows = steps.cell_rows({"cells": stored}, wanted)
+    rows = runs.cell_rows({"cells": stored}, wanted)
     assert [(r["cell"], r["id"]) for r in rows] == [("b8 base", "b"), ("b8 attn_implementation=eager", "e")]
     assert rows[1]["latency_over_base"] == pytest.approx(2.0) and rows[0]["mbu"] == 0.5
-    missing = steps.cell_rows({"cells": stored[1:]}, wanted)[1]
+    missing = runs.cell_rows({"cells": stored[1:]}, wanted)[1]
     assert missing["status"] == "not measured"
 
 

@@ -12,8 +12,8 @@ Our side uses one `CaptionScorer` for the module for the same reason. Both load 
 from __future__ import annotations
 
 import math
-import os
 import stat
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -262,20 +262,65 @@ def test_start_then_result_equals_score(scorer: CaptionScorer) -> None:
     }
 
 
-@needs_java
-@pytest.mark.slow
-def test_no_temporary_files_and_meteor_is_closed() -> None:
+def _files(folder: Path) -> set[str]:
+    """Every file and folder under `folder`, relative to it."""
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")}
+
+
+@pytest.fixture
+def private_pycocoevalcap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """pycocoevalcap imported, for this test alone, from a folder of its own whose files link to the installed ones.
+
+    pycocoevalcap writes its temporary files into its own package folder and METEOR runs there, so
+    a look at the installed folder would also see the files of another session scoring at the same
+    time from the shared virtualenv. In a private copy, any file there is ours. Yields its folder.
+    """
+    import sys
+
     from pycocoevalcap.tokenizer import ptbtokenizer
 
-    tokenizer_dir = Path(ptbtokenizer.__file__).parent
-    before = sorted(os.listdir(tokenizer_dir))
+    installed = Path(ptbtokenizer.__file__).parent.parent
+    private = tmp_path / "site" / "pycocoevalcap"
+    for source in installed.rglob("*"):
+        if "__pycache__" in source.parts:
+            continue
+        target = private / source.relative_to(installed)
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # importing writes no __pycache__ into the copy
+    loaded = [name for name in sys.modules if name.partition(".")[0] == "pycocoevalcap"]
+    for name in loaded:
+        monkeypatch.delitem(sys.modules, name)  # put back when the test ends
+    monkeypatch.syspath_prepend(str(private.parent))
+    yield private
+    for name in [name for name in sys.modules if name.partition(".")[0] == "pycocoevalcap"]:
+        del sys.modules[name]  # the copy's modules; the installed ones come back with monkeypatch's undo
+
+
+@needs_java
+@pytest.mark.slow
+def test_no_temporary_files_and_meteor_is_closed(
+    private_pycocoevalcap: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    temp, cwd = tmp_path / "temp", tmp_path / "cwd"
+    temp.mkdir()
+    cwd.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where Python's temporary files go, for this test alone
+    monkeypatch.chdir(cwd)  # the tokenizer's working folder
+    before = _files(private_pycocoevalcap)
     with CaptionScorer() as s:
+        assert Path(s._modules[4].__file__).parent == private_pycocoevalcap / "tokenizer", "scores with the copy"
         s.score({"x": "a dog"}, {"x": ["a dog", "the dog"]})
         proc = s._meteor._proc
         assert proc.poll() is None
     assert proc.returncode is not None
     assert s._meteor is None
-    assert sorted(os.listdir(tokenizer_dir)) == before
+    assert _files(private_pycocoevalcap) == before
+    assert _files(temp) == set()
+    assert _files(cwd) == set()
 
 
 def test_java_missing_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

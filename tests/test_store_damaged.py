@@ -24,20 +24,11 @@ from vlmperf.cli import entry
 from vlmperf.store.layout import APPLICATION_ID, SCHEMA_VERSION
 from vlmperf.store.sqlite import Store
 
-QUICK = [
-    "--set",
-    "measure.min_runs=1",
-    "--set",
-    "measure.warmup_runs=0",
-    "--set",
-    "measure.min_duration_s=0",
-    "--set",
-    "sweep.grid.scenario.batch_size=[1]",
-    "--set",
-    "workload.limit=1",
-    "--set",
-    "generation.max_new_tokens=2",
-]
+from fixtures.cli import quick_args, quick_overrides
+
+QUICK_CHANGES = {"workload.limit": 1}
+"""A quick run of one sample."""
+QUICK = quick_args(QUICK_CHANGES)
 
 
 def _html_format() -> list[str]:
@@ -82,7 +73,7 @@ def healthy(tmp_path_factory, vlmperf_cache) -> Path:
     out = tmp_path_factory.mktemp("healthy")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VLMPERF_CACHE", str(vlmperf_cache))
-        vp.run(None, overrides=[a for a in QUICK if a != "--set"], out=out)
+        vp.run(None, overrides=quick_overrides(QUICK_CHANGES), out=out)
     return out
 
 
