@@ -11,6 +11,8 @@ from vlmperf.runner.agreement import agreement, reference_cells
 from vlmperf.runner.plan import expand
 from vlmperf.store.outputs import first_outputs
 
+from fixtures.summary_shapes import assert_declared
+
 QUICK = [
     "measure.min_runs=4",
     "measure.warmup_runs=0",
@@ -57,9 +59,12 @@ def test_a_run_reports_agreement_with_its_reference_cell(tmp_path, monkeypatch):
         "reference={target.dtype: fp32, scenario.batch_size: 1}",
     ]
     outcome = vp.run(overrides=overrides, out=tmp_path / "results")
+    document = vp.report(outcome.run_id, out=tmp_path / "results")
+    for cell in document["cells"]:
+        assert_declared(cell["metrics"], cell["id"])
     cells = {
         (c["config"]["target.dtype"], c["config"]["scenario.batch_size"]): c["metrics"]["agreement_vs_reference"]
-        for c in vp.report(outcome.run_id, out=tmp_path / "results")["cells"]
+        for c in document["cells"]
     }
     assert cells[("fp32", 1)]["value"] == 1.0
     assert cells[("fp32", 2)]["value"] == 1.0, "fp32 greedy batching does not change answers"

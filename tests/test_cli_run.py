@@ -20,6 +20,7 @@ from vlmperf.metrics.definitions import metrics_for
 from vlmperf.metrics.summary import STATISTICS
 
 from fixtures.cli import quick_args, run_cli
+from fixtures.summary_shapes import assert_declared
 
 ROOT = Path(__file__).resolve().parents[1]
 NEEDS_A_SENSOR_OR_SETTING = {
@@ -105,6 +106,7 @@ def test_report_json_is_the_public_schema(default_run, env):
         assert cell["info"]["quality"]["implementation"]["cider"]["name"] == "pycocoevalcap"
         for name in reported:
             assert set(STATISTICS) <= set(cell["metrics"][name])
+        assert_declared(cell["metrics"], f"the public JSON of local cell {cell['id']}")
         assert cell["metrics"]["vision_tokens"]["mean"] == 16
         assert cell["metrics"]["output_tokens"]["mean"] == 16, "the default run generates a fixed 16 tokens"
         assert cell["info"]["model"]["weights"] == "random (built-in model)"

@@ -15,6 +15,7 @@ from vlmperf.errors import ConfigError
 from vlmperf.workloads.builtin import load_builtin_samples
 
 from fixtures import scripted_server as ss
+from fixtures.summary_shapes import assert_declared
 
 ROOT = Path(__file__).resolve().parents[1]
 HF_KEY, GITHUB_KEY = "hf_dummy_key_never_stored_1234", "ghp_dummy_key_never_stored_5678"
@@ -57,6 +58,7 @@ def test_the_provider_study_runs_against_a_local_server(keys, tmp_path):
         else:
             assert metrics["image_pixels"]["mean"] * 10 == pytest.approx(pixels)
             assert metrics["image_bytes"]["min"] > 0
+        assert_declared(metrics, cell["id"])
         provider = cell["config"]["target.provider"]
         if provider:
             assert metrics["served_by"] == {"value": {provider: 10}, "source": "header"}
@@ -105,6 +107,7 @@ def test_a_constant_rate_sends_on_schedule_and_never_early(tmp_path):
     (cell,) = vp.report(outcome.run_id, out=out)["cells"]
     assert cell["metrics"]["offered_rate"]["value"] == 50
     assert cell["metrics"]["scheduler_lateness_s"]["n"] == 12
+    assert_declared(cell["metrics"], "the stored endpoint cell")
 
 
 def test_poisson_arrivals_are_seeded_and_have_the_rate():
@@ -186,6 +189,7 @@ def test_a_cell_stops_early_when_most_requests_fail(tmp_path):
     assert cell["metrics"]["error_rate"] == {"value": 1.0, "by_class": {"http_5xx": 10}}
     assert "stopped early: 10 of 10 requests failed" in cell["info"]["stopped_early"]
     assert "e2e_s" not in cell["metrics"], "failed requests have no latency"
+    assert_declared(cell["metrics"], "the stored failed endpoint cell")
 
 
 def test_an_endpoint_run_imports_neither_torch_nor_transformers(tmp_path):

@@ -12,6 +12,7 @@ from rich.markup import escape
 from vlmperf import api
 from vlmperf.cli.app import DEFAULT_DIR, OutOption, app, err_console, out_console
 from vlmperf.cli.progress import ProgressEvents, interrupted
+from vlmperf.metrics.summary_types import figure
 from vlmperf.report.render import rich_table
 from vlmperf.report.tables import stability_lines
 from vlmperf.store.sqlite import Store
@@ -80,8 +81,8 @@ def run(
     for reason in sorted(unscored):
         err_console.print(f"[yellow]quality not scored[/yellow]: {reason}", markup=True, highlight=False)
     for cell in document["cells"]:
-        bound = cell["metrics"].get("client_bound") or {}
-        if bound.get("value"):
+        bound = figure(cell["metrics"], "client_bound")
+        if bound is not None and bound["value"]:
             err_console.print(
                 f"[yellow]cell {cell['id']} was client-bound[/yellow] ({'; '.join(bound['why'])}): its figures show "
                 "this machine's limit, not the server's; lower the load or run `vlmperf calibrate`",

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from vlmperf.config.spec import Scenario
 from vlmperf.metrics.definitions import Record, cell_figure
+from vlmperf.metrics.summary_types import FigureValue
 
 CLIENT_BOUND_S = 0.005
 
@@ -52,7 +52,7 @@ cell_figure(
 )
 
 
-def client_bound(records: Sequence[Record], scenario: Scenario, loop_lag_s: Sequence[float]) -> dict[str, Any]:
+def client_bound(records: Sequence[Record], scenario: Scenario, loop_lag_s: Sequence[float]) -> FigureValue:
     """`{"value": bool, "why": [...]}`: did the client limit the measurement (see the module docstring)?"""
     why = []
     if loop_lag_s and (lag := float(np.percentile(loop_lag_s, 99))) > CLIENT_BOUND_S:
@@ -64,7 +64,9 @@ def client_bound(records: Sequence[Record], scenario: Scenario, loop_lag_s: Sequ
     return {"value": bool(why), "why": why}
 
 
-def load_figures(records: Sequence[Record], scenario: Scenario, loop_lag_s: Sequence[float] = ()) -> dict[str, Any]:
+def load_figures(
+    records: Sequence[Record], scenario: Scenario, loop_lag_s: Sequence[float] = ()
+) -> dict[str, FigureValue]:
     """The cell-level figures of an endpoint cell's records (see the module docstring)."""
     if not records:
         return {}
@@ -72,7 +74,7 @@ def load_figures(records: Sequence[Record], scenario: Scenario, loop_lag_s: Sequ
     ok = [r for r in records if r["error"] is None]
     window = max(r["started_s"] + r["end_s"] for r in records) - min(r["started_s"] for r in records)
     captions = [c for r in ok for c in (r.get("captions") or [])]
-    figures: dict[str, Any] = {
+    figures: dict[str, FigureValue] = {
         "requests": {"value": len(records)},
         "error_rate": {"value": len(failed) / len(records), "by_class": dict(Counter(failed))},
         "offered_rate": {"value": scenario.rate if scenario.kind == "rate" else None},

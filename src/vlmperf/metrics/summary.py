@@ -9,10 +9,13 @@ records always give the same interval); it is null below 5 values, where it mean
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import get_args
 
 import numpy as np
 
-STATISTICS = ("p50", "p90", "p99", "mean", "min", "max", "std", "n")
+from vlmperf.metrics.summary_types import MetricSummary, Statistic
+
+STATISTICS: tuple[Statistic, ...] = get_args(Statistic)
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_MIN_N = 5
 BOOTSTRAP_SEED = 20261122
@@ -37,8 +40,9 @@ def bootstrap_mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, f
     return bootstrap_ci(values, np.mean, level)
 
 
-def summarize(values: Sequence[float | None]) -> dict[str, float | int | list[float] | None] | None:
-    """The summary of the non-null values, or None when there are none."""
+def summarize(values: Sequence[float | None]) -> MetricSummary | None:
+    """The summary of the non-null values (`MetricSummary`: its keys are the public schema), or None when
+    there are none."""
     data = np.asarray([v for v in values if v is not None], dtype=float)
     if data.size == 0:
         return None

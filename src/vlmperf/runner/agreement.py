@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from vlmperf.errors import ConfigError
+from vlmperf.metrics.summary_types import ScoreValue
 from vlmperf.runner.plan import Cell
 from vlmperf.scoring.result import interval
 from vlmperf.store.outputs import first_outputs
@@ -42,7 +43,7 @@ def _frozen(config: dict[str, Any]) -> str:
     return repr(sorted(config.items()))
 
 
-def agreement(outputs: dict[str, str], reference: dict[str, str]) -> dict[str, Any] | None:
+def agreement(outputs: dict[str, str], reference: dict[str, str]) -> ScoreValue | None:
     """Share of common samples with identical output text; None when the cells share no sample."""
     common = sorted(set(outputs) & set(reference))
     if not common:

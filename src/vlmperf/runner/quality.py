@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from vlmperf.errors import VlmperfError
+from vlmperf.metrics.summary_types import CellSummary, ScoreValue
 from vlmperf.store.outputs import first_outputs
 from vlmperf.workloads.sample import Sample
 
@@ -27,7 +28,7 @@ class CellQuality(Protocol):
 
     def score(
         self, task: str, records: list[dict[str, Any]], samples: list[Sample], where: str
-    ) -> tuple[dict, dict]: ...
+    ) -> tuple[dict[str, ScoreValue], dict[str, Any]]: ...
 
 
 class RunQuality:
@@ -40,7 +41,9 @@ class RunQuality:
         self._normalised_text_errors = normalised_text_errors
         self._session: Any = None
 
-    def score(self, task: str, records: list[dict[str, Any]], samples: list[Sample], where: str) -> tuple[dict, dict]:
+    def score(
+        self, task: str, records: list[dict[str, Any]], samples: list[Sample], where: str
+    ) -> tuple[dict[str, ScoreValue], dict[str, Any]]:
         """(metrics to add to the summary, what to record in the cell's info)."""
         try:
             outputs = first_outputs(records, where)
@@ -48,7 +51,9 @@ class RunQuality:
             return {}, {"not_scored": str(exc)}
         return self.score_outputs(task, outputs, samples, where)
 
-    def score_outputs(self, task: str, outputs: dict[str, str], samples: list[Sample], where: str) -> tuple[dict, dict]:
+    def score_outputs(
+        self, task: str, outputs: dict[str, str], samples: list[Sample], where: str
+    ) -> tuple[dict[str, ScoreValue], dict[str, Any]]:
         """`score` for each sample's output, already taken from the records."""
         try:
             from vlmperf.scoring.by_task import ScoringSession, get_scoring
@@ -83,7 +88,9 @@ PENDING = "pending"
 class DeferredQuality:
     """RunQuality's stand-in in a child: hands the outputs on instead of scoring them."""
 
-    def score(self, task: str, records: list[dict[str, Any]], samples: list[Sample], where: str) -> tuple[dict, dict]:
+    def score(
+        self, task: str, records: list[dict[str, Any]], samples: list[Sample], where: str
+    ) -> tuple[dict[str, ScoreValue], dict[str, Any]]:
         try:
             return {}, {PENDING: {"task": task, "outputs": first_outputs(records, where)}}
         except VlmperfError as exc:
@@ -93,8 +100,8 @@ class DeferredQuality:
 
 
 def complete_pending(
-    quality: RunQuality, summary: dict[str, Any], info: dict[str, Any], samples: Callable[[], list[Sample]], where: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    quality: RunQuality, summary: CellSummary, info: dict[str, Any], samples: Callable[[], list[Sample]], where: str
+) -> tuple[CellSummary, dict[str, Any]]:
     """A finished cell's summary and info with its pending outputs scored against `samples()` (called
     only then); unchanged when nothing is pending."""
     pending = (info.get("quality") or {}).get(PENDING)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
+from vlmperf.metrics.summary_types import CellSummary
+
 
 class CellSink(Protocol):
     """The writes a group runner makes; `path` is the store's file (traces are written beside it)."""
@@ -23,7 +25,7 @@ class CellSink(Protocol):
     def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any] | bytes]]) -> None:
         """Store (seq, record) pairs of one cell; a record is a dict, or its JSON already serialised."""
 
-    def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None: ...
+    def finish_cell(self, run_id: str, cell_id: str, summary: CellSummary, info: dict[str, Any]) -> None: ...
 
     def fail_cell(
         self,
@@ -31,7 +33,7 @@ class CellSink(Protocol):
         cell_id: str,
         error: dict[str, str],
         info: dict[str, Any] | None = None,
-        summary: dict[str, Any] | None = None,
+        summary: CellSummary | None = None,
     ) -> None:
         """Store the cell as failed; `summary` keeps what it did measure (None: no figures)."""
 
@@ -49,7 +51,7 @@ class StampedSink:
     def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any] | bytes]]) -> None:
         self._inner.add_records(run_id, cell_id, records)
 
-    def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
+    def finish_cell(self, run_id: str, cell_id: str, summary: CellSummary, info: dict[str, Any]) -> None:
         self._inner.finish_cell(run_id, cell_id, summary, {**info, "executor": self._where})
 
     def fail_cell(
@@ -58,6 +60,6 @@ class StampedSink:
         cell_id: str,
         error: dict[str, str],
         info: dict[str, Any] | None = None,
-        summary: dict[str, Any] | None = None,
+        summary: CellSummary | None = None,
     ) -> None:
         self._inner.fail_cell(run_id, cell_id, error, {**(info or {}), "executor": self._where}, summary)

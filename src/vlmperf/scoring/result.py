@@ -10,6 +10,7 @@ import numpy as np
 
 from vlmperf.errors import InputError
 from vlmperf.metrics.summary import bootstrap_mean_ci
+from vlmperf.metrics.summary_types import ScoreValue
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class MetricResult:
     ci95: tuple[float, float] | None
     implementation: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ScoreValue:
+        """The score as a cell's summary holds it (the per-sample scores and the implementation stay out)."""
         return {"value": self.value, "ci95": list(self.ci95) if self.ci95 else None, "n": len(self.per_sample or ())}
 
 

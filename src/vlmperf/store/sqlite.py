@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from vlmperf.errors import InputError
+from vlmperf.metrics.summary_types import CellSummary
 from vlmperf.store.layout import ADDED_COLUMNS, APPLICATION_ID, FIX, SCHEMA, SCHEMA_VERSION, inspect_file
 
 DEFAULT_DIR = Path("vlmperf-results")
@@ -334,21 +335,21 @@ class Store:
             ]
             self._db.execute(_INSERT_RECORDS + ", ".join(["(?, ?, ?, ?)"] * len(part)), values)
 
-    def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
+    def finish_cell(self, run_id: str, cell_id: str, summary: CellSummary, info: dict[str, Any]) -> None:
         self._write(
             "UPDATE cells SET status = 'ok', error = NULL, summary = ?, info = ?, finished = ? "
             "WHERE run_id = ? AND cell_id = ?",
             (to_blob(summary), to_blob(info), _now(), run_id, cell_id),
         )
 
-    def add_to_summary(self, run_id: str, cell_id: str, metrics: dict[str, Any]) -> None:
+    def add_to_summary(self, run_id: str, cell_id: str, metrics: CellSummary) -> None:
         """Add metrics computed after a cell finished (those that compare cells) to its summary."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             row = self._db.execute(
                 "SELECT summary FROM cells WHERE run_id = ? AND cell_id = ?", (run_id, cell_id)
             ).fetchone()
-            summary = {**(_load(row[0]) or {}), **metrics}
+            summary: CellSummary = {**(_load(row[0]) or {}), **metrics}
             self._db.execute(
                 "UPDATE cells SET summary = ? WHERE run_id = ? AND cell_id = ?", (to_blob(summary), run_id, cell_id)
             )
@@ -359,7 +360,7 @@ class Store:
         cell_id: str,
         error: dict[str, str],
         info: dict[str, Any] | None = None,
-        summary: dict[str, Any] | None = None,
+        summary: CellSummary | None = None,
     ) -> None:
         """Store the cell as failed; `summary`, when given, keeps the figures it did measure (an endpoint
         cell whose requests mostly failed), beside the error that says why it failed."""
@@ -386,7 +387,7 @@ class Store:
         cells = []
         for r in rows:
             try:
-                metrics = _field(r[5], "summary", optional=True) or {}
+                metrics: CellSummary = _field(r[5], "summary", optional=True) or {}
                 if not all(isinstance(stats, dict) for stats in metrics.values()):
                     raise _BadRow("summary holds a metric that is not a mapping")
                 cells.append(

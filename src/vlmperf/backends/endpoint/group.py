@@ -34,6 +34,7 @@ from vlmperf.metrics.definitions import METRICS
 from vlmperf.metrics.load_figures import load_figures
 from vlmperf.metrics.stability import stability
 from vlmperf.metrics.summary import tail
+from vlmperf.metrics.summary_types import CellSummary
 from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
@@ -225,7 +226,7 @@ def _finish(
     else:  # a failed cell's outputs are not scored: its figures stay visible, its quality would mislead
         scores, scoring_info = {}, {"not_scored": f"the cell failed: {failure}"}
     scoring_s = time.perf_counter() - started
-    summary = (
+    summary: CellSummary = (
         {
             **summarize_records(load.records),
             **load_figures(load.records, cell.spec.scenario, driver.loop_lag_s),

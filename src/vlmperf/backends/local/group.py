@@ -22,6 +22,7 @@ from vlmperf.backends.local.loading import load_model
 from vlmperf.backends.local.measure import CellMeasurement
 from vlmperf.backends.local.record import LocalRecord
 from vlmperf.metrics.cell_summary import summarize_records
+from vlmperf.metrics.summary_types import CellSummary
 from vlmperf.runner.cell_errors import INTERRUPTED, fail_cell
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.plan import Cell
@@ -87,7 +88,7 @@ class _ActiveCell:
         started = time.perf_counter()
         scores, scoring_info = quality.score(self.cell.spec.workload.task, self.records, workload.samples, where)
         scoring_s = time.perf_counter() - started
-        summary = {**summarize_records(self.records), **self.measurement.figures(), **scores}
+        summary: CellSummary = {**summarize_records(self.records), **self.measurement.figures(), **scores}
         profile = None
         if self.cell.spec.measure.profile:
             trace = self._store.path.parent / "traces" / self._run_id / f"{self.cell.id}.trace.json"

@@ -45,6 +45,7 @@ from vlmperf.meters.gpu_telemetry import gpu_telemetry
 from vlmperf.meters.memory import memory_meter_for
 from vlmperf.metrics.caption_list import count_captions
 from vlmperf.metrics.stability import stability
+from vlmperf.metrics.summary_types import FigureValue
 from vlmperf.workloads.sample import Sample
 from vlmperf.workloads.system_prompts import system_text
 from vlmperf.workloads.tasks import get_task, prompt_hash, workload_prompts
@@ -329,7 +330,7 @@ class CellMeasurement:
             trace_path,
         )
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> dict[str, FigureValue]:
         """Figures of the cell as a whole, beside the summaries of its records."""
         if self.compile_costs is None:
             return {}

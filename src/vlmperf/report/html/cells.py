@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vlmperf.backends.registry import DEFAULT_KIND
+from vlmperf.metrics.summary_types import CellSummary, interval, statistic
 from vlmperf.report.html.records import CellRecords, RecordSource, reduce_records
 from vlmperf.report.html.references import ReferenceSource, failure_reason
 from vlmperf.report.tables import varying_keys
@@ -31,7 +32,7 @@ class CellView:
     kind: str
     status: str
     config: dict[str, Any]
-    metrics: dict[str, Any]
+    metrics: CellSummary
     info: dict[str, Any]
     error: dict[str, Any] | None
     label: str = ""
@@ -41,14 +42,13 @@ class CellView:
     references_error: str | None = None
     """Why the reference source gave nothing for this cell."""
 
-    def stat(self, metric: str, statistic: str) -> float | None:
+    def stat(self, metric: str, part: str) -> float | None:
         """One statistic of one metric (`p50`, `mean`, `value`, ...), or None when the cell lacks it."""
-        value = (self.metrics.get(metric) or {}).get(statistic)
-        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        return statistic(self.metrics, metric, part)
 
     def ci95(self, metric: str) -> tuple[float, float] | None:
-        interval = (self.metrics.get(metric) or {}).get("ci95")
-        return (float(interval[0]), float(interval[1])) if interval else None
+        """The 95% interval of a distribution's mean or of a score, or None when the cell has none."""
+        return interval(self.metrics, metric)
 
 
 @dataclass

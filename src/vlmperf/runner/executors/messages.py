@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vlmperf.backends.registry import target_kind_of
+from vlmperf.metrics.summary_types import CellSummary
 from vlmperf.runner.cell_errors import error_of
 from vlmperf.runner.executors.placement import device_on_worker, placement
 from vlmperf.runner.plan import Cell
@@ -55,7 +56,7 @@ class AddRecords:
 class FinishCell:
     run_id: str
     cell_id: str
-    summary: dict[str, Any]
+    summary: CellSummary
     info: dict[str, Any]
 
 
@@ -65,7 +66,7 @@ class FailCell:
     cell_id: str
     error: dict[str, str]
     info: dict[str, Any] | None = None
-    summary: dict[str, Any] | None = None
+    summary: CellSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class MessageSink:
     def add_records(self, run_id: str, cell_id: str, records: list[tuple[int, dict[str, Any] | bytes]]) -> None:
         self._send(AddRecords(run_id, cell_id, records))
 
-    def finish_cell(self, run_id: str, cell_id: str, summary: dict[str, Any], info: dict[str, Any]) -> None:
+    def finish_cell(self, run_id: str, cell_id: str, summary: CellSummary, info: dict[str, Any]) -> None:
         self._send(FinishCell(run_id, cell_id, summary, info))
 
     def fail_cell(
@@ -152,7 +153,7 @@ class MessageSink:
         cell_id: str,
         error: dict[str, str],
         info: dict[str, Any] | None = None,
-        summary: dict[str, Any] | None = None,
+        summary: CellSummary | None = None,
     ) -> None:
         self._send(FailCell(run_id, cell_id, error, info, summary))
 

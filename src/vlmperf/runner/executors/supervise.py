@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vlmperf.config.spec import Executor
+from vlmperf.metrics.summary_types import CellSummary
 from vlmperf.runner.cell_errors import INTERRUPTED, error_of
 from vlmperf.runner.events import RunEvents
 from vlmperf.runner.executors.messages import (
@@ -187,7 +188,7 @@ class Supervisor:
         cell_id: str,
         error: dict[str, str],
         info: dict | None,
-        summary: dict | None,
+        summary: CellSummary | None,
     ) -> None:
         self._store.fail_cell(run_id, cell_id, error, info, summary)
         attempt.ended.add(cell_id)
@@ -214,7 +215,7 @@ class Supervisor:
                 assert cell is not None
                 self._events.cell_finished(cell, status, error)
 
-    def _scored(self, attempt: Attempt, cell_id: str, summary: dict, info: dict) -> tuple[dict, dict]:
+    def _scored(self, attempt: Attempt, cell_id: str, summary: CellSummary, info: dict) -> tuple[CellSummary, dict]:
         """A finished cell's summary and info with its outputs scored here (see `runner.quality`)."""
         cell = next(c for c in attempt.cells if c.id == cell_id)
 
