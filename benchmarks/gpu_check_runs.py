@@ -18,13 +18,10 @@ from gpu_check_steps import Call, Context, call_result, last_line, target, write
 # ---------------------------------------------------------------------------------------------- optimisation cells
 
 
-def cells_config(name: str, s: dict[str, Any], device: str) -> dict[str, Any]:
-    """A vlmperf run config: the base target, and one sweep cell per optimisation, each compared with
-    the base cell of its batch size (agreement_vs_reference)."""
-    base = target(s["model"], device)
+def _short_vqa(s: dict[str, Any], *, flops: bool) -> dict[str, Any]:
+    """The workload, generation and measure sections of the check's runs: the built-in VQA photos, fixed-length
+    answers, the size's warm-up and run counts, no energy (its own step measures it)."""
     return {
-        "name": name,
-        "target": base,
         "workload": {"task": "vqa", "source": "builtin"},
         "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
         "measure": {
@@ -33,8 +30,19 @@ def cells_config(name: str, s: dict[str, Any], device: str) -> dict[str, Any]:
             "min_duration_s": 0,
             "every_sample": False,
             "energy": "none",
-            "flops": s.get("flops", True),
-        },  # FLOPs: limit_ratio and mfu need them
+            "flops": flops,
+        },
+    }
+
+
+def cells_config(name: str, s: dict[str, Any], device: str) -> dict[str, Any]:
+    """A vlmperf run config: the base target, and one sweep cell per optimisation, each compared with
+    the base cell of its batch size (agreement_vs_reference)."""
+    base = target(s["model"], device)
+    return {
+        "name": name,
+        "target": base,
+        **_short_vqa(s, flops=s.get("flops", True)),  # FLOPs: limit_ratio and mfu need them
         "reference": {
             "target.attn_implementation": "sdpa",
             "target.dtype": base["dtype"],
@@ -153,16 +161,7 @@ def step_profile(ctx: Context, s: dict[str, Any], limit_s: float) -> dict[str, A
         {
             "name": "gpu-check-profile",
             "target": target(s["model"], ctx.device),
-            "workload": {"task": "vqa", "source": "builtin"},
-            "generation": {"max_new_tokens": s["max_new_tokens"], "mode": "fixed"},
-            "measure": {
-                "warmup_runs": s["warmup"],
-                "min_runs": s["runs"],
-                "min_duration_s": 0,
-                "every_sample": False,
-                "energy": "none",
-                "flops": False,
-            },
+            **_short_vqa(s, flops=False),
             "sweep": {"grid": {"scenario.batch_size": s["batch_sizes"]}},
         },
     )
