@@ -43,8 +43,9 @@ def register(kind: TargetKind) -> TargetKind:
 
 
 def when_registered(listener: Callable[[TargetKind], None]) -> None:
-    """Call `listener` for every kind registered so far and every kind registered later (the metric
-    registry imports each kind's metric modules this way, without importing this module's kinds twice)."""
+    """Call `listener` for every kind registered so far and every kind registered later. The metric registry
+    imports each kind's `metric_modules` this way: a kind's package never imports the metrics, and a kind
+    registered after they were loaded still has its metrics defined."""
     _LISTENERS.append(listener)
     for kind in list(KINDS.values()):
         listener(kind)
