@@ -70,7 +70,7 @@ REQUEST_ID = "20261204-120000-3fa9/cell0/7"
 ANCHOR = wall_clock_anchor()
 
 
-async def _send(endpoint: Endpoint) -> tuple[Attempt, dict[str, Any]]:
+async def _send(endpoint: Endpoint) -> tuple[Attempt, client.Retries]:
     async with aiohttp.ClientSession(connector=arrival.connector(), trace_configs=[client.trace_config()]) as session:
         return await client.send(session, endpoint, BODY, REQUEST_ID)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import aiohttp
 import orjson
@@ -96,17 +96,26 @@ def trace_config() -> aiohttp.TraceConfig:
     return config
 
 
+class Retries(TypedDict):
+    """A request's retry accounting, as its record stores it: how many times it was sent again, and the
+    seconds waited before those sends (after a 429, and after any other retryable error)."""
+
+    retries: int
+    rate_limited_wait_s: float
+    retry_wait_s: float
+
+
 REQUEST_ID_HEADER = "X-Request-Id"
 RESPONSE_ID_MAX_CHARS = 200
 
 
 async def send(
     session: aiohttp.ClientSession, endpoint: Endpoint, body: bytes, request_id: str | None = None
-) -> tuple[Attempt, dict[str, Any]]:
+) -> tuple[Attempt, Retries]:
     """Send one request (with retries if configured): the final attempt and the retry accounting.
 
     `request_id` goes out as the `X-Request-Id` header of every attempt."""
-    retries = {"retries": 0, "rate_limited_wait_s": 0.0, "retry_wait_s": 0.0}
+    retries = Retries(retries=0, rate_limited_wait_s=0.0, retry_wait_s=0.0)
     headers = endpoint.headers if request_id is None else {**endpoint.headers, REQUEST_ID_HEADER: request_id}
     while True:
         attempt = await _attempt(session, endpoint, body, headers)
@@ -121,13 +130,16 @@ async def send(
                     f"{endpoint.max_retry_wait_s:g} s",
                 }
                 return redact(attempt, endpoint.redactor), retries
-            wait, key = attempt.retry_after_s, "rate_limited_wait_s"
+            wait, rate_limited = attempt.retry_after_s, True
         else:
             wait = min(BACKOFF_S * 2 ** retries["retries"], endpoint.max_retry_wait_s)
-            key = "rate_limited_wait_s" if kind == errors.RATE_LIMITED else "retry_wait_s"
+            rate_limited = kind == errors.RATE_LIMITED
         await asyncio.sleep(wait)
         retries["retries"] += 1
-        retries[key] += wait
+        if rate_limited:
+            retries["rate_limited_wait_s"] += wait
+        else:
+            retries["retry_wait_s"] += wait
 
 
 def redact(attempt: Attempt, redactor: Redactor) -> Attempt:

@@ -6,21 +6,63 @@ checked (`scheduler_lateness_s` = started − scheduled); the cell's `info.clock
 the monotonic clock (`perf_counter_ns`) and on the wall clock. A server's logs know a request by
 `started_unix_ns` (its start on the wall clock, through that same anchor), `request_id` (the
 `X-Request-Id` sent) and `response_id` (the response's `id`).
+
+The record is a TypedDict, as a local one: the plain dict the store serialises and the metrics read,
+its shape checked where it is built.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Literal, TypedDict
 
-from vlmperf.backends.endpoint.client import Attempt
+from vlmperf.backends.endpoint.client import Attempt, Retries
 from vlmperf.backends.endpoint.requests import PreparedRequest
 from vlmperf.metrics.caption_list import count_captions
 
 NS = 1e9
 
 
-def _output_tokens(attempt: Attempt) -> tuple[int | None, str | None]:
+class EndpointRecord(TypedDict):
+    backend: Literal["endpoint"]
+    batch_size: int
+    sample_ids: list[str]
+    outputs: list[str | None]
+    choices: list[str]
+    captions: list[int] | None
+    scheduled_s: float
+    started_s: float
+    started_unix_ns: int
+    request_id: str | None
+    response_id: str | None
+    in_flight: int
+    request_sent_s: float | None
+    headers_s: float | None
+    ttft_s: float | None
+    e2e_s: float | None
+    end_s: float
+    itl_s: list[float]
+    chunk_chars: list[int]
+    output_tokens: list[int | None]
+    output_tokens_source: Literal["usage", "chunks"] | None
+    input_tokens: list[int | None]
+    cost_usd: float | None
+    reasoning_chars: int
+    response_bytes: int
+    image_bytes: int
+    image_pixels: int
+    request_bytes: int
+    status: int | None
+    error: dict[str, Any] | None
+    finish_reasons: list[str | None] | None
+    served_by: str | None
+    served_by_source: Literal["header", "requested"] | None
+    retries: int
+    rate_limited_wait_s: float
+    retry_wait_s: float
+
+
+def _output_tokens(attempt: Attempt) -> tuple[int | None, Literal["usage", "chunks"] | None]:
     """(count, source): the server's usage when it reports it, else the token-bearing chunks of a success."""
     reported = (attempt.usage or {}).get("completion_tokens")
     if reported is not None:
@@ -38,7 +80,7 @@ def _captions(texts: list[str]) -> int:
 def request_record(
     prepared: PreparedRequest,
     attempt: Attempt,
-    retries: dict[str, Any],
+    retries: Retries,
     *,
     epoch_ns: int,
     epoch_unix_ns: int,
@@ -48,7 +90,7 @@ def request_record(
     in_flight: int,
     price: tuple[float, float] | None = None,
     request_id: str | None = None,
-) -> dict[str, Any]:
+) -> EndpointRecord:
     """Everything the endpoint metrics read, for one request."""
     start = attempt.start_ns
     texts = ["".join(attempt.texts[index]) for index in sorted(attempt.texts)]
@@ -60,7 +102,9 @@ def request_record(
     if price is not None and input_tokens is not None and output_tokens is not None and source == "usage":
         cost = (input_tokens * price[0] + output_tokens * price[1]) / 1e6
     served_by = next(iter(attempt.headers.values()), None)
-    served_by_source = "header" if served_by else ("requested" if served_by_fallback else None)
+    served_by_source: Literal["header", "requested"] | None = (
+        "header" if served_by else ("requested" if served_by_fallback else None)
+    )
     return {
         "backend": "endpoint",
         "batch_size": 1,
@@ -95,5 +139,7 @@ def request_record(
         "finish_reasons": [attempt.finish_reasons.get(i) for i in sorted(attempt.texts)] or None,
         "served_by": served_by or served_by_fallback,
         "served_by_source": served_by_source,
-        **retries,
+        "retries": retries["retries"],
+        "rate_limited_wait_s": retries["rate_limited_wait_s"],
+        "retry_wait_s": retries["retry_wait_s"],
     }

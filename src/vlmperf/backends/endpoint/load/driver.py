@@ -28,7 +28,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 
@@ -182,7 +182,7 @@ class Driver:
         finally:
             self._in_flight.discard(task)
             target.in_flight -= 1
-        record = request_record(
+        typed = request_record(
             prepared,
             attempt,
             retries,
@@ -195,6 +195,7 @@ class Driver:
             price=target.price,
             request_id=request_id,
         )
+        record = cast(dict[str, Any], typed)  # from here on a plain record, as the store and the metrics read it
         target.finished += 1
         target.failed += record["error"] is not None
         target.records.append(record)
