@@ -9,6 +9,8 @@ outside a kind's own package and the registry names a kind (checked on the sourc
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import json
 import os
 import subprocess
@@ -198,6 +200,16 @@ def test_every_metric_a_kind_shows_is_registered():
         shown |= set(report.costs.values())
         assert shown <= known, f"{kind.name} shows unregistered metrics: {sorted(shown - known)}"
         assert report.latency in METRICS and METRICS[report.latency].extractor(kind.name) is not None
+
+
+def test_every_kinds_hooks_module_has_what_the_runner_calls():
+    for kind in KINDS.values():
+        hooks = importlib.import_module(kind.hooks)
+        assert len(inspect.signature(hooks.run_group).parameters) == 6, kind.name  # cells, plan, sink, run id, ...
+        for optional in ("check", "lacks"):
+            if hasattr(hooks, optional):
+                assert list(inspect.signature(getattr(hooks, optional)).parameters) == ["spec"], kind.name
+    assert hasattr(importlib.import_module(KINDS["local"].hooks), "lacks")  # what this machine lacks: local only
 
 
 def _toy(**changes) -> TargetKind:

@@ -4,16 +4,19 @@ shows it.
 
 A kind lives in its own package (`vlmperf/backends/<kind>/`) and declares one `TargetKind` there;
 `vlmperf.backends.registry` lists the kinds. Nothing else in vlmperf names a kind: the config, the
-runner, the metrics, the tables, compare and the HTML report all ask the registry. The hooks that
-measure import their backend when first called, so declaring a kind imports only its spec (pydantic):
-an endpoint run never imports torch, a local one never the HTTP client.
+runner, the metrics, the tables, compare and the HTML report all ask the registry. What measures is
+named, not imported: `hooks` and `metric_modules` are module paths, imported when first used, so
+declaring a kind imports only its spec (pydantic). An endpoint run never imports torch, a local one
+never the HTTP client, and the config (which validates targets through the registry) never depends on
+a backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 from vlmperf.config.spec_base import Spec
 
@@ -40,12 +43,16 @@ class TargetSpec(Spec):
     kind: str
 
 
+class KindHooks(Protocol):
+    """The module a kind's `hooks` names: `run_group` measures one group of cells and returns how many of them
+    failed; `check(cell spec)`, when the module has one, fails before the run on what the user can fix;
+    `lacks(cell spec)`, when it has one, says what this machine lacks to run the cell (None: nothing)."""
+
+    run_group: GroupRunner
+
+
 def _nothing(spec: CellSpec) -> None:
     """No rule beyond the spec's own."""
-
-
-def _lacks_nothing(spec: CellSpec) -> str | None:
-    return None
 
 
 def _no_device(target: Any) -> str | None:
@@ -80,11 +87,11 @@ class KindReport:
 class TargetKind:
     """One kind of target.
 
-    `check(cell spec)` fails before the run on what the user can fix; `lacks(cell spec)` says what this
-    machine lacks to run the cell (None: nothing); `fits(cell spec)` raises ValueError for settings that
-    do not apply to the kind (a config error, found when the config is read); `group_key(cell)` says
-    which cells run together; `run_group` measures one group; `device(target)` names the device of this
-    machine a cell runs on (None: not this machine's hardware), for the manifest and Ray's GPUs."""
+    `hooks` is the module that measures (`KindHooks`: `run_group`, optional `check` and `lacks`), imported
+    when the runner first needs it; `fits(cell spec)` raises ValueError for settings that do not apply to
+    the kind (a config error, found when the config is read); `group_key(cell)` says which cells run
+    together; `device(target)` names the device of this machine a cell runs on (None: not this machine's
+    hardware), for the manifest and Ray's GPUs."""
 
     name: str
     title: str
@@ -92,12 +99,27 @@ class TargetKind:
     spec: type[TargetSpec]
     scenarios: tuple[ScenarioKind, ...]
     """The scenario kinds it runs; the first is the default."""
+    hooks: str
     group_key: Callable[[Cell], str]
-    run_group: GroupRunner
     report: KindReport
-    check: Callable[[CellSpec], None] = _nothing
-    lacks: Callable[[CellSpec], str | None] = _lacks_nothing
     fits: Callable[[CellSpec], None] = _nothing
     device: Callable[[Any], str | None] = _no_device
     metric_modules: tuple[str, ...] = ()
     """Modules defining its metrics (`@metric(..., targets=(name,))`), imported with the metric registry."""
+
+    def _hooks(self) -> KindHooks:
+        return cast(KindHooks, import_module(self.hooks))
+
+    def run_group(
+        self, cells: list[Cell], plan: Plan, sink: CellSink, run_id: str, events: RunEvents, quality: CellQuality
+    ) -> int:
+        return self._hooks().run_group(cells, plan, sink, run_id, events, quality)
+
+    def check(self, spec: CellSpec) -> None:
+        check = getattr(self._hooks(), "check", None)
+        if check is not None:
+            check(spec)
+
+    def lacks(self, spec: CellSpec) -> str | None:
+        lacks = getattr(self._hooks(), "lacks", None)
+        return None if lacks is None else lacks(spec)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vlmperf.backends.endpoint.target import EndpointTarget
 from vlmperf.backends.target_kind import KindReport, TargetKind
@@ -11,13 +11,6 @@ from vlmperf.backends.target_kind import KindReport, TargetKind
 if TYPE_CHECKING:
     from vlmperf.config.spec import CellSpec
     from vlmperf.runner.plan import Cell
-
-
-def _check(spec: CellSpec) -> None:
-    from vlmperf.backends.endpoint.resolve import check_target
-
-    assert isinstance(spec.target, EndpointTarget)  # the registry hands this kind its own cells only
-    check_target(spec.target)
 
 
 def _fits(spec: CellSpec) -> None:
@@ -39,20 +32,13 @@ def _group_key(cell: Cell) -> str:
     return cell.spec.model_dump_json(exclude={"target"})
 
 
-def _run(*args: Any) -> int:
-    from vlmperf.backends.endpoint.group import run_endpoint_group
-
-    return run_endpoint_group(*args)
-
-
 ENDPOINT = TargetKind(
     name="endpoint",
     title="Endpoints",
     spec=EndpointTarget,
     scenarios=("single-stream", "concurrent", "rate"),
+    hooks="vlmperf.backends.endpoint.hooks",
     group_key=_group_key,
-    run_group=_run,
-    check=_check,
     fits=_fits,
     metric_modules=("vlmperf.backends.endpoint.metrics", "vlmperf.metrics.load_figures"),
     report=KindReport(
