@@ -20,9 +20,9 @@ import pytest
 
 import vlmperf.api as vp
 from vlmperf.backends.endpoint.resolve import served_here
-from vlmperf.meters.cpu_contention import CpuContention, busy_seconds
+from vlmperf.meters.cpu_contention import CONTENDED_SHARE, CpuContention, busy_seconds
 from vlmperf.meters.gpu_clock_watch import GpuClockWatch
-from vlmperf.metrics.stability import CONTENDED_SHARE, stability
+from vlmperf.metrics.stability import stability
 from vlmperf.report import compare as cmp
 from vlmperf.report.tables import stability_text, summary_table, wide_rows
 
@@ -48,8 +48,8 @@ def test_other_processes_time_is_busy_time_less_its_own_over_the_windows_capacit
     readings = iter(
         [
             stat_text({0: (0,) * 10, 1: (0,) * 10}),
-            stat_text({0: (0,) * 10, 1: (0,) * 10}),  # construction, start
-            stat_text({0: (30, 0, 0, 70, 0, 0, 0, 0, 0, 0), 1: (80, 0, 0, 20, 0, 0, 0, 0, 0, 0)}),  # stop: 1.1 s busy
+            stat_text({0: (0,) * 10, 1: (0,) * 10}),  # construction, before
+            stat_text({0: (30, 0, 0, 70, 0, 0, 0, 0, 0, 0), 1: (80, 0, 0, 20, 0, 0, 0, 0, 0, 0)}),  # after: 1.1 s busy
         ]
     )
     own = iter([0.0, 0.5])  # this process: 0.5 s of it
@@ -57,9 +57,9 @@ def test_other_processes_time_is_busy_time_less_its_own_over_the_windows_capacit
     contention = CpuContention(
         read_stat=lambda: next(readings), own_cpu=lambda: next(own), cpus={0, 1}, clock=lambda: next(wall)
     )
-    contention.start()
-    contention.stop()
-    figures = contention.as_dict()
+    contention.before()
+    contention.after()
+    figures = contention.reading()
     assert figures["other_cpu_s"] == pytest.approx(0.6) and figures["own_cpu_s"] == pytest.approx(0.5)
     assert figures["wall_s"] == 1.0 and figures["other_cpu_share"] == pytest.approx(0.6 / 2)
     assert figures["windows"] == 1 and figures["cpus"] == 2
@@ -70,9 +70,9 @@ def test_without_proc_stat_contention_is_not_measured_and_says_why():
         raise FileNotFoundError("/proc/stat")
 
     contention = CpuContention(read_stat=missing, cpus={0})
-    contention.start()
-    contention.stop()
-    assert contention.as_dict() is None and "no /proc/stat" in contention.why_none
+    contention.before()
+    contention.after()
+    assert contention.reading() is None and "no /proc/stat" in contention.why_none
 
 
 def quiet_values(n: int = 40, spread: float = 0.01) -> list[float]:
@@ -80,34 +80,35 @@ def quiet_values(n: int = 40, spread: float = 0.01) -> list[float]:
 
 
 def test_a_steady_quiet_cell_has_no_flags():
-    verdict = stability("latency_s", quiet_values(), {"other_cpu_share": 0.02, "cpus": 2}, None)
+    verdict = stability("latency_s", quiet_values(), {"contention": {"other_cpu_share": 0.02, "cpus": 2}})
     assert verdict["flags"] == [] and verdict["reasons"] == {}
     assert verdict["cv"] == pytest.approx(0.01, rel=0.3) and verdict["p50_ci95_rel_width"] < 0.05
 
 
 def test_a_latency_that_varies_is_noisy_and_says_by_how_much():
-    verdict = stability("latency_s", quiet_values(spread=0.3), None, None)
+    verdict = stability("latency_s", quiet_values(spread=0.3), {})
     assert verdict["flags"] == ["noisy"] and "coefficient of variation" in verdict["reasons"]["noisy"]
 
 
 def test_a_wide_median_interval_alone_is_noisy():
     """Five values, CV under 10%, but the median's interval wider than 5% of it: too few runs to pin it."""
     values = [0.100, 0.108, 0.093, 0.112, 0.096]
-    verdict = stability("latency_s", values, None, None)
+    verdict = stability("latency_s", values, {})
     assert verdict["cv"] < 0.10 and verdict["p50_ci95_rel_width"] > 0.05
     assert verdict["flags"] == ["noisy"] and "interval of its median" in verdict["reasons"]["noisy"]
 
 
 def test_contention_over_the_threshold_flags_unless_the_server_is_measured_here():
-    busy = {"other_cpu_share": CONTENDED_SHARE + 0.01, "cpus": 2}
-    assert stability("e2e_s", quiet_values(), busy, None)["flags"] == ["contended"]
-    here = stability("e2e_s", quiet_values(), busy, None, contention_counts=False, why_not_counted="the server")
+    busy = {"contention": {"other_cpu_share": CONTENDED_SHARE + 0.01, "cpus": 2}}
+    assert stability("e2e_s", quiet_values(), busy)["flags"] == ["contended"]
+    here = stability("e2e_s", quiet_values(), busy, not_counted={"contention": "the server"})
     assert here["flags"] == [] and here["contention_not_counted"] == "the server"
-    assert stability("e2e_s", quiet_values(), {"other_cpu_share": CONTENDED_SHARE, "cpus": 2}, None)["flags"] == []
+    at_threshold = {"contention": {"other_cpu_share": CONTENDED_SHARE, "cpus": 2}}
+    assert stability("e2e_s", quiet_values(), at_threshold)["flags"] == []
 
 
 def test_too_few_values_give_no_figures_and_no_flag():
-    verdict = stability("latency_s", [0.1], None, None)
+    verdict = stability("latency_s", [0.1], {})
     assert verdict["cv"] is None and verdict["p50_ci95"] is None and verdict["flags"] == []
 
 
@@ -145,10 +146,11 @@ def test_a_power_cap_seen_at_a_window_edge_throttles_the_cell_and_idle_does_not(
     idle, cap = pynvml.nvmlClocksEventReasonGpuIdle, pynvml.nvmlClocksEventReasonSwPowerCap
     fake = FakeClocksNvml([idle, 0, idle, cap], [1980, 1980, 1980, 1410])
     watch = GpuClockWatch("cuda:0", nvml=fake, device_properties=_props)
-    for _ in range(4):
-        watch.sample()
+    for _ in range(2):
+        watch.before()
+        watch.after()
     watch.close()
-    seen = watch.as_dict()
+    seen = watch.reading()
     assert seen == {
         "samples": 4,
         "reasons_seen": ["gpu_idle", "sw_power_cap"],
@@ -157,20 +159,20 @@ def test_a_power_cap_seen_at_a_window_edge_throttles_the_cell_and_idle_does_not(
         "sm_clock_max_mhz": 1980,
     }
     assert fake.active == 0, "NVML is let go"
-    verdict = stability("latency_s", quiet_values(), None, seen)
+    verdict = stability("latency_s", quiet_values(), {"gpu_clocks": seen})
     assert verdict["flags"] == ["throttled"] and "sw_power_cap" in verdict["reasons"]["throttled"]
     only_idle = FakeClocksNvml([idle, idle], [1980, 1980])
     watch = GpuClockWatch("cuda:0", nvml=only_idle, device_properties=_props)
-    watch.sample(), watch.sample()
-    assert stability("latency_s", quiet_values(), None, watch.as_dict())["flags"] == []
+    watch.before(), watch.after()
+    assert stability("latency_s", quiet_values(), {"gpu_clocks": watch.reading()})["flags"] == []
 
 
 @pytest.mark.skipif(NO_DRIVER, reason="needs an NVIDIA driver and a GPU")
 def test_real_gpu_clock_watch():
     watch = GpuClockWatch("cuda:0")
-    watch.sample(), watch.sample()
+    watch.before(), watch.after()
     watch.close()
-    seen = watch.as_dict()
+    seen = watch.reading()
     assert seen["samples"] == 2 and seen["sm_clock_max_mhz"] >= seen["sm_clock_mhz"]["max"] > 0
     assert set(seen["throttle_reasons"]) <= set(seen["reasons_seen"])
 
@@ -179,14 +181,14 @@ def test_without_a_driver_the_gpu_watch_says_why():
     if not NO_DRIVER:
         pytest.skip("this machine has an NVIDIA driver")
     watch = GpuClockWatch("cuda:0")
-    watch.sample()
-    assert watch.as_dict() is None and watch.why_none
+    watch.before()
+    assert watch.reading() is None and watch.why_none
 
 
 def test_on_a_cpu_the_gpu_watch_reads_nothing():
     watch = GpuClockWatch("cpu")
-    watch.sample()
-    assert watch.as_dict() is None and "not a CUDA device" in watch.why_none
+    watch.before()
+    assert watch.reading() is None and "not a CUDA device" in watch.why_none
 
 
 @pytest.mark.parametrize(

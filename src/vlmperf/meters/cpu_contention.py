@@ -8,10 +8,13 @@ process may run on (its affinity) minus its own CPU time is what other processes
 `other_cpu_share` is that time over the windows' capacity (wall time x those CPUs): 0.5 on two
 CPUs means one CPU's worth of someone else's work ran beside the measurement.
 
-The counters are read at the window's edges, never inside it (a read is a file read of a few
-microseconds). Their unit is the clock tick (1/100 s on Linux), so a window shorter than a few
-ticks says little; the windows of a cell are summed before the share is taken. Where there is no
-/proc/stat (macOS, Windows) the answer is None with why.
+It is a window watch (`meters.window_watch`, listed in `meters.watches`): the counters are read at
+the window's edges, never inside it (a read is a file read of a few microseconds). Their unit is
+the clock tick (1/100 s on Linux), so a window shorter than a few ticks says little; the windows of
+a cell are summed before the share is taken. Where there is no /proc/stat (macOS, Windows) the
+answer is None with why. It watches every cell, an endpoint's too (its client's CPUs are shared
+alike); an endpoint served on this machine does not count it, since that server is one of the
+other processes.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ import os
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+
+from vlmperf.meters.window_watch import Reading, Watch
 
 STAT = Path("/proc/stat")
 BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
 """user, nice, system, irq, softirq, steal in a cpuN line (guest time is already inside user)."""
+CONTENDED_SHARE = 0.10
+"""Other processes' CPU time above this share of this process's CPUs' capacity makes a cell `contended`."""
 
 
 def busy_seconds(stat_text: str, cpus: Collection[int]) -> float:
@@ -46,8 +52,8 @@ def own_cpu_seconds() -> float:
 
 
 class CpuContention:
-    """Other processes' CPU time during the windows of one cell (or one endpoint drive): call `start()`
-    before a window opens and `stop()` after it closes; `as_dict()` sums the windows."""
+    """Other processes' CPU time during the windows of one cell (or one endpoint drive): call `before()`
+    before a window opens and `after()` after it closes; `reading()` sums the windows."""
 
     def __init__(
         self,
@@ -74,11 +80,11 @@ class CpuContention:
     def _now(self) -> tuple[float, float, float]:
         return self._clock(), busy_seconds(self._read_stat(), self._cpus), self._own_cpu()
 
-    def start(self) -> None:
+    def before(self) -> None:
         if self.why_none is None:
             self._start = self._now()
 
-    def stop(self) -> None:
+    def after(self) -> None:
         if self._start is None:
             return
         (wall0, busy0, own0), (wall1, busy1, own1) = self._start, self._now()
@@ -88,7 +94,10 @@ class CpuContention:
         self.own_s += own1 - own0
         self.windows += 1
 
-    def as_dict(self) -> dict[str, Any] | None:
+    def close(self) -> None:
+        """Nothing to let go: /proc/stat is opened at each read."""
+
+    def reading(self) -> Reading | None:
         """`{"other_cpu_s", "own_cpu_s", "wall_s", "cpus", "windows", "other_cpu_share"}`, or None when
         not measured (`why_none`) or no window was closed."""
         if self.why_none is not None or not self.windows:
@@ -103,3 +112,30 @@ class CpuContention:
             "windows": self.windows,
             "other_cpu_share": min(other / capacity, 1.0) if capacity > 0 else None,
         }
+
+
+def contended(reading: Reading) -> str | None:
+    """Why a cell's figures are not to be trusted when others took over `CONTENDED_SHARE` of its CPUs."""
+    share = reading.get("other_cpu_share")
+    if share is None or share <= CONTENDED_SHARE:
+        return None
+    return (
+        f"other processes used {share:.1%} of this process's {reading['cpus']} CPU(s) during the timed "
+        f"windows (over {CONTENDED_SHARE:.0%}): measure again when the machine is quiet"
+    )
+
+
+CPU_CONTENTION = Watch(
+    key="contention",
+    flag="contended",
+    open=lambda device: CpuContention(),
+    applies=lambda device: True,
+    verdict=contended,
+    doc="CPU time other processes took on this process's CPUs during the timed windows; `contended` when "
+    "their share of those CPUs' capacity is above `CONTENDED_SHARE`. An endpoint on this machine's loopback "
+    "address is never flagged: its server is one of the other processes, and its CPU time is part of what "
+    "is measured (`contention_not_counted` says so)",
+    threshold=f"above {CONTENDED_SHARE:.0%} of the CPUs' capacity",
+    sees_other_processes=True,
+)
+"""Its registry entry (`meters.watches`)."""

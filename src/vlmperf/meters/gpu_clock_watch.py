@@ -4,7 +4,8 @@ read at each window's edges.
 The telemetry beside each cell (`gpu_telemetry`) is one reading after the cell; a GPU that hit its
 power cap or thermal limit in the middle of the measurement ran slower there and says so only
 while it happens. So NVML is opened once per cell and read just before each window opens and just
-after it closes (a reading is two NVML calls, microseconds; never inside a window). A reason that
+after it closes (a reading is two NVML calls, microseconds; never inside a window): a window watch
+(`meters.window_watch`, listed in `meters.watches`) for cells on a CUDA device. A reason that
 slows the clocks for a cause outside the user's settings (`THROTTLE_REASONS`: power cap, thermal
 and hardware slowdowns, power brake) makes the cell `throttled`; `gpu_idle` (clocks idle between
 windows), application-clock and display settings do not.
@@ -21,6 +22,7 @@ from typing import Any
 from vlmperf.meters.energy.counters import EnergyUnavailable
 from vlmperf.meters.energy.nvml import load_nvml, nvml_handle, start_nvml, torch_device_properties
 from vlmperf.meters.gpu_telemetry import decode_reasons, first_that_works
+from vlmperf.meters.window_watch import Reading, Watch
 
 THROTTLE_REASONS = frozenset(
     {
@@ -52,7 +54,7 @@ class GpuClockWatch:
         self._clocks: list[int] = []
         self._max_clock: int | None = None
         self.samples = 0
-        if device.partition(":")[0] != "cuda":
+        if not on_cuda(device):
             self.why_none = f"{device} is not a CUDA device"
             return
         try:
@@ -78,7 +80,15 @@ class GpuClockWatch:
         except (AttributeError, self._nvml.NVMLError):
             return None  # a field this GPU does not report: the others still count
 
-    def sample(self) -> None:
+    def before(self) -> None:
+        """A sample just before a window opens."""
+        self._sample()
+
+    def after(self) -> None:
+        """A sample just after a window closes."""
+        self._sample()
+
+    def _sample(self) -> None:
         """One reading of the reasons and the SM clock (at a window's edge)."""
         nvml, handle = self._nvml, self._handle
         if nvml is None:
@@ -105,7 +115,7 @@ class GpuClockWatch:
             self._shutdown()
             self._nvml = None
 
-    def as_dict(self) -> dict[str, Any] | None:
+    def reading(self) -> Reading | None:
         """`{"samples", "reasons_seen", "throttle_reasons", "sm_clock_mhz": {"min", "max"}, "sm_clock_max_mhz"}`,
         or None when not read (`why_none`) or never sampled."""
         if self.why_none is not None or not self.samples:
@@ -117,3 +127,38 @@ class GpuClockWatch:
             "sm_clock_mhz": {"min": min(self._clocks), "max": max(self._clocks)} if self._clocks else None,
             "sm_clock_max_mhz": self._max_clock,
         }
+
+
+def throttled(reading: Reading) -> str | None:
+    """Why a cell's figures are not to be trusted when a `THROTTLE_REASONS` reason was seen at a window's edge."""
+    throttles = reading.get("throttle_reasons") or []
+    if not throttles:
+        return None
+    return (
+        f"the GPU's clocks were held back by {', '.join(throttles)} during the timed windows: "
+        "check its cooling and power limit (nvidia-smi -q -d PERFORMANCE)"
+    )
+
+
+def on_cuda(device: str | None) -> bool:
+    """Whether the cell's model runs on a CUDA device of this machine."""
+    return device is not None and device.partition(":")[0] == "cuda"
+
+
+def _open(device: str | None) -> GpuClockWatch:
+    if device is None:
+        raise ValueError("the GPU clock watch needs the cell's device (it applies on a CUDA device only)")
+    return GpuClockWatch(device)
+
+
+GPU_CLOCKS = Watch(
+    key="gpu_clocks",
+    flag="throttled",
+    open=_open,
+    applies=on_cuda,
+    verdict=throttled,
+    doc="the clock-event reasons and SM clock seen at the windows' edges (a local model on a CUDA device); "
+    "`throttled` when a power, thermal or hardware slowdown was among them",
+    threshold=f"on any of {', '.join(f'`{r}`' for r in sorted(THROTTLE_REASONS))}",
+)
+"""Its registry entry (`meters.watches`)."""

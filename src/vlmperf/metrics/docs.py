@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from vlmperf.backends.registry import KINDS
-from vlmperf.meters.gpu_clock_watch import THROTTLE_REASONS
+from vlmperf.meters.watches import WATCHES
 from vlmperf.metrics import stability
 from vlmperf.metrics.definitions import CELL_FIGURES, metrics_for
 from vlmperf.metrics.summary import STATISTICS
@@ -61,9 +61,19 @@ def render() -> str:
         "",
         (stability.__doc__ or "").strip(),
         "",
-        f"Thresholds: `noisy` above a coefficient of variation of {stability.NOISY_CV:.0%} or a median's interval "
-        f"wider than {stability.WIDE_P50_CI:.0%} of it; `contended` above {stability.CONTENDED_SHARE:.0%} of the "
-        f"CPUs' capacity; `throttled` on any of {', '.join(f'`{r}`' for r in sorted(THROTTLE_REASONS))}.",
+        "The window watches, in the registry's order (`src/vlmperf/meters/watches.py`):",
+        "",
+        *(f"- `{w.key}` (`{w.verdict.__module__.removeprefix('vlmperf.')}`): {w.doc}." for w in WATCHES.values()),
+        "",
+        "Thresholds: "
+        + "; ".join(
+            [
+                f"`noisy` above a coefficient of variation of {stability.NOISY_CV:.0%} or a median's interval "
+                f"wider than {stability.WIDE_P50_CI:.0%} of it",
+                *(f"`{w.flag}` {w.threshold}" for w in WATCHES.values()),
+            ]
+        )
+        + ".",
         "",
         "## Quality",
         "",

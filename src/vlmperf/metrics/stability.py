@@ -1,5 +1,5 @@
-"""Whether a cell's figures can be trusted: how much its main latency varied, and whether the machine
-was shared or the GPU held back while it was measured.
+"""Whether a cell's figures can be trusted: how much its main latency varied, and what the meters that
+watch its timed windows saw (the machine shared, the GPU held back) while it was measured.
 
 On a shared machine the same cell can read 32 ms one minute and 562 ms the next; like pyperf's
 warnings, each cell says when its figures are shaky, and why, beside them. A cell's `stability`:
@@ -13,34 +13,34 @@ warnings, each cell says when its figures are shaky, and why, beside them. A cel
 - `p50`, `p50_ci95`: the median and its 95% percentile bootstrap interval (2,000 resamples, fixed
   seed; null below 5 values), `p50_ci95_rel_width` = (high - low) / p50; `noisy` when above
   `WIDE_P50_CI`: more runs would be needed to pin the median down;
-- `contention` (`meters.cpu_contention`): CPU time other processes took on this process's CPUs
-  during the timed windows; `contended` when their share of those CPUs' capacity is above
-  `CONTENDED_SHARE`. An endpoint on this machine's loopback address is never flagged: its server is
-  one of the other processes, and its CPU time is part of what is measured;
-- `gpu_clocks` (`meters.gpu_clock_watch`): the clock-event reasons and SM clock seen at the windows'
-  edges; `throttled` when a power, thermal or hardware slowdown was among them.
+- then one entry per window watch (`meters.watches`, in the registry's order, listed below): what
+  it saw at the edges of the cell's timed windows, null where it does not apply to the cell (a GPU
+  watch for a model on a CPU or behind an endpoint) or cannot measure on this machine. Its flag is
+  raised when its verdict on that reading is that the figures should not be trusted;
+- `<key>_not_counted` (for example `contention_not_counted`), only where set: why a watch's reading,
+  kept, does not count: an endpoint on this machine's loopback address does not count the watches
+  that see other processes, since its server is one of them.
 
-`flags` lists the flags raised (`noisy`, `contended`, `throttled`; empty for a cell that can be
-trusted) and `reasons` one sentence for each. `vlmperf compare` does not call a change significant
-between cells flagged unstable (any flag) unless asked to (`--allow-unstable`).
+`flags` lists the flags raised (`noisy`, then the watches' in the registry's order; empty for a cell
+that can be trusted) and `reasons` one sentence for each. `vlmperf compare` does not call a change
+significant between cells flagged unstable (any flag) unless asked to (`--allow-unstable`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from vlmperf.meters.watches import WATCHES, watch_for
+from vlmperf.meters.window_watch import Reading
 from vlmperf.metrics.summary import bootstrap_ci
 
 NOISY_CV = 0.10
 """A main latency whose standard deviation is above this share of its mean is `noisy` (pyperf's 10%)."""
 WIDE_P50_CI = 0.05
 """A median whose 95% interval is wider than this share of it is `noisy`."""
-CONTENDED_SHARE = 0.10
-"""Other processes' CPU time above this share of this process's CPUs' capacity makes a cell `contended`."""
-FLAGS = ("noisy", "contended", "throttled")
 
 
 def _variation(values: Sequence[float]) -> dict[str, Any]:
@@ -59,20 +59,7 @@ def _variation(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def stability(
-    metric: str,
-    values: Sequence[float],
-    contention: dict[str, Any] | None,
-    gpu_clocks: dict[str, Any] | None,
-    *,
-    contention_counts: bool = True,
-    why_not_counted: str | None = None,
-) -> dict[str, Any]:
-    """A cell's stability (see the module docstring) from its main latency's values and what the meters
-    saw during its windows. `contention_counts`: False where other processes' CPU time is part of
-    what is measured (`why_not_counted` says why)."""
-    variation = _variation(values)
-    reasons: dict[str, str] = {}
+def _noisy(metric: str, variation: dict[str, Any]) -> str | None:
     noisy = []
     if variation["cv"] is not None and variation["cv"] > NOISY_CV:
         noisy.append(
@@ -83,24 +70,36 @@ def stability(
             f"the 95% interval of its median is {variation['p50_ci95_rel_width']:.0%} of it wide "
             f"(over {WIDE_P50_CI:.0%})"
         )
-    if noisy:
-        reasons["noisy"] = "; ".join(noisy) + ": measure again on a quiet machine, or with more runs"
-    share = contention.get("other_cpu_share") if contention else None
-    if contention and contention_counts and share is not None and share > CONTENDED_SHARE:
-        reasons["contended"] = (
-            f"other processes used {share:.1%} of this process's {contention['cpus']} CPU(s) during the timed "
-            f"windows (over {CONTENDED_SHARE:.0%}): measure again when the machine is quiet"
-        )
-    throttles = (gpu_clocks or {}).get("throttle_reasons") or []
-    if throttles:
-        reasons["throttled"] = (
-            f"the GPU's clocks were held back by {', '.join(throttles)} during the timed windows: "
-            "check its cooling and power limit (nvidia-smi -q -d PERFORMANCE)"
-        )
-    out = {"metric": metric, **variation, "contention": contention, "gpu_clocks": gpu_clocks}
-    if not contention_counts:
-        out["contention_not_counted"] = why_not_counted
-    return {**out, "flags": [flag for flag in FLAGS if flag in reasons], "reasons": reasons}
+    return "; ".join(noisy) + ": measure again on a quiet machine, or with more runs" if noisy else None
+
+
+def stability(
+    metric: str,
+    values: Sequence[float],
+    readings: Mapping[str, Reading | None],
+    *,
+    not_counted: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A cell's stability (see the module docstring) from its main latency's values and the readings of
+    the window watches opened for it (`OpenWatches.readings`; a registered watch not among them reads
+    null). `not_counted`: the keys of readings that do not count against the cell, each with why.
+    ValueError for a key no registered watch has."""
+    not_counted = dict(not_counted or {})
+    for key in [*readings, *not_counted]:
+        watch_for(key)
+    variation = _variation(values)
+    reasons: dict[str, str] = {}
+    if (noisy := _noisy(metric, variation)) is not None:
+        reasons["noisy"] = noisy
+    flags = ["noisy"]
+    for watch in WATCHES.values():
+        flags.append(watch.flag)
+        reading = readings.get(watch.key)
+        if reading and watch.key not in not_counted and (verdict := watch.verdict(reading)) is not None:
+            reasons[watch.flag] = verdict
+    out = {"metric": metric, **variation, **{key: readings.get(key) for key in WATCHES}}
+    out.update({f"{key}_not_counted": why for key, why in not_counted.items()})
+    return {**out, "flags": [flag for flag in flags if flag in reasons], "reasons": reasons}
 
 
 def flags_of(cell: dict[str, Any]) -> list[str]:

@@ -28,7 +28,7 @@ from vlmperf.backends.endpoint.requests import prepare_requests
 from vlmperf.backends.endpoint.resolve import resolve_endpoint, served_here, target_label
 from vlmperf.backends.endpoint.target import EndpointTarget
 from vlmperf.errors import VlmperfError
-from vlmperf.meters.cpu_contention import CpuContention
+from vlmperf.meters.watches import OpenWatches, open_watches
 from vlmperf.metrics.cell_summary import summarize_records
 from vlmperf.metrics.definitions import METRICS
 from vlmperf.metrics.load_figures import load_figures
@@ -116,11 +116,13 @@ def run_endpoint_group(
     driver = Driver([load for _, load, _ in loads], spec.scenario, spec.measure, seed=spec.generation.seed)
     events.step_started(None, "drive")
     started = time.perf_counter()
-    contention = CpuContention()  # the group's one window: its whole drive
-    contention.start()
+    # the group's one window is its whole drive; no device here (the model runs at the endpoint)
+    watches = open_watches(None)
+    watches.before()
     with writer:
         asyncio.run(_drive(driver))
-    contention.stop()
+    watches.after()
+    watches.close()
     drive_s = time.perf_counter() - started
     if driver.interrupted:  # what was measured stays in the store; --resume measures these cells again
         for cell, load, _ in loads:
@@ -131,7 +133,7 @@ def run_endpoint_group(
         # the group's one drive (its warm-up included) is booked on its first cell, as a local group's load
         booked_s = drive_s if position == 0 else 0.0
         try:
-            ok = _finish(cell, load, template, driver, plan, store, run_id, events, quality, booked_s, contention)
+            ok = _finish(cell, load, template, driver, plan, store, run_id, events, quality, booked_s, watches)
         except KeyboardInterrupt:  # while scoring: this cell and those not summarised yet are measured on --resume
             for unfinished, _, _ in loads[position:]:
                 store.fail_cell(run_id, unfinished.id, INTERRUPTED)
@@ -188,17 +190,20 @@ def request_failure(records: list[dict[str, Any]], stopped: str | None, max_erro
     return None
 
 
-def _stability(ok_records: list[dict[str, Any]], url: str, contention: CpuContention) -> dict[str, Any]:
-    """The cell's stability (`metrics.stability`) from its successful requests' e2e_s and the drive's
-    CPU contention, which does not count against a server on this machine's loopback address."""
+SERVED_HERE = "the server runs on this machine: its CPU time is part of what is measured"
+"""Why a watch that sees other processes does not count against an endpoint on this machine's loopback."""
+
+
+def _stability(ok_records: list[dict[str, Any]], url: str, watches: OpenWatches) -> dict[str, Any]:
+    """The cell's stability (`metrics.stability`) from its successful requests' e2e_s and what the drive's
+    window watches saw; those that see other processes do not count against a server on this machine's
+    loopback address."""
     here = served_here(url)
     return stability(
         "e2e_s",
         [v for v in METRICS["e2e_s"].values(ok_records) if v is not None],
-        contention.as_dict(),
-        None,
-        contention_counts=not here,
-        why_not_counted="the server runs on this machine: its CPU time is part of what is measured" if here else None,
+        watches.readings(),
+        not_counted=dict.fromkeys(watches.seeing_other_processes(), SERVED_HERE) if here else None,
     )
 
 
@@ -213,7 +218,7 @@ def _finish(
     events: RunEvents,
     quality: CellQuality,
     drive_s: float,
-    contention: CpuContention,
+    watches: OpenWatches,
 ) -> bool:
     """Summarise, score and store one cell; False when it is stored failed by its requests' errors."""
     workload = plan.workload_for(cell)
@@ -257,7 +262,7 @@ def _finish(
         "dataset": workload.provenance,
         "failed_samples": workload.failed,
         "time_s": {"timed": drive_s, "scoring": scoring_s},
-        "stability": _stability(ok_records, load.endpoint.url, contention),
+        "stability": _stability(ok_records, load.endpoint.url, watches),
     }
     if failure is not None:  # stored failed with what it measured: the table shows why, --resume measures it again
         error = {"type": REQUEST_FAILED, "message": failure}

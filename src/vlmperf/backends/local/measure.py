@@ -38,11 +38,10 @@ from vlmperf.backends.local.prompt_budget import within_budget
 from vlmperf.backends.local.record import LocalRecord
 from vlmperf.config.spec import CellSpec
 from vlmperf.meters.clock import clock_for
-from vlmperf.meters.cpu_contention import CpuContention
 from vlmperf.meters.device_peaks import device_peaks
-from vlmperf.meters.gpu_clock_watch import GpuClockWatch
 from vlmperf.meters.gpu_telemetry import gpu_telemetry
 from vlmperf.meters.memory import memory_meter_for
+from vlmperf.meters.watches import open_watches
 from vlmperf.metrics.caption_list import count_captions
 from vlmperf.metrics.stability import stability
 from vlmperf.metrics.summary_types import FigureValue
@@ -103,8 +102,7 @@ class CellMeasurement:
         self._clock = clock_for(target.device)
         self._memory = memory_meter_for(target.device)
         self._energy = energy
-        self._contention = CpuContention()
-        self._gpu_clocks = GpuClockWatch(target.device)
+        self._watches = open_watches(target.device)  # the window watches that apply (`meters.watches`)
         self._after = AfterWindow(loaded.model, spec, self._untimed_generate, self._replay_with_stages, flop_check)
         self._peaks = device_peaks(target, device_name(target.device))
         self._compile = CompileMonitor() if target.compile != "off" else None
@@ -238,8 +236,7 @@ class CellMeasurement:
         started, passes = time.perf_counter(), self._after.flop_s + self._after.stage_s
         size = min(self._window_size(), self._spec.measure.max_runs - self.runs)
         prepared = [self._prepare(next(self._timed)) for _ in range(size)]
-        self._gpu_clocks.sample()
-        self._contention.start()
+        self._watches.before()
         window = RunWindow(self._energy)
         window.start()
         try:
@@ -249,8 +246,7 @@ class CellMeasurement:
             window.cancel()
             raise
         reading = window.close(sum(r["latency_s"] for r in records))
-        self._contention.stop()
-        self._gpu_clocks.sample()
+        self._watches.after()
         if reading is not None:
             records[-1]["energy"] = {
                 **reading,
@@ -305,9 +301,9 @@ class CellMeasurement:
 
     def stability(self) -> dict[str, Any]:
         """How far the cell's figures can be trusted (`metrics.stability`), from its timed latencies and
-        what the CPU and GPU meters saw during its windows."""
-        self._gpu_clocks.close()
-        return stability("latency_s", self._latencies, self._contention.as_dict(), self._gpu_clocks.as_dict())
+        what the window watches saw at the edges of its windows."""
+        self._watches.close()
+        return stability("latency_s", self._latencies, self._watches.readings())
 
     def profile(self, trace_path: Path) -> dict[str, Any]:
         """The per-module profile of the cell's first batch, and its torch.profiler trace: passes of
