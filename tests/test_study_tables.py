@@ -210,6 +210,14 @@ def test_a_run_with_both_kinds_gets_both_tables_and_an_empty_run_says_so():
     assert "no cell finished: there is nothing to tabulate" in empty and "broken\\|model" not in empty
 
 
+def test_cells_of_a_kind_not_registered_here_are_named_not_dropped():
+    cell = local_cell("e1", {"scenario.batch_size": 1}, {"latency_s": {"p50": 1.0}})
+    stranger = {**cell, "id": "x1", "config": {**cell["config"], "target.kind": "echo"}}
+    text = render_study_markdown(document([cell, stranger]))
+    assert "- cells of target kind echo are not tabulated: no such kind is registered here" in text
+    assert "| scenario.batch_size | latency p50 |" in text  # the local cell keeps its table
+
+
 @pytest.mark.slow
 def test_a_real_local_run_as_the_study_table(tmp_path, vlmperf_env):
     quick = [

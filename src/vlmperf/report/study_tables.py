@@ -11,8 +11,9 @@
   physical floor, 38.4x) and `mbu` p50 (decode's share of the peak memory bandwidth). Where a
   peak is unknown those two are `-`, and a line under the table says why (`info.limits`).
 - Cells of another kind fill a table of their kind's headline columns (`KindReport.headline`).
-Which layout a kind's cells fill is its `KindReport.study_table`. Each table ends with the percentiles
-and the interval the authors did not have: latency p90, p99 and the 95% bootstrap interval of the mean.
+Which layout a kind's cells fill is its `KindReport.study_table`. The two studies' tables end with the
+percentiles and the interval their authors did not have: latency p90, p99 and the 95% bootstrap
+interval of the mean.
 Everything comes from the run document's summaries.
 """
 
@@ -257,6 +258,8 @@ def render_study_markdown(document: dict[str, Any]) -> str:
         layout = LAYOUTS.get(kind.report.study_table)
         if mine:
             lines += layout(mine) if layout else headline_table(kind, mine)
+    for name in sorted({kind_of(c) for c in cells} - set(KINDS)):
+        lines.append(f"- cells of target kind {markdown_cell(name)} are not tabulated: no such kind is registered here")
     for cell in cells:
         if cell["status"] != "ok":
             error = cell["error"] or {}
